@@ -1,0 +1,35 @@
+# Quick start: `make run` and `make test`. Everything is installed into .venv from constraints.txt.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup run test test-all lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[torch,tensorflow,bfloat16,test]' \
+		keras ml_dtypes PyYAML jsonschema pytest pytest-timeout hypothesis ruff
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/upconform run --out reports/latest
+
+test: setup
+	$(BIN)/python -m pytest -q -m "not slow" tests upconform
+
+test-all: setup
+	$(BIN)/python -m pytest -q tests upconform
+
+lint: setup
+	$(BIN)/ruff check upconform tests bench
+
+bench: setup
+	$(BIN)/python bench/bench_reference.py
+
+clean:
+	rm -rf $(VENV) reports/latest .pytest_cache .hypothesis

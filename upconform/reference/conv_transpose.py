@@ -1,0 +1,226 @@
+"""ONNX ConvTranspose (opset 21) in float64, in both of its textbook forms.
+
+Output length per spatial axis (ONNX):
+
+    full  = s * (L_in - 1) + output_padding + (k - 1) * d + 1
+    L_out = full - pad_begin - pad_end                        (auto_pad NOTSET with pads)
+    L_out = output_shape, or L_in * s for SAME_UPPER/LOWER; then total = full - L_out and
+            SAME_UPPER: pad_begin = total // 2, pad_end = total - total // 2
+            otherwise:  pad_begin = total - total // 2, pad_end = total // 2
+    (a negative total grows the output at the end with positions no tap reaches: bias only,
+     as TensorFlow's conv2d_transpose does when output_shape exceeds the full size)
+
+Two independent implementations:
+
+* ``weight_convention="transposed"``, w of shape (C_in, C_out/group, *k), the adjoint form that
+  PyTorch, ONNX and TensorFlow compute: every input pixel scatters ``x * w`` into the output,
+  ``y_full[o, s * i + d * t] += x[c, i] * w[c, o, t]``, then ``y = y_full[pad_begin : pad_begin + L_out]``.
+* ``weight_convention="direct"``, w of shape (C_out, C_in/group, *k), the zero-insertion form:
+  insert s - 1 zeros between input pixels, pad d * (k - 1) - pad_begin before and what reaches L_out
+  after, and cross-correlate with w: ``y[o, p] = sum_{c, t} w[o, c, t] * z[c, p + d * t]``.
+
+They are the same operator once the kernel is rotated 180 degrees and its channel axes swapped
+(:func:`transposed_to_direct`). Sources: https://onnx.ai/onnx/operators/onnx__ConvTranspose.html;
+Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016), section 4.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._common import as_float64, check_enum, per_axis_ints, split_pads
+
+AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
+WEIGHT_CONVENTIONS = ("transposed", "direct")
+
+
+def transposed_to_direct(w: Any, *, group: int = 1) -> np.ndarray:
+    """Convert (C_in, C_out/g, *k) adjoint weights to (C_out, C_in/g, *k) zero-insertion weights.
+
+    Rotates every kernel by 180 degrees and swaps the channel axes within each group. The map is
+    its own inverse up to the group reshaping (see :func:`direct_to_transposed`).
+
+    Example:
+        >>> transposed_to_direct(np.arange(4.0).reshape(1, 1, 4))[0, 0].tolist()
+        [3.0, 2.0, 1.0, 0.0]
+    """
+    w = np.asarray(w)
+    cin, cog, *k = w.shape
+    if cin % group:
+        raise ValueError(f"group: C_in {cin} is not divisible by group {group}")
+    g = w.reshape(group, cin // group, cog, *k).swapaxes(1, 2)
+    g = np.flip(g, axis=tuple(range(3, 3 + len(k))))
+    return np.ascontiguousarray(g).reshape(group * cog, cin // group, *k)
+
+
+def direct_to_transposed(w: Any, *, group: int = 1) -> np.ndarray:
+    """Inverse of :func:`transposed_to_direct`: (C_out, C_in/g, *k) to (C_in, C_out/g, *k).
+
+    Example:
+        >>> direct_to_transposed(np.arange(4.0).reshape(1, 1, 4))[0, 0].tolist()
+        [3.0, 2.0, 1.0, 0.0]
+    """
+    w = np.asarray(w)
+    cout, cig, *k = w.shape
+    if cout % group:
+        raise ValueError(f"group: C_out {cout} is not divisible by group {group}")
+    g = w.reshape(group, cout // group, cig, *k).swapaxes(1, 2)
+    g = np.flip(g, axis=tuple(range(3, 3 + len(k))))
+    return np.ascontiguousarray(g).reshape(group * cig, cout // group, *k)
+
+
+def conv_transpose_geometry(
+    in_sizes: Sequence[int],
+    kernel: Sequence[int],
+    *,
+    strides: Any = None,
+    pads: Any = None,
+    output_padding: Any = None,
+    dilations: Any = None,
+    auto_pad: str = "NOTSET",
+    output_shape: Sequence[int] | None = None,
+) -> tuple[list[int], list[int]]:
+    """Resolve ONNX padding rules to ``(pad_begin, L_out)`` per spatial axis.
+
+    Example:
+        >>> conv_transpose_geometry([4], [3], strides=2, auto_pad="SAME_UPPER")
+        ([0], [8])
+    """
+    check_enum("auto_pad", auto_pad, AUTO_PADS)
+    k = len(in_sizes)
+    st = per_axis_ints("strides", strides, k, default=1, minimum=1)
+    dl = per_axis_ints("dilations", dilations, k, default=1, minimum=1)
+    op = per_axis_ints("output_padding", output_padding, k, default=0, minimum=0)
+    pb, pe = split_pads(pads, k)
+    full = [st[i] * (in_sizes[i] - 1) + op[i] + (kernel[i] - 1) * dl[i] + 1 for i in range(k)]
+    if output_shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if output_shape is not None:
+            target = [int(v) for v in output_shape]
+            if len(target) == k + 2:
+                target = target[2:]
+            if len(target) != k:
+                raise ValueError(f"output_shape: expected {k} spatial values, got {list(output_shape)}")
+        else:
+            target = [in_sizes[i] * st[i] for i in range(k)]
+        begins = []
+        for i in range(k):
+            total = max(full[i] - target[i], 0)
+            begins.append(total // 2 if auto_pad == "SAME_UPPER" else total - total // 2)
+        outs = target
+    elif auto_pad == "VALID":
+        begins, outs = [0] * k, full
+    else:
+        begins = list(pb)
+        outs = [full[i] - pb[i] - pe[i] for i in range(k)]
+    if any(v < 1 for v in outs):
+        raise ValueError(f"pads: output spatial shape {outs} is empty (full size {full}, pads {list(pb + pe)})")
+    return begins, outs
+
+
+def conv_transpose(
+    x: Any,
+    w: Any,
+    b: Any = None,
+    *,
+    strides: int | Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    output_padding: int | Sequence[int] | None = None,
+    dilations: int | Sequence[int] | None = None,
+    group: int = 1,
+    auto_pad: str = "NOTSET",
+    output_shape: Sequence[int] | None = None,
+    weight_convention: str = "transposed",
+) -> np.ndarray:
+    """Transposed convolution with ONNX semantics, computed in float64.
+
+    Example:
+        >>> conv_transpose(np.ones((1, 1, 2)), np.ones((1, 1, 3)), strides=2).tolist()
+        [[[1.0, 1.0, 2.0, 1.0, 1.0]]]
+    """
+    check_enum("weight_convention", weight_convention, WEIGHT_CONVENTIONS)
+    check_enum("auto_pad", auto_pad, AUTO_PADS)
+    xf = as_float64(x)
+    wf = as_float64(w, name="w")
+    n, cin, *sp = xf.shape
+    nsp = len(sp)
+    if wf.ndim != xf.ndim:
+        raise ValueError(f"w: expected {xf.ndim} dimensions for a {nsp}-D convolution, got shape {wf.shape}")
+    if not isinstance(group, (int, np.integer)) or group < 1 or cin % group:
+        raise ValueError(f"group: {group!r} must be a positive divisor of C_in = {cin}")
+    kernel = list(wf.shape[2:])
+    if weight_convention == "transposed":
+        if wf.shape[0] != cin:
+            raise ValueError(f"w: transposed weights are (C_in, C_out/group, *k); shape {wf.shape} vs C_in {cin}")
+        cout = wf.shape[1] * group
+    else:
+        if wf.shape[1] * group != cin or wf.shape[0] % group:
+            raise ValueError(
+                f"w: direct weights are (C_out, C_in/group, *k); shape {wf.shape} vs C_in {cin}, group {group}"
+            )
+        cout = wf.shape[0]
+    st = per_axis_ints("strides", strides, nsp, default=1, minimum=1)
+    dl = per_axis_ints("dilations", dilations, nsp, default=1, minimum=1)
+    begins, outs = conv_transpose_geometry(
+        sp, kernel, strides=st, pads=pads, output_padding=output_padding, dilations=dl,
+        auto_pad=auto_pad, output_shape=output_shape,
+    )
+    if weight_convention == "transposed":
+        y = _scatter_form(xf, wf, group, st, dl, begins, outs)
+    else:
+        y = _zero_insertion_form(xf, wf, group, st, dl, begins, outs)
+    if b is not None:
+        bf = np.asarray(b, dtype=np.float64)
+        if bf.shape != (cout,):
+            raise ValueError(f"b: expected shape ({cout},), got {bf.shape}")
+        y += bf.reshape(1, cout, *([1] * nsp))
+    return y
+
+
+def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],
+                  begins: list[int], outs: list[int]) -> np.ndarray:
+    n, cin, *sp = x.shape
+    nsp = len(sp)
+    cig, cog, *kernel = w.shape[0] // group, w.shape[1], *w.shape[2:]
+    ntap = int(np.prod(kernel))
+    span = [st[i] * (sp[i] - 1) + (kernel[i] - 1) * dl[i] + 1 for i in range(nsp)]
+    length = [max(span[i], begins[i] + outs[i]) for i in range(nsp)]
+    y = np.zeros((n, group * cog, *length))
+    taps = list(itertools.product(*[range(v) for v in kernel]))
+    for g in range(group):
+        xg = x[:, g * cig:(g + 1) * cig].reshape(n, cig, -1)  # (N, Cin_g, P)
+        wg = w[g * cig:(g + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
+        cols = np.matmul(wg.T, xg).reshape(n, cog, ntap, *sp)  # one GEMM for all taps
+        for j, t in enumerate(taps):
+            sl = tuple(slice(t[i] * dl[i], t[i] * dl[i] + st[i] * (sp[i] - 1) + 1, st[i]) for i in range(nsp))
+            y[(slice(None), slice(g * cog, (g + 1) * cog), *sl)] += cols[:, :, j]
+    crop = tuple(slice(begins[i], begins[i] + outs[i]) for i in range(nsp))
+    return np.ascontiguousarray(y[(slice(None), slice(None), *crop)])
+
+
+def _zero_insertion_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],
+                         begins: list[int], outs: list[int]) -> np.ndarray:
+    n, cin, *sp = x.shape
+    nsp = len(sp)
+    cout, cig, *kernel = w.shape
+    cog = cout // group
+    dilated = [(sp[i] - 1) * st[i] + 1 for i in range(nsp)]
+    z = np.zeros((n, cin, *dilated))
+    z[(slice(None), slice(None), *[slice(None, None, s) for s in st])] = x
+    # Pad (or crop, when negative) so that correlating with the dilated kernel yields L_out.
+    before = [(kernel[i] - 1) * dl[i] - begins[i] for i in range(nsp)]
+    after = [outs[i] + (kernel[i] - 1) * dl[i] - before[i] - dilated[i] for i in range(nsp)]
+    z = np.pad(z, [(0, 0), (0, 0)] + [(max(b, 0), max(a, 0)) for b, a in zip(before, after)])
+    z = z[(slice(None), slice(None), *[slice(max(-b, 0), z.shape[2 + i] - max(-a, 0))
+                                       for i, (b, a) in enumerate(zip(before, after))])]
+    y = np.zeros((n, cout, *outs))
+    for t in itertools.product(*[range(v) for v in kernel]):
+        sl = tuple(slice(t[i] * dl[i], t[i] * dl[i] + outs[i]) for i in range(nsp))
+        window = z[(slice(None), slice(None), *sl)]
+        for g in range(group):
+            wt = w[(slice(g * cog, (g + 1) * cog), slice(None), *t)]  # (Cout_g, Cin_g)
+            y[:, g * cog:(g + 1) * cog] += np.einsum("oc,nc...->no...", wt, window[:, g * cig:(g + 1) * cig])
+    return y

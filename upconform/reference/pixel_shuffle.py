@@ -1,0 +1,75 @@
+"""Sub-pixel convolution's rearrangement: PixelShuffle / depth_to_space and their inverses.
+
+For k spatial axes and factor r, the input has C * r**k channels. The two channel orders:
+
+    CRD (PyTorch pixel_shuffle):   in channel = c * r**k + (o_1 * r**(k-1) + ... + o_k)
+    DCR (TF depth_to_space):       in channel = (o_1 * r**(k-1) + ... + o_k) * C + c
+
+and ``y[n, c, h_1 * r + o_1, ..., h_k * r + o_k] = x[n, in channel, h_1, ..., h_k]``.
+Sources: torch.nn.PixelShuffle docs; ONNX DepthToSpace (mode DCR / CRD); Shi et al. 2016.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._common import as_float64, check_enum
+
+MODES = ("CRD", "DCR")
+
+
+def _factor(name: str, value: Any) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def pixel_shuffle(x: Any, *, upscale_factor: int, mode: str = "CRD") -> np.ndarray:
+    """Move channel blocks of ``upscale_factor**k`` into space; float64 out.
+
+    Example:
+        >>> pixel_shuffle(np.arange(4.0).reshape(1, 4, 1, 1), upscale_factor=2).tolist()
+        [[[[0.0, 1.0], [2.0, 3.0]]]]
+    """
+    check_enum("mode", mode, MODES)
+    r = _factor("upscale_factor", upscale_factor)
+    xf = as_float64(x)
+    n, cin, *sp = xf.shape
+    k = len(sp)
+    block = r**k
+    if cin % block:
+        raise ValueError(f"upscale_factor: channels {cin} are not divisible by {r}**{k} = {block}")
+    c = cin // block
+    if mode == "CRD":
+        t = xf.reshape(n, c, *([r] * k), *sp)
+        # axes: n, c, o_1..o_k, h_1..h_k  ->  n, c, h_1, o_1, ..., h_k, o_k
+        perm = [0, 1] + [a for j in range(k) for a in (2 + k + j, 2 + j)]
+    else:
+        t = xf.reshape(n, *([r] * k), c, *sp)
+        # axes: n, o_1..o_k, c, h_1..h_k  ->  n, c, h_1, o_1, ..., h_k, o_k
+        perm = [0, 1 + k] + [a for j in range(k) for a in (2 + k + j, 1 + j)]
+    return np.ascontiguousarray(t.transpose(perm)).reshape(n, c, *[s * r for s in sp])
+
+
+def pixel_unshuffle(x: Any, *, downscale_factor: int, mode: str = "CRD") -> np.ndarray:
+    """Inverse of :func:`pixel_shuffle`: move ``r x r`` spatial blocks into channels.
+
+    Example:
+        >>> pixel_unshuffle(np.arange(4.0).reshape(1, 1, 2, 2), downscale_factor=2)[0, :, 0, 0].tolist()
+        [0.0, 1.0, 2.0, 3.0]
+    """
+    check_enum("mode", mode, MODES)
+    r = _factor("downscale_factor", downscale_factor)
+    xf = as_float64(x)
+    n, c, *sp = xf.shape
+    k = len(sp)
+    if any(s % r for s in sp):
+        raise ValueError(f"downscale_factor: spatial shape {sp} is not divisible by {r}")
+    inner = [s // r for s in sp]
+    t = xf.reshape(n, c, *[v for h in inner for v in (h, r)])  # n, c, h_1, o_1, ..., h_k, o_k
+    hs = [2 + 2 * j for j in range(k)]
+    os_ = [3 + 2 * j for j in range(k)]
+    perm = [0, 1] + os_ + hs if mode == "CRD" else [0] + os_ + [1] + hs
+    return np.ascontiguousarray(t.transpose(perm)).reshape(n, c * r**k, *inner)

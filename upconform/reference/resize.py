@@ -1,0 +1,356 @@
+"""ONNX Resize (opset 21) in float64, plus TensorFlow's ``area`` and PyTorch's ``adaptive_avg``.
+
+The operator is separable: for every resized axis we build, per output index ``i``, a small set
+of input taps ``idx[i, t]`` with weights ``w[i, t]`` and apply them one axis after another
+(``y[..., i, ...] = sum_t w[i, t] * x[..., idx[i, t], ...]``). Only taps and axes are looped over.
+
+Coordinate transforms (ONNX Resize, "coordinate_transformation_mode"), mapping an output index
+``i`` on an axis of input length ``L_in``, output length ``L_out`` and scale ``s`` to an input
+coordinate ``x`` (pixel centres at integers):
+
+    half_pixel            x = (i + 0.5) / s - 0.5
+    half_pixel_symmetric  x = L_in/2 * (1 - L_out / (s * L_in)) + (i + 0.5) / s - 0.5
+    pytorch_half_pixel    x = (i + 0.5) / s - 0.5 if L_out > 1 else 0
+    align_corners         x = i * (L_in - 1) / (L_out - 1) if L_out > 1 else 0
+    asymmetric            x = i / s
+    tf_half_pixel_for_nn  x = (i + 0.5) / s
+    tf_crop_and_resize    x = start * (L_in - 1) + i * (end - start) * (L_in - 1) / (L_out - 1)
+                          if L_out > 1 else 0.5 * (start + end) * (L_in - 1)
+
+When the scale is a ratio of small integers (always, when it derives from ``sizes``) the
+coordinates are kept as exact integer fractions ``num / den``, so that nearest rounding at
+ties (x = k + 0.5) is decided exactly rather than by float rounding.
+
+Sources: https://onnx.ai/onnx/operators/onnx__Resize.html and onnx/reference/ops/op_resize.py
+(edge taps clamp to the border unless ``exclude_outside``; antialias stretches the kernel by
+1/scale when downsampling and renormalises the taps); TensorFlow resize_area_op.cc (``area``:
+exact coverage of the box [i/s, (i+1)/s)); PyTorch AdaptiveAvgPooling (``adaptive_avg``: bins
+floor(i*L_in/L_out) .. ceil((i+1)*L_in/L_out)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ._common import as_float64, check_enum
+
+MODES = ("nearest", "linear", "cubic", "area", "adaptive_avg")
+COORDINATE_TRANSFORMATION_MODES = (
+    "half_pixel",
+    "half_pixel_symmetric",
+    "pytorch_half_pixel",
+    "align_corners",
+    "asymmetric",
+    "tf_half_pixel_for_nn",
+    "tf_crop_and_resize",
+)
+NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+KEEP_ASPECT_RATIO_POLICIES = ("stretch", "not_larger", "not_smaller")
+
+# Largest denominator tried when recognising a float scale as an exact ratio (1.5 -> 3/2).
+_MAX_DEN = 10**6
+
+
+def resize(
+    x: Any,
+    *,
+    scales: Sequence[float] | None = None,
+    sizes: Sequence[int] | None = None,
+    axes: Sequence[int] | None = None,
+    mode: str = "nearest",
+    coordinate_transformation_mode: str = "half_pixel",
+    nearest_mode: str = "round_prefer_floor",
+    cubic_coeff_a: float = -0.75,
+    exclude_outside: bool = False,
+    extrapolation_value: float = 0.0,
+    roi: Sequence[float] | None = None,
+    antialias: bool = False,
+    keep_aspect_ratio_policy: str = "stretch",
+) -> np.ndarray:
+    """Resize ``x`` with ONNX Resize semantics, computed in float64.
+
+    Example:
+        >>> resize(np.array([[[0.0, 1, 2, 3]]]), scales=[1, 1, 2], mode="linear").tolist()
+        [[[0.0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.0]]]
+    """
+    check_enum("mode", mode, MODES)
+    ctm = check_enum(
+        "coordinate_transformation_mode", coordinate_transformation_mode, COORDINATE_TRANSFORMATION_MODES
+    )
+    check_enum("nearest_mode", nearest_mode, NEAREST_MODES)
+    check_enum("keep_aspect_ratio_policy", keep_aspect_ratio_policy, KEEP_ASPECT_RATIO_POLICIES)
+    if mode in ("area", "adaptive_avg") and ctm != "half_pixel":
+        raise ValueError(
+            f"coordinate_transformation_mode: mode={mode!r} defines its own pixel boxes and takes only "
+            f"'half_pixel', got {ctm!r}"
+        )
+    if mode in ("area", "adaptive_avg") and antialias:
+        raise ValueError(f"antialias: mode={mode!r} is already a box filter; antialias must be False")
+    xf = as_float64(x)
+    ndim = xf.ndim
+    ax = _normalise_axes(axes, ndim)
+    plan = _output_plan(xf.shape, ax, scales, sizes, roi, ctm, keep_aspect_ratio_policy)
+
+    y = xf
+    mask = None
+    # Downscaled axes first: the intermediate arrays stay small.
+    for axis, in_len, out_len, scale, start, end in sorted(plan, key=lambda p: p[2] / p[1]):
+        coord = _coordinates(ctm, in_len, out_len, scale, start, end)
+        if mode == "nearest":
+            idx = _round(coord, nearest_mode)
+            y = np.take(y, np.clip(idx, 0, in_len - 1), axis=axis)
+        else:
+            idx, w = _taps(mode, coord, in_len, out_len, scale, cubic_coeff_a, bool(exclude_outside),
+                           bool(antialias))
+            y = _apply_taps(y, axis, idx, w)
+        if ctm == "tf_crop_and_resize":
+            xc = coord.as_float()
+            outside = (xc < 0) | (xc > in_len - 1)
+            shape = [1] * ndim
+            shape[axis] = out_len
+            m = outside.reshape(shape)
+            mask = m if mask is None else (mask | m)
+    if mask is not None and mask.any():
+        y = np.where(mask, float(extrapolation_value), y)
+    return np.ascontiguousarray(y)
+
+
+# --------------------------------------------------------------------------- sizes and scales
+
+
+def _normalise_axes(axes: Sequence[int] | None, ndim: int) -> list[int]:
+    if axes is None:
+        return list(range(ndim))
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool) or not -ndim <= a < ndim:
+            raise ValueError(f"axes: {list(axes)} has {a!r}, not an axis of a {ndim}-D input")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"axes: {list(axes)} repeats an axis")
+    return out
+
+
+def _as_ratio(value: float) -> Fraction | float:
+    """A float scale as an exact small-integer ratio when it is one (1.5 -> 3/2), else the float."""
+    f = Fraction(float(value)).limit_denominator(_MAX_DEN)
+    return f if float(f) == float(value) else float(value)
+
+
+def _output_plan(
+    shape: tuple[int, ...],
+    axes: list[int],
+    scales: Sequence[float] | None,
+    sizes: Sequence[int] | None,
+    roi: Sequence[float] | None,
+    ctm: str,
+    policy: str,
+) -> list[tuple[int, int, int, Fraction | float, float, float]]:
+    """(axis, in_len, out_len, scale, roi_start, roi_end) for every axis that changes or crops."""
+    if (scales is None) == (sizes is None):
+        raise ValueError("scales/sizes: give exactly one of them")
+    k = len(axes)
+    if roi is not None and ctm == "tf_crop_and_resize":
+        r = [float(v) for v in roi]
+        if len(r) != 2 * k:
+            raise ValueError(f"roi: expected {2 * k} values [starts..., ends...] for axes {axes}, got {r}")
+        starts, ends = r[:k], r[k:]
+    else:
+        starts, ends = [0.0] * k, [1.0] * k
+    plan = []
+    if scales is not None:
+        sc = [float(s) for s in scales]
+        if len(sc) != k:
+            raise ValueError(f"scales: expected {k} values (one per axis {axes}), got {sc}")
+        if any(not np.isfinite(s) or s <= 0 for s in sc):
+            raise ValueError(f"scales: every scale must be a finite number > 0, got {sc}")
+        for a, s, st, en in zip(axes, sc, starts, ends):
+            in_len = shape[a]
+            r = _as_ratio(s)
+            if ctm == "tf_crop_and_resize":
+                out_len = int(np.floor(in_len * (en - st) * s))
+            elif isinstance(r, Fraction):
+                out_len = (in_len * r.numerator) // r.denominator
+            else:
+                out_len = int(np.floor(in_len * s))
+            if out_len < 1:
+                raise ValueError(f"scales: axis {a} of length {in_len} with scale {s} gives an empty output")
+            plan.append((a, in_len, out_len, r, st, en))
+    else:
+        sz = list(sizes)  # type: ignore[arg-type]
+        if len(sz) != k:
+            raise ValueError(f"sizes: expected {k} values (one per axis {axes}), got {sz}")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in sz):
+            raise ValueError(f"sizes: every size must be an integer >= 1, got {sz}")
+        ratios = [Fraction(int(o), shape[a]) for a, o in zip(axes, sz)]
+        if policy == "stretch":
+            for a, o, r, st, en in zip(axes, sz, ratios, starts, ends):
+                plan.append((a, shape[a], int(o), r, st, en))
+        else:
+            # ONNX: one scale for all axes, min (not_larger) or max (not_smaller) of sizes/in;
+            # out = round(scale * in), ties to even.
+            r = min(ratios) if policy == "not_larger" else max(ratios)
+            for a, st, en in zip(axes, starts, ends):
+                plan.append((a, shape[a], max(1, round(r * shape[a])), r, st, en))
+    return [p for p in plan if not (p[1] == p[2] and p[3] == 1 and ctm != "tf_crop_and_resize")]
+
+
+# --------------------------------------------------------------------------- coordinates
+
+
+class _Coord:
+    """Input coordinates of every output index: exact ``num / den`` (ints) or plain floats."""
+
+    def __init__(self, num: np.ndarray, den: int | None = None) -> None:
+        self.num = num
+        self.den = den
+
+    def as_float(self) -> np.ndarray:
+        return self.num / self.den if self.den is not None else self.num
+
+
+def _coordinates(ctm: str, in_len: int, out_len: int, scale: Fraction | float, start: float,
+                 end: float) -> _Coord:
+    i = np.arange(out_len, dtype=np.int64)
+    if ctm == "tf_crop_and_resize":
+        if out_len > 1:
+            return _Coord(start * (in_len - 1) + i * (end - start) * (in_len - 1) / (out_len - 1))
+        return _Coord(np.full(1, 0.5 * (start + end) * (in_len - 1)))
+    if ctm == "align_corners":
+        if out_len == 1:
+            return _Coord(np.zeros(1, np.int64), 1)
+        return _Coord(i * (in_len - 1), out_len - 1)
+    if ctm == "pytorch_half_pixel" and out_len == 1:
+        return _Coord(np.zeros(1, np.int64), 1)
+    if isinstance(scale, Fraction):
+        p, q = scale.numerator, scale.denominator  # s = p / q, so 1 / s = q / p
+        if ctm in ("half_pixel", "pytorch_half_pixel"):
+            return _Coord((2 * i + 1) * q - p, 2 * p)
+        if ctm == "half_pixel_symmetric":
+            return _Coord(in_len * p - out_len * q + (2 * i + 1) * q - p, 2 * p)
+        if ctm == "asymmetric":
+            return _Coord(i * q, p)
+        return _Coord((2 * i + 1) * q, 2 * p)  # tf_half_pixel_for_nn
+    s = float(scale)
+    if ctm in ("half_pixel", "pytorch_half_pixel"):
+        return _Coord((i + 0.5) / s - 0.5)
+    if ctm == "half_pixel_symmetric":
+        adjustment = out_len / (s * in_len)
+        return _Coord(in_len / 2 * (1 - adjustment) + (i + 0.5) / s - 0.5)
+    if ctm == "asymmetric":
+        return _Coord(i / s)
+    return _Coord((i + 0.5) / s)  # tf_half_pixel_for_nn
+
+
+def _round(coord: _Coord, nearest_mode: str) -> np.ndarray:
+    """Nearest index; exact integer arithmetic when the coordinate is a fraction."""
+    if coord.den is not None:
+        n, d = coord.num, coord.den
+        if nearest_mode == "floor":
+            return n // d
+        if nearest_mode == "ceil":
+            return -((-n) // d)
+        if nearest_mode == "round_prefer_floor":  # ceil(x - 1/2)
+            return -((-(2 * n - d)) // (2 * d))
+        return (2 * n + d) // (2 * d)  # round_prefer_ceil: floor(x + 1/2)
+    xf = coord.num
+    if nearest_mode == "floor":
+        r = np.floor(xf)
+    elif nearest_mode == "ceil":
+        r = np.ceil(xf)
+    elif nearest_mode == "round_prefer_floor":
+        r = np.ceil(xf - 0.5)
+    else:
+        r = np.floor(xf + 0.5)
+    return r.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- kernels and taps
+
+
+def _cubic(d: np.ndarray, a: float) -> np.ndarray:
+    """Keys cubic convolution kernel with coefficient ``a`` (ONNX ``cubic_coeff_a``)."""
+    d = np.abs(d)
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
+
+
+def _taps(mode: str, coord: _Coord, in_len: int, out_len: int, scale: Fraction | float, a: float,
+          exclude_outside: bool, antialias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Input indices and weights, both (out_len, taps), for one axis."""
+    if mode == "area":
+        return _area_taps(in_len, out_len, scale)
+    if mode == "adaptive_avg":
+        return _adaptive_taps(in_len, out_len)
+    x = coord.as_float()
+    radius = 1 if mode == "linear" else 2
+    f = min(float(scale), 1.0) if antialias else 1.0  # kernel stretch (ONNX antialias)
+    reach = int(np.ceil(radius / f))
+    base = np.floor(x).astype(np.int64)
+    offsets = np.arange(-reach + 1, reach + 1, dtype=np.int64)
+    idx = base[:, None] + offsets[None, :]
+    d = (idx - x[:, None]) * f
+    if mode == "linear":
+        w = np.clip(1.0 - np.abs(d), 0.0, None)
+    else:
+        w = _cubic(d, a)
+    if antialias:
+        w = w / w.sum(axis=1, keepdims=True)
+    if exclude_outside:
+        w = np.where((idx < 0) | (idx > in_len - 1), 0.0, w)
+        total = w.sum(axis=1, keepdims=True)
+        w = np.divide(w, total, out=np.zeros_like(w), where=total != 0)
+    return np.clip(idx, 0, in_len - 1), w
+
+
+def _area_taps(in_len: int, out_len: int, scale: Fraction | float) -> tuple[np.ndarray, np.ndarray]:
+    # Output i covers the input box [i / s, (i + 1) / s) in pixel-edge coordinates; each input
+    # pixel j = [j, j + 1) contributes its overlap with the box, divided by the box length 1 / s.
+    inv = 1.0 / float(scale)
+    i = np.arange(out_len, dtype=np.float64)
+    lo = i * inv
+    hi = (i + 1) * inv
+    first = np.floor(lo).astype(np.int64)
+    taps = int(np.ceil(inv)) + 1
+    idx = first[:, None] + np.arange(taps, dtype=np.int64)[None, :]
+    overlap = np.minimum(idx + 1, hi[:, None]) - np.maximum(idx, lo[:, None])
+    w = np.clip(overlap, 0.0, None) / inv
+    w = np.where(idx > in_len - 1, 0.0, w)
+    return np.clip(idx, 0, in_len - 1), w
+
+
+def _adaptive_taps(in_len: int, out_len: int) -> tuple[np.ndarray, np.ndarray]:
+    # Bin i spans [floor(i * L_in / L_out), ceil((i + 1) * L_in / L_out)), averaged with equal weights.
+    i = np.arange(out_len, dtype=np.int64)
+    start = (i * in_len) // out_len
+    stop = -((-(i + 1) * in_len) // out_len)
+    taps = int((stop - start).max())
+    idx = start[:, None] + np.arange(taps, dtype=np.int64)[None, :]
+    w = np.where(idx < stop[:, None], 1.0 / (stop - start)[:, None], 0.0)
+    return np.clip(idx, 0, in_len - 1), w
+
+
+def _apply_taps(y: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    shape = [1] * y.ndim
+    shape[axis] = idx.shape[0]
+    acc: np.ndarray | None = None
+    for t in range(idx.shape[1]):
+        wt = w[:, t]
+        if not wt.any():
+            continue
+        g = np.take(y, idx[:, t], axis=axis)
+        g *= wt.reshape(shape)
+        if acc is None:
+            acc = g
+        else:
+            acc += g
+    if acc is None:
+        out_shape = list(y.shape)
+        out_shape[axis] = idx.shape[0]
+        acc = np.zeros(out_shape)
+    return acc
