@@ -7,7 +7,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -47,7 +49,7 @@ def as_float64(x: Any, *, name: str = "x", allow_uint8: bool = True, min_ndim: i
         raise ValueError(
             f"{name}: expected shape (N, C, *spatial) with 1 to 3 spatial axes, got shape {arr.shape}"
         )
-    return arr.astype(np.float64)
+    return arr.astype(np.float64, copy=False)
 
 
 def per_axis_ints(name: str, value: Any, nspatial: int, *, default: int, minimum: int) -> tuple[int, ...]:
@@ -92,3 +94,48 @@ def split_pads(pads: Any, nspatial: int) -> tuple[tuple[int, ...], tuple[int, ..
     if any(v < 0 for v in seq):
         raise ValueError(f"pads: every value must be >= 0, got {seq}")
     return tuple(int(v) for v in seq[:nspatial]), tuple(int(v) for v in seq[nspatial:])
+
+
+# Below this many output elements a single thread is faster than splitting the work.
+_PARALLEL_MIN_ELEMENTS = 1 << 18
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _threads() -> int:
+    env = os.environ.get("UPCONFORM_REFERENCE_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def parallel_over_leading(
+    x: np.ndarray, out_shape: Sequence[int], busy_axes: Sequence[int], fn: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Run ``fn`` on slices of ``x`` along axis 1 or 0 (one that ``fn`` leaves alone), in threads.
+
+    numpy releases the GIL inside ``take`` and ufuncs, so independent (n, c) planes run in
+    parallel; every element is still computed by the same float64 operations as in one call.
+    ``UPCONFORM_REFERENCE_THREADS=1`` turns this off.
+
+    Example:
+        >>> float(parallel_over_leading(np.ones((1, 2, 3)), (1, 2, 3), [2], lambda a: a * 2).sum())
+        12.0
+    """
+    global _POOL
+    threads = _threads()
+    free = [a for a in (1, 0) if a not in busy_axes and x.shape[a] > 1]
+    if threads == 1 or not free or int(np.prod(out_shape)) < _PARALLEL_MIN_ELEMENTS:
+        return fn(x)
+    axis = free[0]
+    bounds = np.linspace(0, x.shape[axis], min(threads, x.shape[axis]) + 1).astype(int)
+    lead = [slice(None)] * axis
+    out = np.empty(tuple(out_shape))
+
+    def work(bound: tuple[int, int]) -> None:
+        sl = (*lead, slice(*bound))
+        out[sl] = fn(x[sl])
+
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upconform-ref")
+    list(_POOL.map(work, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]))
+    return out

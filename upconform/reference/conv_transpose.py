@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_float64, check_enum, per_axis_ints, split_pads
+from ._common import as_float64, check_enum, parallel_over_leading, per_axis_ints, split_pads
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 WEIGHT_CONVENTIONS = ("transposed", "direct")
@@ -188,17 +188,23 @@ def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], d
     ntap = int(np.prod(kernel))
     span = [st[i] * (sp[i] - 1) + (kernel[i] - 1) * dl[i] + 1 for i in range(nsp)]
     length = [max(span[i], begins[i] + outs[i]) for i in range(nsp)]
-    y = np.zeros((n, group * cog, *length))
     taps = list(itertools.product(*[range(v) for v in kernel]))
+    cols = np.empty((n, group * cog, ntap, *sp))
     for g in range(group):
         xg = x[:, g * cig:(g + 1) * cig].reshape(n, cig, -1)  # (N, Cin_g, P)
         wg = w[g * cig:(g + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
-        cols = np.matmul(wg.T, xg).reshape(n, cog, ntap, *sp)  # one GEMM for all taps
+        cols[:, g * cog:(g + 1) * cog] = np.matmul(wg.T, xg).reshape(n, cog, ntap, *sp)  # one GEMM, all taps
+
+    def scatter(part: np.ndarray) -> np.ndarray:
+        # y_full[..., s * i + d * t] += cols[..., t, i]   (then crop by pad_begin)
+        y = np.zeros((part.shape[0], part.shape[1], *length))
         for j, t in enumerate(taps):
             sl = tuple(slice(t[i] * dl[i], t[i] * dl[i] + st[i] * (sp[i] - 1) + 1, st[i]) for i in range(nsp))
-            y[(slice(None), slice(g * cog, (g + 1) * cog), *sl)] += cols[:, :, j]
-    crop = tuple(slice(begins[i], begins[i] + outs[i]) for i in range(nsp))
-    return np.ascontiguousarray(y[(slice(None), slice(None), *crop)])
+            y[(slice(None), slice(None), *sl)] += part[:, :, j]
+        crop = tuple(slice(begins[i], begins[i] + outs[i]) for i in range(nsp))
+        return y[(slice(None), slice(None), *crop)]
+
+    return parallel_over_leading(cols, (n, group * cog, *outs), list(range(2, cols.ndim)), scatter)
 
 
 def _zero_insertion_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],

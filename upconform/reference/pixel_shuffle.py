@@ -11,6 +11,7 @@ Sources: torch.nn.PixelShuffle docs; ONNX DepthToSpace (mode DCR / CRD); Shi et 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -42,15 +43,12 @@ def pixel_shuffle(x: Any, *, upscale_factor: int, mode: str = "CRD") -> np.ndarr
     if cin % block:
         raise ValueError(f"upscale_factor: channels {cin} are not divisible by {r}**{k} = {block}")
     c = cin // block
-    if mode == "CRD":
-        t = xf.reshape(n, c, *([r] * k), *sp)
-        # axes: n, c, o_1..o_k, h_1..h_k  ->  n, c, h_1, o_1, ..., h_k, o_k
-        perm = [0, 1] + [a for j in range(k) for a in (2 + k + j, 2 + j)]
-    else:
-        t = xf.reshape(n, *([r] * k), c, *sp)
-        # axes: n, o_1..o_k, c, h_1..h_k  ->  n, c, h_1, o_1, ..., h_k, o_k
-        perm = [0, 1 + k] + [a for j in range(k) for a in (2 + k + j, 1 + j)]
-    return np.ascontiguousarray(t.transpose(perm)).reshape(n, c, *[s * r for s in sp])
+    # Loop over the r**k sub-pixel offsets (taps), each a strided copy of one channel block.
+    y = np.empty((n, c, *[s * r for s in sp]))
+    blocks = xf.reshape(n, c, block, *sp) if mode == "CRD" else xf.reshape(n, block, c, *sp).swapaxes(1, 2)
+    for j, offs in enumerate(itertools.product(range(r), repeat=k)):
+        y[(slice(None), slice(None), *[slice(o, None, r) for o in offs])] = blocks[:, :, j]
+    return y
 
 
 def pixel_unshuffle(x: Any, *, downscale_factor: int, mode: str = "CRD") -> np.ndarray:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_float64, check_enum
+from ._common import as_float64, check_enum, parallel_over_leading
 
 MODES = ("nearest", "linear", "cubic", "area", "adaptive_avg")
 COORDINATE_TRANSFORMATION_MODES = (
@@ -95,18 +95,20 @@ def resize(
     ax = _normalise_axes(axes, ndim)
     plan = _output_plan(xf.shape, ax, scales, sizes, roi, ctm, keep_aspect_ratio_policy)
 
-    y = xf
+    # Downscaled axes first, and among equal ratios the last (contiguous) axis first: the
+    # intermediate arrays stay small and the strided gathers touch the fewest elements.
+    steps = []
     mask = None
-    # Downscaled axes first: the intermediate arrays stay small.
-    for axis, in_len, out_len, scale, start, end in sorted(plan, key=lambda p: p[2] / p[1]):
+    for axis, in_len, out_len, scale, start, end in sorted(plan, key=lambda p: (p[2] / p[1], -p[0])):
         coord = _coordinates(ctm, in_len, out_len, scale, start, end)
         if mode == "nearest":
-            idx = _round(coord, nearest_mode)
-            y = np.take(y, np.clip(idx, 0, in_len - 1), axis=axis)
+            idx = np.clip(_round(coord, nearest_mode), 0, in_len - 1)[None, :]
+            w = None
         else:
             idx, w = _taps(mode, coord, in_len, out_len, scale, cubic_coeff_a, bool(exclude_outside),
                            bool(antialias))
-            y = _apply_taps(y, axis, idx, w)
+            idx, w = np.ascontiguousarray(idx.T), np.ascontiguousarray(w.T)  # one row per tap
+        steps.append((axis, idx, w))
         if ctm == "tf_crop_and_resize":
             xc = coord.as_float()
             outside = (xc < 0) | (xc > in_len - 1)
@@ -114,6 +116,10 @@ def resize(
             shape[axis] = out_len
             m = outside.reshape(shape)
             mask = m if mask is None else (mask | m)
+    out_shape = list(xf.shape)
+    for axis, _, out_len, _, _, _ in plan:
+        out_shape[axis] = out_len
+    y = parallel_over_leading(xf, out_shape, [a for a, _, _ in steps], lambda part: _apply_steps(part, steps))
     if mask is not None and mask.any():
         y = np.where(mask, float(extrapolation_value), y)
     return np.ascontiguousarray(y)
@@ -218,7 +224,10 @@ def _coordinates(ctm: str, in_len: int, out_len: int, scale: Fraction | float, s
     i = np.arange(out_len, dtype=np.int64)
     if ctm == "tf_crop_and_resize":
         if out_len > 1:
-            return _Coord(start * (in_len - 1) + i * (end - start) * (in_len - 1) / (out_len - 1))
+            # The same line written as a convex combination, so the last sample lands exactly on
+            # end * (L_in - 1) instead of a rounding error past it (which would extrapolate).
+            t = i / (out_len - 1)
+            return _Coord(((1.0 - t) * start + t * end) * (in_len - 1))
         return _Coord(np.full(1, 0.5 * (start + end) * (in_len - 1)))
     if ctm == "align_corners":
         if out_len == 1:
@@ -335,22 +344,27 @@ def _adaptive_taps(in_len: int, out_len: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(idx, 0, in_len - 1), w
 
 
-def _apply_taps(y: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-    shape = [1] * y.ndim
-    shape[axis] = idx.shape[0]
-    acc: np.ndarray | None = None
-    for t in range(idx.shape[1]):
-        wt = w[:, t]
-        if not wt.any():
+def _apply_steps(y: np.ndarray, steps: list[tuple[int, np.ndarray, np.ndarray | None]]) -> np.ndarray:
+    """Apply every axis's taps in turn: ``y[..., i, ...] = sum_t w[t, i] * y[..., idx[t, i], ...]``."""
+    for axis, idx, w in steps:
+        if w is None:  # nearest: one tap of weight 1
+            y = np.take(y, idx[0], axis=axis)
             continue
-        g = np.take(y, idx[:, t], axis=axis)
-        g *= wt.reshape(shape)
+        shape = [1] * y.ndim
+        shape[axis] = idx.shape[1]
+        acc: np.ndarray | None = None
+        for t in range(idx.shape[0]):
+            if not w[t].any():
+                continue
+            g = np.take(y, idx[t], axis=axis)
+            g *= w[t].reshape(shape)
+            if acc is None:
+                acc = g
+            else:
+                acc += g
         if acc is None:
-            acc = g
-        else:
-            acc += g
-    if acc is None:
-        out_shape = list(y.shape)
-        out_shape[axis] = idx.shape[0]
-        acc = np.zeros(out_shape)
-    return acc
+            out_shape = list(y.shape)
+            out_shape[axis] = idx.shape[1]
+            acc = np.zeros(out_shape)
+        y = acc
+    return y
