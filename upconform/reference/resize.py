@@ -128,6 +128,35 @@ def resize(
 # --------------------------------------------------------------------------- sizes and scales
 
 
+def output_geometry(
+    shape: Sequence[int],
+    *,
+    scales: Sequence[float] | None = None,
+    sizes: Sequence[int] | None = None,
+    axes: Sequence[int] | None = None,
+    coordinate_transformation_mode: str = "half_pixel",
+    roi: Sequence[float] | None = None,
+    keep_aspect_ratio_policy: str = "stretch",
+) -> tuple[list[int], list[float]]:
+    """Output shape and the per-axis scale the coordinate transform uses, for an input ``shape``.
+
+    Example:
+        >>> output_geometry((1, 1, 5), scales=[1, 1, 1.5])
+        ([1, 1, 7], [1.0, 1.0, 1.5])
+    """
+    ax = _normalise_axes(axes, len(shape))
+    out = list(shape)
+    used = [1.0] * len(shape)
+    for axis, _in_len, out_len, scale, _s, _e in _output_plan(
+        tuple(shape), ax, scales, sizes, roi, coordinate_transformation_mode, keep_aspect_ratio_policy
+    ):
+        out[axis] = out_len
+        used[axis] = float(scale)
+    return out, used
+
+
+
+
 def _normalise_axes(axes: Sequence[int] | None, ndim: int) -> list[int]:
     if axes is None:
         return list(range(ndim))

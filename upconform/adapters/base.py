@@ -1,0 +1,109 @@
+"""What a binding is: one framework API plus the translation to and from canonical parameters.
+
+A binding never runs a near miss: ``to_native`` returns :class:`Unsupported` with the reason
+whenever the API cannot express a case exactly.
+
+Example:
+    >>> NativeCall("torch.nn.functional.pixel_shuffle", {"upscale_factor": 2}).render()
+    'torch.nn.functional.pixel_shuffle(x, upscale_factor=2)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..harness.canonical import normalize
+from ..harness.dtypes import np_dtype
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """The binding cannot express this case exactly; ``reason`` says why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class NativeCall:
+    """A native call as a user writes it: the API's own keyword arguments (JSON-able).
+
+    ``prep`` says how canonical tensors become native ones (weight rotation, layouts); ``notes``
+    is the human version of it.
+    """
+
+    binding: str
+    args: Mapping[str, Any]
+    prep: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def render(self, tensor_names: tuple[str, ...] = ("x",)) -> str:
+        parts = list(tensor_names) + [f"{k}={v!r}" for k, v in self.args.items()]
+        return f"{self.binding}({', '.join(parts)})"
+
+
+class Binding:
+    """Base class: subclasses set ``name``, ``framework``, ``ops`` and implement the five methods."""
+
+    name: str = ""
+    framework: str = ""
+    ops: tuple[str, ...] = ()
+    tensor_names: tuple[str, ...] = ("x",)
+
+    def to_native(self, case: Any) -> NativeCall | Unsupported:  # pragma: no cover - interface
+        """The native call for a canonical case, or why there is none."""
+        raise NotImplementedError
+
+    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
+                    op: str | None = None) -> dict[str, Any] | Unsupported:  # pragma: no cover
+        """The canonical (normalised) parameters that a native call means for inputs of ``shapes``."""
+        raise NotImplementedError
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        """Canonical numpy tensors -> native tensors and a ready-to-run closure state (not timed)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def execute(self, prepared: Any) -> Any:
+        """Run the framework call alone (this is what is timed)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def to_canonical(self, out: Any, prepared: Any) -> np.ndarray:
+        """Native output -> numpy in canonical layout, keeping the framework's output dtype."""
+        raise NotImplementedError  # pragma: no cover
+
+    def synchronize(self, device: str) -> None:
+        """Wait for asynchronous devices (CUDA) so timings cover the work."""
+
+    def version(self) -> str:
+        """The framework version this binding runs."""
+        return ""
+
+    # helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def normal_form(case: Any) -> dict[str, Any]:
+        return normalize(case.op, case.params, case.shapes)
+
+    def run(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> np.ndarray:
+        """prepare + execute + to_canonical, untimed (for explain, repro and tests).
+
+        Example: ``binding.run(binding.to_native(case), case_tensors(case))``.
+        """
+        prepared = self.prepare(call, tensors, device)
+        return self.to_canonical(self.execute(prepared), prepared)
+
+
+def unsupported_op(binding: Binding, op: str) -> Unsupported:
+    return Unsupported(f"{binding.name} does not implement {op}")
+
+
+def bf16_to_numpy(a: np.ndarray) -> np.ndarray:
+    """float32 values that are exact bfloat16 -> an ml_dtypes bfloat16 array."""
+    return np.asarray(a, dtype=np.float32).astype(np_dtype("bfloat16"))
+
+
+def spatial_rank(shapes: Mapping[str, tuple[int, ...]]) -> int:
+    return len(shapes["x"]) - 2

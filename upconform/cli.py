@@ -1,0 +1,339 @@
+"""The ``upconform`` command line: run, list, validate, explain.
+
+Exit codes: 0 everything conforms (pass, xfail, unsupported), 1 any fail/error/xpass/crash/timeout,
+2 usage or spec errors.
+
+Example:
+    upconform run specs/resize.yaml --framework torch -k bilinear --out reports/latest
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BAD_OUTCOMES = ("fail", "error", "xpass", "crash", "timeout")
+FRAMEWORK_ALIASES = {"tf": "tensorflow", "tensorflow": "tensorflow", "keras": "tensorflow", "torch": "torch",
+                     "pytorch": "torch"}
+
+
+def _spec_paths(paths: Sequence[str]) -> list[Path]:
+    from .harness.spec import default_spec_paths
+
+    if not paths:
+        return default_spec_paths()
+    out: list[Path] = []
+    for p in paths:
+        pp = Path(p)
+        out.extend(default_spec_paths(pp) if pp.is_dir() else [pp])
+    return out
+
+
+def _binding_names(args: argparse.Namespace) -> list[str]:
+    from .adapters import get, registry
+
+    names = list(registry())
+    if getattr(args, "binding", None):
+        unknown = [b for b in args.binding if b not in names]
+        if unknown:
+            raise SystemExit(_usage_error(f"--binding: unknown {unknown}; known: {sorted(names)}"))
+        names = list(args.binding)
+    if getattr(args, "framework", None):
+        wanted = set()
+        for f in args.framework:
+            if f.lower() not in FRAMEWORK_ALIASES:
+                raise SystemExit(_usage_error(f"--framework: {f!r} is not one of {sorted(set(FRAMEWORK_ALIASES))}"))
+            wanted.add(FRAMEWORK_ALIASES[f.lower()])
+        names = [n for n in names if get(n).framework in wanted]
+    return names
+
+
+def _usage_error(msg: str) -> int:
+    print(f"upconform: {msg}", file=sys.stderr)
+    return 2
+
+
+def configure_threads(threads: int, frameworks: set[str]) -> None:
+    """Pin every framework to the same thread count (before first use), recorded in provenance."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if "torch" in frameworks:
+        import torch
+
+        torch.set_num_threads(threads)
+    if "tensorflow" in frameworks:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # already initialised in this process
+            pass
+
+
+def _select(cases: list[Any], args: argparse.Namespace) -> list[Any]:
+    if getattr(args, "op", None):
+        cases = [c for c in cases if c.op in args.op]
+    if getattr(args, "k", None):
+        pat = args.k
+        cases = [c for c in cases if pat in c.id or fnmatch.fnmatchcase(c.id, pat)]
+    return cases
+
+
+def _summary_table(results: list[dict[str, Any]]) -> str:
+    from .harness.results import summarize
+    from .harness.runner import OUTCOMES
+
+    s = summarize(results)
+    cols = [o for o in OUTCOMES if any(o in ops.get(op, {}) for ops in s.values() for op in ops)] or ["pass"]
+    head = f"{'framework':12s} {'op':16s}" + "".join(f"{c:>12s}" for c in cols)
+    lines = [head, "-" * len(head)]
+    for fw in sorted(s):
+        for op in sorted(s[fw]):
+            lines.append(f"{fw:12s} {op:16s}" + "".join(f"{s[fw][op].get(c, 0):12d}" for c in cols))
+    tot: dict[str, int] = {}
+    for r in results:
+        tot[r["outcome"]] = tot.get(r["outcome"], 0) + 1
+    lines.append("-" * len(head))
+    lines.append(f"{'total':29s}" + "".join(f"{tot.get(c, 0):12d}" for c in cols))
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .adapters import get, load_adapter
+    from .harness import expectations as exp
+    from .harness.discrepancy import run_discrepancy
+    from .harness.results import SCHEMA_VERSION, provenance, sanitize, write_json_atomic
+    from .harness.runner import bindings_for, run_cases
+    from .harness.spec import SpecError, load_files
+
+    for a in args.adapter or []:
+        load_adapter(a)
+    try:
+        cases, discs = load_files(_spec_paths(args.specs))
+        expectations = exp.load(args.expectations)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return 2
+    names = _binding_names(args)
+    cases = _select(cases, args)
+    if args.op:
+        discs = [d for d in discs if d.op in args.op]
+    frameworks = {get(n).framework for n in names}
+    configure_threads(args.threads, frameworks)
+    total = sum(len(bindings_for(c, names)) for c in cases)
+    out_dir = Path(args.out)
+    started = time.perf_counter()
+    done = [0]
+    tty = sys.stderr.isatty()
+
+    def progress(r: Any) -> None:
+        done[0] += 1
+        if tty:
+            width = 30
+            filled = int(width * done[0] / max(total, 1))
+            print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done[0]}/{total} {r.case_id[:50]:50s}",
+                  end="", file=sys.stderr, flush=True)
+        elif done[0] % 200 == 0 or done[0] == total:
+            print(f"upconform: {done[0]}/{total} checks ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+
+    results = run_cases(cases, names, expectations=expectations, device=args.device,
+                        timing_budget_s=args.timing_budget, on_result=progress)
+    if tty:
+        print(file=sys.stderr)
+    disc_names = set(names)
+    reports = [run_discrepancy(d) for d in discs if not args.no_discrepancies
+               and all(c["binding"] in disc_names for c in d.calls)]
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "provenance": provenance(threads=args.threads, device=args.device, flags={
+            "argv": sys.argv[1:], "specs": [str(p) for p in _spec_paths(args.specs)],
+            "expectations": str(args.expectations), "timing_budget_s": args.timing_budget}),
+        "duration_s": round(time.perf_counter() - started, 3),
+        "results": [sanitize(r.to_json()) for r in results],
+        "discrepancies": sanitize(reports),
+    }
+    write_json_atomic(out_dir / "results.json", data)
+    print(_summary_table(data["results"]))
+    bad = [r for r in data["results"] if r["outcome"] in BAD_OUTCOMES]
+    for r in bad[:20]:
+        print(f"{r['outcome'].upper():8s} {r['case_id']} :: {r['binding']}: {r['reason']}")
+    if len(bad) > 20:
+        print(f"... and {len(bad) - 20} more (see {out_dir / 'results.json'})")
+    print(f"{len(data['results'])} checks, {len(reports)} discrepancy reports in {data['duration_s']:.1f} s -> "
+          f"{out_dir / 'results.json'}")
+    return 1 if bad else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .adapters import get, registry
+    from .harness.runner import bindings_for
+    from .harness.spec import SpecError, load_files
+
+    if args.bindings:
+        for n in registry():
+            b = get(n)
+            print(f"{n:48s} {b.framework:11s} {', '.join(b.ops)}")
+        return 0
+    try:
+        cases, discs = load_files(_spec_paths(args.specs))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return 2
+    names = _binding_names(args)
+    cases = _select(cases, args)
+    n = 0
+    for c in cases:
+        bs = bindings_for(c, names)
+        n += len(bs)
+        print(f"{c.id:60s} {c.source:32s} {len(bs)} bindings")
+    print(f"{len(cases)} cases, {n} checks, {len(discs)} discrepancy reports")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .harness import expectations as exp
+    from .harness.canonical import normalize
+    from .harness.ops import reference_call
+    from .harness.runner import to_reference_params
+    from .harness.spec import SpecError, load_files
+
+    try:
+        cases, discs = load_files(_spec_paths(args.specs))
+        exp.load(args.expectations)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return 2
+    problems = []
+    for c in cases:
+        try:  # the reference is the final judge of a parameter set
+            tensors = {k: np.zeros(v) for k, v in c.shapes.items()}
+            reference_call(c.op, tensors, to_reference_params(c.op, normalize(c.op, c.params, c.shapes)))
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"{c.source}: {c.id}: params: {e}")
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        return 2
+    print(f"ok: {len(cases)} cases, {len(discs)} discrepancy reports")
+    return 0
+
+
+def _parse_kv(items: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise SystemExit(_usage_error(f"explain: {it!r} is not key=value"))
+        k, v = it.split("=", 1)
+        out[k] = yaml.safe_load(v)
+    return out
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from types import MappingProxyType
+
+    from .adapters import Unsupported, get, registry
+    from .harness.spec import Case
+
+    try:
+        b = get(args.binding)
+    except KeyError as e:
+        return _usage_error(str(e.args[0]))
+    native = _parse_kv(args.args)
+    shape = tuple(int(v) for v in args.shape.split(","))
+    op = args.op or b.ops[0]
+    shapes: dict[str, tuple[int, ...]] = {"x": shape}
+    if op == "conv_transpose":
+        shapes["w"] = tuple(int(v) for v in (args.weight_shape or f"{shape[1]},{shape[1]},3,3").split(","))
+    try:
+        meaning = b.from_native(native, shapes, op=op)
+    except Exception as e:  # noqa: BLE001
+        print(f"{args.binding}({native}) on input {list(shape)}: the translation failed: {e}")
+        return 1
+    print(f"{args.binding}({', '.join(f'{k}={v!r}' for k, v in native.items())}) on input {list(shape)}")
+    if isinstance(meaning, Unsupported):
+        print(f"  no canonical meaning: {meaning.reason}")
+        return 1
+    print(f"  canonical {op}:")
+    for k, v in meaning.items():
+        print(f"    {k}: {v}")
+    case = Case(id=f"{op}/explain[float32]", op=op, name="explain", dtype="float32",
+                params=MappingProxyType({k: v for k, v in meaning.items() if k != "output_spatial"}),
+                shapes=MappingProxyType(shapes))
+    print("  equivalent calls:")
+    for name in registry():
+        other = get(name)
+        if name == args.binding or op not in other.ops:
+            continue
+        call = other.to_native(case)
+        if isinstance(call, Unsupported):
+            print(f"    {name}: none ({call.reason})")
+        else:
+            extra = f"  [{'; '.join(call.notes)}]" if call.notes else ""
+            print(f"    {call.render(other.tensor_names if op == 'conv_transpose' else ('x',))}{extra}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="upconform", description="Cross-framework conformance of upsampling operators")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("specs", nargs="*", help="spec files or folders (default: specs/)")
+        p.add_argument("--framework", action="append", help="torch, tensorflow (repeatable)")
+        p.add_argument("--binding", action="append", help="a binding's dotted name (repeatable)")
+        p.add_argument("--op", action="append", help="only this op (repeatable)")
+        p.add_argument("-k", help="only case ids containing this text or matching this glob")
+
+    r = sub.add_parser("run", help="run the suite and write results.json")
+    common(r)
+    r.add_argument("--out", default="reports/latest", help="output folder (default reports/latest)")
+    r.add_argument("--expectations", default="specs/expectations.yaml", help="known discrepancies file")
+    r.add_argument("--adapter", action="append", help="module:object with extra bindings (repeatable)")
+    r.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    r.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every framework")
+    r.add_argument("--timing-budget", type=float, default=0.02, help="seconds of timed repeats per check")
+    r.add_argument("--no-discrepancies", action="store_true", help="skip the discrepancy reports")
+    r.set_defaults(fn=cmd_run)
+
+    ls = sub.add_parser("list", help="list cases (or --bindings)")
+    common(ls)
+    ls.add_argument("--bindings", action="store_true")
+    ls.set_defaults(fn=cmd_list)
+
+    v = sub.add_parser("validate", help="check spec files against the schema and the reference")
+    v.add_argument("specs", nargs="*")
+    v.add_argument("--expectations", default="specs/expectations.yaml")
+    v.set_defaults(fn=cmd_validate)
+
+    e = sub.add_parser("explain", help="canonical meaning of a native call and its equivalents")
+    e.add_argument("binding")
+    e.add_argument("args", nargs="*", help="native key=value arguments (values in YAML syntax)")
+    e.add_argument("--shape", default="1,3,8,8", help="input shape, canonical NCHW (default 1,3,8,8)")
+    e.add_argument("--weight-shape", help="conv_transpose weights (C_in, C_out/g, *k)")
+    e.add_argument("--op", help="which op the call serves, when the binding serves several")
+    e.set_defaults(fn=cmd_explain)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except KeyboardInterrupt:
+        print("upconform: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

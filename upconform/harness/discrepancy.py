@@ -1,0 +1,104 @@
+"""Discrepancy reports: several native calls on one canonical input, explained and compared pairwise.
+
+For each call: its canonical meaning (``from_native``), whether it conforms to the reference for
+that meaning, and for each pair the max abs/rel difference, agreement within the dtype's
+tolerance, and the canonical parameters that differ.
+
+Example:
+    >>> differing_params({"mode": "linear", "a": 1}, {"mode": "cubic", "a": 1})
+    {'mode': ['linear', 'cubic']}
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import numpy as np
+
+from ..adapters import NativeCall, Unsupported, get
+from .compare import DEFAULT_TOLERANCES, compare
+from .inputs import generate
+from .ops import reference_call
+from .runner import _plain, to_reference_params
+from .spec import Discrepancy
+
+
+def differing_params(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, list[Any]]:
+    """``{name: [value_a, value_b]}`` for every canonical parameter that differs."""
+    if a is None or b is None:
+        return {}
+    return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def discrepancy_tensors(d: Discrepancy) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+    tensors = {"x": generate(d.generator, d.generator_args, d.shape, d.dtype, d.seed)}
+    shapes: dict[str, tuple[int, ...]] = {"x": d.shape}
+    if d.weight_shape:
+        w = np.random.default_rng(d.seed + 1).normal(size=d.weight_shape) / np.sqrt(np.prod(d.weight_shape[2:]) *
+                                                                                   d.weight_shape[0])
+        tensors["w"] = w.astype(tensors["x"].dtype)
+        shapes["w"] = d.weight_shape
+        if d.bias:
+            cout = d.weight_shape[1]
+            tensors["b"] = np.random.default_rng(d.seed + 2).normal(size=(cout,)).astype(tensors["x"].dtype)
+            shapes["b"] = (cout,)
+    return tensors, shapes
+
+
+def run_discrepancy(d: Discrepancy) -> dict[str, Any]:
+    """The report for one discrepancy entry (JSON-able)."""
+    tensors, shapes = discrepancy_tensors(d)
+    tol = DEFAULT_TOLERANCES[d.dtype]
+    calls, outs, canon = [], [], []
+    for c in d.calls:
+        name, args = c["binding"], dict(_plain(c.get("args", {})))
+        entry: dict[str, Any] = {"binding": name, "args": args, "canonical": None, "unsupported_reason": None,
+                                 "conforms": None, "max_abs_err_vs_reference": None, "error": None,
+                                 "output_shape": None}
+        out = None
+        try:
+            b = get(name)
+            meaning = b.from_native(args, shapes, op=d.op)
+            if isinstance(meaning, Unsupported):
+                entry["unsupported_reason"] = meaning.reason
+            else:
+                entry["canonical"] = _plain(meaning)
+            out = b.run(NativeCall(name, args), tensors)
+            entry["output_shape"] = list(out.shape)
+        except Exception as e:  # noqa: BLE001 - the framework raised for this call
+            entry["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
+            entry["traceback"] = traceback.format_exc(limit=3)
+        if out is not None and entry["canonical"] is not None:
+            try:
+                expected = reference_call(d.op, tensors, to_reference_params(d.op, entry["canonical"]))
+                cmp = compare(out, expected, d.dtype, tol)
+                entry["conforms"] = cmp.ok
+                entry["max_abs_err_vs_reference"] = cmp.metrics.get("max_abs_err")
+                entry["reference_check"] = cmp.check
+            except Exception as e:  # noqa: BLE001
+                entry["reference_error"] = f"{type(e).__name__}: {e}"
+        calls.append(entry)
+        outs.append(out)
+        canon.append(entry["canonical"])
+    pairs = []
+    for i in range(len(calls)):
+        for j in range(i + 1, len(calls)):
+            a, b = outs[i], outs[j]
+            pair: dict[str, Any] = {"a": i, "b": j, "max_abs_diff": None, "max_rel_diff": None, "agree": False,
+                                    "differing_params": differing_params(canon[i], canon[j])}
+            if a is not None and b is not None:
+                if a.shape != b.shape:
+                    pair["note"] = f"output shapes differ: {list(a.shape)} vs {list(b.shape)}"
+                else:
+                    fa, fb = a.astype(np.float64), b.astype(np.float64)
+                    diff = np.abs(fa - fb)
+                    mag = np.maximum(np.abs(fa), np.abs(fb))
+                    pair["max_abs_diff"] = float(diff.max()) if diff.size else 0.0
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        rel = np.where(mag > 0, diff / mag, 0.0)
+                    pair["max_rel_diff"] = float(rel.max()) if rel.size else 0.0
+                    pair["agree"] = bool(np.all(diff <= tol.atol + tol.rtol * np.abs(fb)))
+            pairs.append(pair)
+    return {"id": d.id, "op": d.op, "description": d.description, "shape": list(d.shape), "dtype": d.dtype,
+            "source": d.source, "calls": calls, "pairs": pairs}

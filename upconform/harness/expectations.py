@@ -1,0 +1,91 @@
+"""Known discrepancies as data: which (case, binding) checks are expected to fail, and why.
+
+``specs/expectations.yaml`` is a list of entries::
+
+    - binding: tf.image.resize
+      cases: "resize/cubic_*"          # fnmatch pattern(s) on case ids
+      dtypes: [float32]                # optional
+      outcome: fail                    # fail | error | any (default any)
+      reason: TF looks bicubic weights up in a 1024-entry table
+      issue: https://github.com/tensorflow/tensorflow/issues/...
+      versions: {tensorflow: "2.21.0"} # where it was seen
+
+A matching fail/error becomes ``xfail``; a matching pass becomes ``xpass`` (reported: the
+upstream problem may be fixed, or the entry is too broad).
+
+Example:
+    >>> e = Expectation("b", ("resize/*",), None, "any", "r", "", {})
+    >>> e.matches("resize/x[float32]", "b", "float32")
+    True
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .spec import SpecError, field_name, parse_yaml
+
+OUTCOMES = ("fail", "error", "any")
+_FIELDS = {"binding", "cases", "dtypes", "outcome", "reason", "issue", "versions"}
+
+
+@dataclass(frozen=True)
+class Expectation:
+    binding: str
+    cases: tuple[str, ...]
+    dtypes: tuple[str, ...] | None
+    outcome: str
+    reason: str
+    issue: str
+    versions: dict[str, str]
+
+    def matches(self, case_id: str, binding: str, dtype: str) -> bool:
+        return (binding == self.binding and (self.dtypes is None or dtype in self.dtypes)
+                and any(fnmatch.fnmatchcase(case_id, p) for p in self.cases))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "issue": self.issue, "versions": self.versions, "outcome": self.outcome}
+
+
+def load(path: str | Path | None) -> list[Expectation]:
+    """Read an expectations file; a missing default file means no expectations."""
+    if path is None or not Path(path).exists():
+        return []
+    name = str(path)
+    data, lines = parse_yaml(Path(path).read_text(encoding="utf-8"), name)
+    problems = []
+    out = []
+    if not isinstance(data, list):
+        raise SpecError([(name, 1, "", "expected a list of expectations")])
+    for i, e in enumerate(data):
+        where = (i,)
+        if not isinstance(e, dict):
+            problems.append((name, lines.get(where, 1), field_name(where), "expected a mapping"))
+            continue
+        for k in e:
+            if k not in _FIELDS:
+                problems.append((name, lines.get((i, k), 1), f"[{i}].{k}", f"unknown field; expected {sorted(_FIELDS)}"))
+        for req in ("binding", "cases", "reason"):
+            if not e.get(req):
+                problems.append((name, lines.get(where, 1), f"[{i}].{req}", "required"))
+        oc = e.get("outcome", "any")
+        if oc not in OUTCOMES:
+            problems.append((name, lines.get((i, "outcome"), 1), f"[{i}].outcome", f"{oc!r} is not one of {list(OUTCOMES)}"))
+        if problems:
+            continue
+        cases = e["cases"] if isinstance(e["cases"], list) else [e["cases"]]
+        out.append(Expectation(
+            binding=str(e["binding"]), cases=tuple(map(str, cases)),
+            dtypes=tuple(e["dtypes"]) if e.get("dtypes") else None, outcome=oc, reason=str(e["reason"]),
+            issue=str(e.get("issue", "")), versions={str(k): str(v) for k, v in (e.get("versions") or {}).items()},
+        ))
+    if problems:
+        raise SpecError(problems)
+    return out
+
+
+def find(expectations: list[Expectation], case_id: str, binding: str, dtype: str) -> Expectation | None:
+    return next((e for e in expectations if e.matches(case_id, binding, dtype)), None)

@@ -1,0 +1,43 @@
+"""Re-run one check by hand: ``reproduce(spec_file, case_id, binding)``.
+
+Example (shell)::
+
+    python -c "from upconform.harness.repro import reproduce; print(reproduce('specs/resize.yaml', \\
+        'resize/linear_half_pixel_x2[float32]', 'tf.image.resize')[2].message)"
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..adapters import Unsupported, get
+from .canonical import normalize
+from .compare import DEFAULT_TOLERANCES, Comparison, compare
+from .inputs import case_tensors
+from .ops import reference_call
+from .runner import to_reference_params
+from .spec import load_files
+
+
+def reproduce(spec_file: str, case_id: str, binding: str) -> tuple[np.ndarray, np.ndarray, Comparison]:
+    """(actual, expected, comparison) for one check, computed afresh."""
+    cases, _ = load_files([spec_file])
+    case = next((c for c in cases if c.id == case_id), None)
+    if case is None:
+        raise KeyError(f"case {case_id!r} is not in {spec_file}")
+    b = get(binding)
+    call = b.to_native(case)
+    if isinstance(call, Unsupported):
+        raise ValueError(f"{binding} cannot express {case_id}: {call.reason}")
+    tensors = case_tensors(case)
+    expected = reference_call(case.op, tensors, to_reference_params(case.op, normalize(case.op, case.params,
+                                                                                        case.shapes)))
+    actual = b.run(call, tensors)
+    return actual, expected, compare(actual, expected, case.dtype, case.tolerance or DEFAULT_TOLERANCES[case.dtype])
+
+
+def native_inputs(case: Any) -> dict[str, np.ndarray]:
+    """The canonical input tensors of a case (same seed, same dtype as the run)."""
+    return case_tensors(case)

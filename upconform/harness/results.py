@@ -1,0 +1,135 @@
+"""results.json: the source of truth. Provenance, every check's verdict, the discrepancy reports.
+
+Example:
+    >>> sorted(provenance(threads=1))[:3]
+    ['cpu', 'cpu_count', 'device']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parents[2])
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance(*, threads: int, device: str = "cpu", flags: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Versions, machine, threads, commit and UTC time of this run."""
+    from .. import __version__
+
+    return {
+        "upconform": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "torch": _version("torch"),
+        "tensorflow": _version("tensorflow-cpu") or _version("tensorflow"),
+        "keras": _version("keras"),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": _cpu(),
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "device": device,
+        "git_commit": _git_commit(),
+        "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "flags": flags or {},
+    }
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, default=_json_default, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "items"):
+        return dict(o.items())
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def sanitize(v: Any) -> Any:
+    """Replace NaN/Inf floats by strings so that results.json stays strict JSON."""
+    if isinstance(v, float) and not np.isfinite(v):
+        return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: sanitize(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [sanitize(x) for x in v]
+    return v
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+    """Outcome counts per framework and op."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for r in results:
+        d = out.setdefault(r["framework"], {}).setdefault(r["op"], {})
+        d[r["outcome"]] = d.get(r["outcome"], 0) + 1
+    return out
+
+
+def load(path: str | Path) -> Any:
+    """results.json as a pandas DataFrame (one row per check), or the dict when pandas is missing."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        import pandas as pd
+    except ImportError:
+        return data
+    rows = []
+    for r in data["results"]:
+        row = {k: v for k, v in r.items() if k not in ("metrics", "timing", "canonical", "native", "tolerance")}
+        row.update({f"metric_{k}": v for k, v in r.get("metrics", {}).items() if not isinstance(v, (list, dict))})
+        row["median_s"] = r.get("timing", {}).get("median_s")
+        rows.append(row)
+    return pd.DataFrame(rows)

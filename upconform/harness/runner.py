@@ -1,0 +1,202 @@
+"""Run cases through bindings: reference once per case, then per binding translate, run, time, compare.
+
+Example:
+    >>> from upconform.harness.spec import load_text
+    >>> cases, _ = load_text("op: repeat\\ncases:\\n  - {id: x2, params: {repeats: 2}, shapes: {x: [1, 1, 3]}}\\n")
+    >>> [r.outcome for r in run_cases(cases, ["torch.repeat_interleave"])]
+    ['pass']
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..adapters import Unsupported, get
+from ..adapters.base import Binding, NativeCall
+from . import expectations as exp
+from .canonical import normalize
+from .compare import DEFAULT_TOLERANCES, compare
+from .inputs import case_tensors
+from .ops import reference_call
+from .spec import Case
+
+OUTCOMES = ("pass", "fail", "error", "unsupported", "xfail", "xpass", "crash", "timeout")
+
+
+@dataclass
+class Result:
+    """The verdict of one check (case x binding). ``outcome`` is one of :data:`OUTCOMES`."""
+
+    case_id: str
+    op: str
+    binding: str
+    framework: str
+    dtype: str
+    outcome: str
+    reason: str = ""
+    canonical: dict[str, Any] = field(default_factory=dict)
+    native: dict[str, Any] | None = None
+    native_call: str = ""
+    notes: list[str] = field(default_factory=list)
+    check: str = ""
+    message: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    tolerance: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
+    expectation: dict[str, Any] | None = None
+    source: str = ""
+    device: str = "cpu"
+    repro: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def to_reference_params(op: str, normal: dict[str, Any]) -> dict[str, Any]:
+    """Normal form -> keyword arguments of the reference function."""
+    return {k: v for k, v in normal.items() if k != "output_spatial"}
+
+
+def bindings_for(case: Case, names: Sequence[str]) -> list[str]:
+    """Which of ``names`` apply to ``case`` (its op, and the case's own ``bindings:`` restriction)."""
+    out = []
+    for n in names:
+        if case.bindings is not None and n not in case.bindings:
+            continue
+        if case.op in get(n).ops:
+            out.append(n)
+    return out
+
+
+def time_execute(binding: Binding, prepared: Any, device: str, *, budget_s: float, max_repeats: int,
+                 min_repeats: int = 1) -> tuple[Any, dict[str, Any]]:
+    """Warm-up once (its output is the one compared), then repeat within ``budget_s``: median and IQR."""
+    out = binding.execute(prepared)
+    binding.synchronize(device)
+    samples: list[float] = []
+    start = time.perf_counter()
+    while len(samples) < max_repeats and (len(samples) < min_repeats or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        binding.execute(prepared)
+        binding.synchronize(device)
+        samples.append(time.perf_counter() - t0)
+    q = np.percentile(samples, [25, 75]) if samples else [0.0, 0.0]
+    return out, {"median_s": statistics.median(samples) if samples else None, "iqr_s": float(q[1] - q[0]),
+                 "repeats": len(samples), "samples_s": samples}
+
+
+def repro_snippet(case: Case, binding: str) -> str:
+    """Python that rebuilds the inputs, runs the binding and the reference, and compares them."""
+    src = case.source.rsplit(":", 1)[0]
+    return (
+        "from upconform.harness.repro import reproduce\n"
+        f"actual, expected, comparison = reproduce({src!r}, {case.id!r}, {binding!r})\n"
+        "print(comparison.message)"
+    )
+
+
+def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray], expected: np.ndarray | None,
+          *, expectations: list[exp.Expectation] = (), device: str = "cpu", timing_budget_s: float = 0.02,
+          max_repeats: int = 5, reference_error: str = "") -> Result:
+    """One (case, binding) check, never raising: framework errors become ``error`` results."""
+    binding = get(binding_name)
+    try:
+        canonical = normalize(case.op, case.params, case.shapes)
+    except Exception as e:  # noqa: BLE001 - the reference rejects the case
+        canonical = {}
+        reference_error = reference_error or f"{type(e).__name__}: {e}"
+    res = Result(case.id, case.op, binding_name, binding.framework, case.dtype, "error", canonical=canonical,
+                 source=case.source, device=device)
+    tol = case.tolerance or DEFAULT_TOLERANCES[case.dtype]
+    res.tolerance = tol.to_json()
+    try:
+        call = binding.to_native(case) if canonical else None
+    except Exception as e:  # noqa: BLE001
+        res.reason = f"translation failed: {type(e).__name__}: {e}"
+        res.message = traceback.format_exc(limit=3)
+        return res
+    if isinstance(call, Unsupported):
+        res.outcome, res.reason = "unsupported", call.reason
+        return res
+    if reference_error or call is None:
+        res.reason = f"reference rejected the case: {reference_error}"
+        return res
+    assert isinstance(call, NativeCall)
+    res.native = dict(_plain(call.args))
+    res.native_call = call.render(binding.tensor_names if case.op == "conv_transpose" else ("x",))
+    res.notes = list(call.notes)
+    res.repro = repro_snippet(case, binding_name)
+    try:
+        prepared = binding.prepare(call, tensors, device)
+        out, res.timing = time_execute(binding, prepared, device, budget_s=timing_budget_s, max_repeats=max_repeats)
+        actual = binding.to_canonical(out, prepared)
+    except Exception as e:  # noqa: BLE001 - the framework raised: that is the finding
+        res.outcome = "error"
+        res.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:500] if str(e).strip() else ''}"
+        res.message = traceback.format_exc(limit=4)
+    else:
+        cmp = compare(actual, expected, case.dtype, tol)
+        res.outcome = "pass" if cmp.ok else "fail"
+        res.check, res.metrics = cmp.check, cmp.metrics
+        if not cmp.ok:
+            res.reason = cmp.message.splitlines()[0]
+            res.message = (f"{case.id} on {binding_name}: {cmp.message}\nnative call: {res.native_call}\n"
+                           f"repro:\n{res.repro}")
+    e = exp.find(list(expectations), case.id, binding_name, case.dtype)
+    if e is not None:
+        if res.outcome in ("fail", "error") and e.outcome in ("any", res.outcome):
+            res.expectation = e.to_json()
+            res.reason = f"known: {e.reason} ({res.reason})"
+            res.outcome = "xfail"
+        elif res.outcome == "pass":
+            res.expectation = e.to_json()
+            res.outcome = "xpass"
+            res.reason = f"expected to {e.outcome if e.outcome != 'any' else 'fail'} ({e.reason}) but passed"
+    return res
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict) or hasattr(v, "items"):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: list[exp.Expectation] = (),
+              device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = 5,
+              on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str]] | None = None,
+              ) -> list[Result]:
+    """Every applicable (case, binding) check; the reference runs once per case.
+
+    ``skip`` holds (case_id, binding) pairs already done (for resumed runs).
+    """
+    results = []
+    for case in cases:
+        names = [n for n in bindings_for(case, binding_names) if not skip or (case.id, n) not in skip]
+        if not names:
+            continue
+        tensors = case_tensors(case)
+        ref_err = ""
+        expected = None
+        try:
+            expected = reference_call(case.op, tensors, to_reference_params(
+                case.op, normalize(case.op, case.params, case.shapes)))
+        except Exception as e:  # noqa: BLE001
+            ref_err = f"{type(e).__name__}: {e}"
+        for n in names:
+            r = check(case, n, tensors, expected, expectations=expectations, device=device,
+                      timing_budget_s=timing_budget_s, max_repeats=max_repeats, reference_error=ref_err)
+            results.append(r)
+            if on_result:
+                on_result(r)
+    return results
