@@ -279,7 +279,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print(f"    {name}: none ({call.reason})")
         else:
             extra = f"  [{'; '.join(call.notes)}]" if call.notes else ""
-            print(f"    {call.render(other.tensor_names if op == 'conv_transpose' else ('x',))}{extra}")
+            print(f"    {call.render(tuple(t for t in ('x', 'w', 'b') if t in shapes))}{extra}")
     return 0
 
 

@@ -130,7 +130,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray], expecte
         return res
     assert isinstance(call, NativeCall)
     res.native = dict(_plain(call.args))
-    res.native_call = call.render(binding.tensor_names if case.op == "conv_transpose" else ("x",))
+    res.native_call = call.render(tuple(t for t in ("x", "w", "b") if t in case.shapes))
     res.notes = list(call.notes)
     res.repro = repro_snippet(case, binding_name)
     try:

@@ -32,6 +32,7 @@ from .inputs import GENERATORS
 from .ops import FAMILY, OPS
 
 DEFAULT_DTYPES = ("float32",)
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map", "merge"))
 Path_ = tuple[Any, ...]
 
 
@@ -127,6 +128,9 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
 
         def build(n: yaml.Node, path: Path_) -> Any:
             lines[path] = n.start_mark.line + 1
+            if str(n.tag) not in _PLAIN_TAGS:
+                raise SpecError([(filename, n.start_mark.line + 1, field_name(path),
+                                  f"invalid YAML: tag {n.tag!r} is not allowed (plain data only)")])
             if isinstance(n, yaml.MappingNode):
                 loader.flatten_mapping(n)
                 out: dict[Any, Any] = {}

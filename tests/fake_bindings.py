@@ -1,0 +1,46 @@
+"""A deliberately imperfect third-party binding, loaded through the public adapter interface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from upconform import reference
+from upconform.adapters import Binding, NativeCall, Unsupported
+
+
+class FakeRepeat(Binding):
+    """Computes repeat with numpy; ``fault`` in the case params' repeats picks a misbehaviour:
+    repeats [2] -> correct, [3] -> off by 0.5 (fail), [4] -> raises (error), [5] -> unsupported."""
+
+    name = "fake.repeat"
+    framework = "fake"
+    ops = ("repeat",)
+
+    def to_native(self, case: Any) -> NativeCall | Unsupported:
+        r = list(case.params["repeats"]) if isinstance(case.params["repeats"], (list, tuple)) else [case.params["repeats"]]
+        if r[0] == 5:
+            return Unsupported("fake.repeat cannot repeat by 5")
+        return NativeCall(self.name, {"repeats": r})
+
+    def from_native(self, args, shapes, op=None):
+        return {"repeats": list(args["repeats"]) * (len(shapes["x"]) - 2 if len(args["repeats"]) == 1 else 1)}
+
+    def prepare(self, call, tensors, device="cpu"):
+        return tensors["x"], call.args["repeats"]
+
+    def execute(self, prepared):
+        x, r = prepared
+        if r[0] == 4:
+            raise RuntimeError("fake.repeat exploded")
+        y = reference.repeat(x, repeats=r[0]).astype(x.dtype)
+        if r[0] == 3:
+            y = y + np.asarray(0.5, dtype=x.dtype)
+        return y
+
+    def to_canonical(self, out, prepared):
+        return out
+
+
+BINDINGS = [FakeRepeat()]

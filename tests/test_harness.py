@@ -1,0 +1,143 @@
+"""Verdicts, comparison, expectations, discrepancy reports and the CLI, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from upconform.adapters import load_adapter
+from upconform.harness import expectations as exp
+from upconform.harness.compare import compare
+from upconform.harness.discrepancy import run_discrepancy
+from upconform.harness.runner import run_cases
+from upconform.harness.spec import load_text
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE_SPEC = """\
+op: repeat
+defaults: {shapes: {x: [1, 2, 3]}, input: arange}
+cases:
+  - {id: ok, params: {repeats: 2}}
+  - {id: offset, params: {repeats: 3}}
+  - {id: boom, params: {repeats: 4}}
+  - {id: never, params: {repeats: 5}}
+"""
+
+
+@pytest.fixture(scope="module")
+def fake():
+    sys.path.insert(0, str(ROOT / "tests"))
+    assert load_adapter("fake_bindings:BINDINGS") == ["fake.repeat"]
+    return "fake.repeat"
+
+
+def test_every_outcome(fake):
+    cases, _ = load_text(FAKE_SPEC, "fake.yaml")
+    by_id = {r.case_id: r for r in run_cases(cases, [fake])}
+    assert by_id["repeat/ok[float32]"].outcome == "pass"
+    off = by_id["repeat/offset[float32]"]
+    assert off.outcome == "fail" and off.check == "values"
+    assert off.metrics["max_abs_err"] == pytest.approx(0.5) and off.metrics["mismatch_fraction"] == 1.0
+    assert "repeat/offset[float32] on fake.repeat" in off.message and "reproduce(" in off.message
+    boom = by_id["repeat/boom[float32]"]
+    assert boom.outcome == "error" and "fake.repeat exploded" in boom.reason
+    never = by_id["repeat/never[float32]"]
+    assert never.outcome == "unsupported" and "cannot repeat by 5" in never.reason
+    assert by_id["repeat/ok[float32]"].timing["repeats"] >= 1
+
+
+def test_expectations_turn_fail_into_xfail_and_pass_into_xpass(fake):
+    cases, _ = load_text(FAKE_SPEC, "fake.yaml")
+    expectations = [
+        exp.Expectation("fake.repeat", ("repeat/offset*",), None, "fail", "known offset", "https://example.invalid/1", {}),
+        exp.Expectation("fake.repeat", ("repeat/ok*",), None, "any", "was broken once", "", {}),
+    ]
+    by_id = {r.case_id: r for r in run_cases(cases, [fake], expectations=expectations)}
+    assert by_id["repeat/offset[float32]"].outcome == "xfail"
+    assert by_id["repeat/offset[float32]"].expectation["issue"] == "https://example.invalid/1"
+    assert by_id["repeat/ok[float32]"].outcome == "xpass"
+    assert by_id["repeat/boom[float32]"].outcome == "error"  # no entry for it
+
+
+def test_compare_checks_in_order():
+    e = np.array([1.0, np.nan, 3.0])
+    assert compare(np.zeros(2, np.float32), e, "float32").check == "shape"
+    assert compare(np.zeros(3, np.float64), e, "float32").check == "dtype"
+    c = compare(np.float32([1, 2, 3]), e, "float32")
+    assert c.check == "nonfinite" and "[1]" in c.message
+    ok = compare(np.float32([1, np.nan, 3]), e, "float32")
+    assert ok.ok
+    c = compare(np.float16([1, np.nan, 3.01]), e, "float16")
+    assert not c.ok and c.metrics["max_ulp"] == 5.0  # float16(3.01) = 3 + 5 * 2**-9
+    assert c.metrics["worst_index"] == [2]
+
+
+def test_uint8_allows_one_step():
+    assert compare(np.uint8([3, 5]), np.array([3.4, 4.0]), "uint8").ok
+    assert not compare(np.uint8([3, 7]), np.array([3.4, 5.0]), "uint8").ok
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_discrepancy_report_explains_a_trap():
+    from upconform.harness.spec import load_files
+
+    _, discs = load_files([ROOT / "specs" / "resize.yaml"])
+    d = next(x for x in discs if x.id == "resize/bicubic_port_x2")
+    rep = run_discrepancy(d)
+    assert [c["conforms"] for c in rep["calls"]] == [True, True]
+    assert rep["calls"][0]["canonical"]["cubic_coeff_a"] == -0.75
+    pair = rep["pairs"][0]
+    assert not pair["agree"] and pair["max_abs_diff"] > 1e-2
+    assert pair["differing_params"] == {"cubic_coeff_a": [-0.75, -0.5], "exclude_outside": [False, True]}
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "upconform", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+@pytest.mark.torch
+def test_cli_run_writes_results(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("op: pixel_shuffle\ncases:\n  - {id: r2, params: {upscale_factor: 2}, shapes: {x: [1, 8, 2, 3]}}\n")
+    p = _cli("run", str(spec), "--framework", "torch", "--out", str(tmp_path / "out"), "--expectations",
+             str(tmp_path / "none.yaml"))
+    assert p.returncode == 0, p.stderr
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["schema_version"] == 1 and data["provenance"]["torch"].startswith("2.")
+    [r] = [r for r in data["results"] if r["binding"] == "torch.nn.functional.pixel_shuffle"]
+    assert r["outcome"] == "pass" and r["case_id"] == "pixel_shuffle/r2[float32]"
+    assert set(r["metrics"]) >= {"max_abs_err", "max_rel_err", "max_ulp", "mismatch_fraction"}
+    assert r["timing"]["median_s"] > 0
+    assert "torch" in p.stdout and "pixel_shuffle" in p.stdout
+
+
+def test_cli_validate_reports_file_line_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("op: resize\ncases:\n  - id: a\n    params: {mode: bilnear}\n    shapes: {x: [1, 1, 2]}\n")
+    p = _cli("validate", str(bad))
+    assert p.returncode == 2
+    assert f"{bad}:4: cases[0].params.mode: 'bilnear' is not one of" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_cli_validate_default_suite():
+    p = _cli("validate")
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_cli_explain():
+    p = _cli("explain", "torch.nn.functional.interpolate", "scale_factor=2", "mode=bicubic", "align_corners=false")
+    assert p.returncode == 0, p.stderr
+    assert "cubic_coeff_a: -0.75" in p.stdout
+    assert "tf.image.resize: none" in p.stdout  # TF's bicubic is a = -0.5
+    p = _cli("explain", "tf.image.resize", "size=[16,16]", "method=bilinear")
+    assert "torch.nn.functional.interpolate(x, size=[16, 16], mode='bilinear', align_corners=False)" in p.stdout
