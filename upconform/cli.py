@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import sys
 import time
@@ -161,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "discrepancies": sanitize(reports),
     }
     write_json_atomic(out_dir / "results.json", data)
+    write_reports(data, out_dir, args)
     print(_summary_table(data["results"]))
     bad = [r for r in data["results"] if r["outcome"] in BAD_OUTCOMES]
     for r in bad[:20]:
@@ -168,8 +170,92 @@ def cmd_run(args: argparse.Namespace) -> int:
     if len(bad) > 20:
         print(f"... and {len(bad) - 20} more (see {out_dir / 'results.json'})")
     print(f"{len(data['results'])} checks, {len(reports)} discrepancy reports in {data['duration_s']:.1f} s -> "
-          f"{out_dir / 'results.json'}")
-    return 1 if bad else 0
+          f"{out_dir / 'results.json'}, index.html, junit.xml")
+    status = 1 if bad else 0
+    if args.baseline:
+        status = max(status, _compare_and_print(json.loads(Path(args.baseline).read_text()), data, args.max_slowdown))
+    return status
+
+
+def write_reports(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> None:
+    """junit.xml, the history row, then index.html (which shows the history's trends)."""
+    from .harness.results import write_text_atomic
+    from .reports import history, html, junit
+
+    write_text_atomic(out_dir / "junit.xml", junit.to_junit(data))
+    db = None if args.no_history else Path(args.history)
+    if db is not None:
+        history.append(db, data, str(out_dir / "results.json"))
+    t0 = time.perf_counter()
+    html.write(data, out_dir / "index.html", db)
+    print(f"upconform: report rendered in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+
+def _compare_and_print(base: dict[str, Any], new: dict[str, Any], max_slowdown: float) -> int:
+    from .reports.regress import compare_runs, format_comparison
+
+    c = compare_runs(base, new, max_slowdown=max_slowdown)
+    print(format_comparison(c))
+    return 1 if c["regressions"] else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    try:
+        base = json.loads(Path(args.base).read_text())
+        new = json.loads(Path(args.new).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        return _usage_error(f"compare: {e}")
+    return _compare_and_print(base, new, args.max_slowdown)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .reports import html
+
+    try:
+        data = json.loads(Path(args.results).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        return _usage_error(f"report: {e}")
+    out = html.write(data, args.output, args.history if Path(args.history).exists() else None)
+    print(out)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .reports import history
+
+    rows = history.runs(args.history)
+    if not rows:
+        print(f"no runs in {args.history}")
+        return 0
+    print(f"{'run':>4s} {'time (UTC)':25s} {'commit':10s} {'torch':14s} {'tensorflow':11s} {'checks':>7s} {'bad':>5s}")
+    for r in rows[-args.last:]:
+        print(f"{r['run_id']:4d} {str(r['time_utc']):25s} {str(r['git_commit'])[:8]:10s} {str(r['torch']):14s} "
+              f"{str(r['tensorflow']):11s} {r['n_checks']:7d} {r['n_bad']:5d}")
+    tr = history.trends(args.history)
+    print("median check time (ms) per op, last runs:")
+    for op, s in sorted(tr["time"].items()):
+        marks = history.change_points(s)
+        pts = " ".join(f"{t * 1e3:.3g}" + ("*" if i in marks else "") for i, t in s[-args.last:])
+        print(f"  {op:16s} {pts}")
+    print("(* marks a run where the value moved by more than 25 %)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .harness.results import load
+
+    df = load(args.results)
+    if isinstance(df, dict):
+        return _usage_error("export needs pandas (pip install 'upconform[analysis]')")
+    if args.format == "csv":
+        df.to_csv(args.output, index=False)
+    else:
+        try:
+            df.to_parquet(args.output, index=False)
+        except ImportError as e:
+            return _usage_error(f"export --format parquet needs pyarrow: {e}")
+    print(f"{len(df)} rows -> {args.output}")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -303,7 +389,34 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every framework")
     r.add_argument("--timing-budget", type=float, default=0.02, help="seconds of timed repeats per check")
     r.add_argument("--no-discrepancies", action="store_true", help="skip the discrepancy reports")
+    r.add_argument("--history", default="reports/history.sqlite", help="history database (SQLite)")
+    r.add_argument("--no-history", action="store_true", help="do not append this run to the history")
+    r.add_argument("--baseline", help="a previous results.json: report regressions against it (exit 1)")
+    r.add_argument("--max-slowdown", type=float, default=1.25, help="slowdown ratio that counts as a regression")
     r.set_defaults(fn=cmd_run)
+
+    c = sub.add_parser("compare", help="regressions between two results.json files")
+    c.add_argument("base")
+    c.add_argument("new")
+    c.add_argument("--max-slowdown", type=float, default=1.25)
+    c.set_defaults(fn=cmd_compare)
+
+    rp = sub.add_parser("report", help="render the HTML report of a results.json")
+    rp.add_argument("results")
+    rp.add_argument("-o", "--output", default="reports/latest/index.html")
+    rp.add_argument("--history", default="reports/history.sqlite")
+    rp.set_defaults(fn=cmd_report)
+
+    h = sub.add_parser("history", help="runs and trends from the history database")
+    h.add_argument("--history", default="reports/history.sqlite")
+    h.add_argument("--last", type=int, default=10)
+    h.set_defaults(fn=cmd_history)
+
+    ex = sub.add_parser("export", help="one row per check, for your own analysis")
+    ex.add_argument("results")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    ex.add_argument("-o", "--output", required=True)
+    ex.set_defaults(fn=cmd_export)
 
     ls = sub.add_parser("list", help="list cases (or --bindings)")
     common(ls)

@@ -22,6 +22,7 @@ from ..adapters import Unsupported, get
 from ..adapters.base import Binding, NativeCall
 from . import expectations as exp
 from .canonical import normalize
+from .classify import classify, diff_map
 from .compare import DEFAULT_TOLERANCES, compare
 from .inputs import case_tensors
 from .ops import reference_call
@@ -54,6 +55,8 @@ class Result:
     source: str = ""
     device: str = "cpu"
     repro: str = ""
+    classification: dict[str, Any] | None = None
+    diff_map: list[list[float]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,6 +149,10 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray], expecte
         res.outcome = "pass" if cmp.ok else "fail"
         res.check, res.metrics = cmp.check, cmp.metrics
         if not cmp.ok:
+            if cmp.check == "values":
+                res.classification = classify(actual, expected, case.dtype, op=case.op, params=canonical,
+                                              tolerance=tol, max_ulp=cmp.metrics.get("max_ulp"))
+                res.diff_map = diff_map(actual, expected)
             res.reason = cmp.message.splitlines()[0]
             res.message = (f"{case.id} on {binding_name}: {cmp.message}\nnative call: {res.native_call}\n"
                            f"repro:\n{res.repro}")
