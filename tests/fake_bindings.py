@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ class FakeRepeat(Binding):
     name = "fake.repeat"
     framework = "fake"
     ops = ("repeat",)
+    delay_s = 0.0  # tests inject a slowdown
+    offset = 0.0  # tests inject a numeric regression
 
     def to_native(self, case: Any) -> NativeCall | Unsupported:
         r = list(case.params["repeats"]) if isinstance(case.params["repeats"], (list, tuple)) else [case.params["repeats"]]
@@ -37,6 +40,10 @@ class FakeRepeat(Binding):
         y = reference.repeat(x, repeats=r[0]).astype(x.dtype)
         if r[0] == 3:
             y = y + np.asarray(0.5, dtype=x.dtype)
+        if self.offset:
+            y = y + np.asarray(self.offset, dtype=x.dtype)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         return y
 
     def to_canonical(self, out, prepared):

@@ -78,7 +78,7 @@ details{background:#fff;border:1px solid #dfe3ea;margin:6px 0;padding:6px 10px}s
 {% if d.expectation %}<tr><td>known issue</td><td>{{ d.expectation.reason }}<br><a href="{{ d.expectation.issue }}">{{ d.expectation.issue }}</a> {{ d.expectation.versions }}</td></tr>{% endif %}
 <tr><td>source</td><td><code>{{ d.source }}</code></td></tr></table>
 {% if d.message %}<pre>{{ d.message }}</pre>{% endif %}
-{% if d.repro %}<p>repro:</p><pre>{{ d.repro }}</pre>{% endif %}
+{% if d.repro and 'repro:' not in (d.message or '') %}<p>repro:</p><pre>{{ d.repro }}</pre>{% endif %}
 </div>{% if d.heatmap %}<div class="chart">{{ d.heatmap|safe }}</div>{% endif %}</div></details>
 {% else %}<p>None: every supported check passed.</p>{% endfor %}</section>
 

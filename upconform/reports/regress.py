@@ -58,7 +58,7 @@ def _num(v: Any) -> float | None:
 
 
 def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: float = 1.25, alpha: float = 0.05,
-                 ulp_slack: float = 1.0) -> dict[str, Any]:
+                 ulp_slack: float = 1.0, min_time_diff_s: float = 1e-4) -> dict[str, Any]:
     """Everything that changed from ``base`` to ``new``; ``regressions`` decides the exit code.
 
     A check's error grew when its max ULP rose by more than ``ulp_slack`` and by more than 25 %
@@ -92,7 +92,7 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: flo
         if len(sb) >= 3 and len(sn) >= 3:
             mb, mn = _median(sb), _median(sn)
             p = mann_whitney_u(sb, sn)
-            if mb > 0 and p < alpha:
+            if mb > 0 and p < alpha and abs(mn - mb) > min_time_diff_s:
                 ratio = mn / mb
                 rec = {**entry, "median_s": [mb, mn], "ratio": ratio, "p_value": p}
                 if ratio > max_slowdown:

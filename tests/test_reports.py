@@ -1,0 +1,178 @@
+"""Reports rendered from results.json: HTML (escaping, sections, browser), JUnit, history,
+regression comparison, export, and the pytest plugin."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from upconform.adapters import get, load_adapter
+from upconform.harness.runner import run_cases
+from upconform.harness.spec import load_text
+from upconform.reports import history, html, junit
+from upconform.reports.regress import compare_runs, mann_whitney_u
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = """\
+op: repeat
+defaults: {shapes: {x: [1, 2, 64, 64]}, input: arange}
+cases:
+  - {id: ok, params: {repeats: 2}}
+  - {id: also_ok, params: {repeats: [2, 2]}}
+  - {id: offset, params: {repeats: 3}}
+  - {id: boom, params: {repeats: 4}}
+  - {id: never, params: {repeats: 5}}
+"""
+
+
+@pytest.fixture(scope="module")
+def fake():
+    sys.path.insert(0, str(ROOT / "tests"))
+    load_adapter("fake_bindings:BINDINGS")
+    return get("fake.repeat")
+
+
+def _run(fake, *, delay=0.0, offset=0.0):
+    fake.delay_s, fake.offset = delay, offset
+    try:
+        cases, _ = load_text(SPEC, "s.yaml")
+        res = run_cases(cases, ["fake.repeat"], max_repeats=7, timing_budget_s=1.0)
+    finally:
+        fake.delay_s, fake.offset = 0.0, 0.0
+    return {"schema_version": 1, "provenance": {"torch": "x"}, "results": [r.to_json() for r in res],
+            "discrepancies": []}
+
+
+def test_junit_one_testcase_per_check(fake):
+    root = ET.fromstring(junit.to_junit(_run(fake)))
+    cases = root.findall(".//testcase")
+    assert len(cases) == 5
+    by = {c.get("name"): c for c in cases}
+    assert by["repeat/offset[float32]"].find("failure") is not None
+    assert "mismatched elements" in by["repeat/offset[float32]"].find("failure").text
+    assert by["repeat/boom[float32]"].find("error") is not None
+    assert "cannot repeat by 5" in by["repeat/never[float32]"].find("skipped").get("message")
+    assert by["repeat/ok[float32]"].find("*") is None
+
+
+def test_html_escapes_everything_from_results(fake):
+    data = _run(fake)
+    evil = "<script>alert(1)</script>"
+    data["results"][2]["case_id"] = evil
+    data["results"][2]["reason"] = evil
+    data["provenance"]["cpu"] = evil
+    page = html.render(data)
+    assert evil not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    for section in ("provenance", "summary", "matrix", "details", "discrepancies", "performance", "unsupported"):
+        assert f'id="{section}"' in page
+    assert "<svg" in page  # real charts, inline
+    assert 'src="http' not in page and "href=\"http" not in page.replace('href="https://example', "")
+
+
+def test_compare_catches_injected_regressions_and_stays_quiet(fake):
+    base = _run(fake)
+    same = _run(fake)
+    quiet = compare_runs(base, same)
+    assert quiet["regressions"] == 0 and not quiet["outcome_changes"] and not quiet["error_growth"]
+    worse = _run(fake, offset=0.25)  # numeric regression: ok -> fail, and the offset case grows
+    c = compare_runs(base, worse)
+    changed = {(x["case_id"], x["from"], x["to"]) for x in c["outcome_changes"]}
+    assert ("repeat/ok[float32]", "pass", "fail") in changed
+    assert c["regressions"] >= 1
+    slow = _run(fake, delay=0.003)  # 3 ms injected into every call
+    s = compare_runs(base, slow)
+    assert any(x["case_id"] == "repeat/ok[float32]" and x["ratio"] > 1.25 for x in s["slowdowns"])
+    assert s["regressions"] >= 1 and not s["outcome_changes"]
+
+
+def test_mann_whitney_u():
+    assert mann_whitney_u([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]) > 0.9
+    assert mann_whitney_u([1, 2, 3, 4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16]) < 0.01
+
+
+def test_history_trends_and_change_points(fake, tmp_path):
+    db = tmp_path / "h.sqlite"
+    a = _run(fake)
+    assert history.append(db, a, "a.json") == 1
+    assert history.append(db, _run(fake, delay=0.003), "b.json") == 2
+    runs = history.runs(db)
+    assert [r["run_id"] for r in runs] == [1, 2] and runs[0]["n_checks"] == 5
+    tr = history.trends(db)
+    times = tr["time"]["repeat"]
+    assert len(times) == 2 and times[1][1] > times[0][1]
+    assert history.change_points(times) == [2]
+    page = html.render(a, db)
+    assert 'id="trends"' in page
+
+
+def test_export_csv(fake, tmp_path):
+    p = tmp_path / "results.json"
+    p.write_text(json.dumps(_run(fake)))
+    out = tmp_path / "r.csv"
+    r = subprocess.run([sys.executable, "-m", "upconform", "export", str(p), "-o", str(out)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 5 and {r["outcome"] for r in rows} == {"pass", "fail", "error", "unsupported"}
+
+
+@pytest.mark.torch
+def test_pytest_plugin_collects_checks(tmp_path):
+    spec = tmp_path / "ps.yaml"
+    spec.write_text("op: pixel_shuffle\ncases:\n  - {id: r2, params: {upscale_factor: 2}, shapes: {x: [1, 8, 2, 3]}}\n"
+                    "  - {id: r2_dcr, params: {upscale_factor: 2, mode: DCR}, shapes: {x: [1, 8, 2, 3]}}\n")
+    xml = tmp_path / "j.xml"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--upconform", str(spec),
+                        "--upconform-framework", "torch", "-q", f"--junitxml={xml}", "-rs"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 passed, 1 skipped" in r.stdout
+    assert "uses the CRD channel order only" in r.stdout
+    names = {tc.get("name") for tc in ET.parse(xml).getroot().iter("testcase")}
+    assert "pixel_shuffle/r2[float32]" in names
+    classes = {tc.get("classname") for tc in ET.parse(xml).getroot().iter("testcase")}
+    assert any(c.endswith("torch.nn.functional.pixel_shuffle") for c in classes)
+
+
+def _browser():
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    return exe
+
+
+@pytest.mark.slow_browser
+def test_report_renders_in_a_real_browser(fake, tmp_path):
+    exe = _browser()
+    from playwright.sync_api import sync_playwright
+
+    data = _run(fake)
+    page_path = html.write(data, tmp_path / "index.html")
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.resolve().as_uri())
+        for section in ("provenance", "summary", "matrix", "details", "performance", "unsupported"):
+            assert page.locator(f"#{section} h2").is_visible()
+        assert page.locator("#details details").count() == 2  # offset (fail) and boom (error)
+        page.fill("#filter", "offset")
+        assert page.locator("table.mx tr:visible").count() == 2  # header + the one case
+        page.screenshot(path=str(tmp_path / "report.png"))
+        browser.close()
+    assert errors == []
+    assert (tmp_path / "report.png").stat().st_size > 10_000
