@@ -51,3 +51,34 @@ class FakeRepeat(Binding):
 
 
 BINDINGS = [FakeRepeat()]
+
+
+class CrashyRepeat(FakeRepeat):
+    """Misbehaves by process: repeats 6 -> os._exit(3), 7 -> SIGSEGV, 8 -> hangs; else as FakeRepeat.
+    ``sleep_s`` in the environment (UPCONFORM_FAKE_SLEEP) slows every check down."""
+
+    name = "fake.crashy"
+
+    def to_native(self, case: Any) -> NativeCall | Unsupported:
+        r = case.params["repeats"]
+        r = list(r) if isinstance(r, (list, tuple)) else [r]
+        return NativeCall(self.name, {"repeats": r})
+
+    def execute(self, prepared):
+        import os
+        import signal
+
+        x, r = prepared
+        delay = float(os.environ.get("UPCONFORM_FAKE_SLEEP", "0"))
+        if delay:
+            time.sleep(delay)
+        if r[0] == 6:
+            os._exit(3)
+        if r[0] == 7:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if r[0] == 8:
+            time.sleep(3600)
+        return reference.repeat(x, repeats=r[0]).astype(x.dtype)
+
+
+BINDINGS = [FakeRepeat(), CrashyRepeat()]

@@ -32,7 +32,7 @@ cases:
 @pytest.fixture(scope="module")
 def fake():
     sys.path.insert(0, str(ROOT / "tests"))
-    assert load_adapter("fake_bindings:BINDINGS") == ["fake.repeat"]
+    assert load_adapter("fake_bindings:BINDINGS") == ["fake.repeat", "fake.crashy"]
     return "fake.repeat"
 
 

@@ -57,8 +57,11 @@ def test_cases_are_frozen():
          "<t>:5: cases[0].colour: unknown field(s) ['colour']"),
         ("op: resize\ncases:\n  - id: a\n    shapes: {x: [1, 0, 2]}\n",
          "<t>:4: cases[0].shapes.x[1]: 0 is less than the minimum of 1"),
-        ("op: resize\ncases:\n  - id: a\n    shapes: {x: [1, 1, 2]}\n  - id: a\n    shapes: {x: [1, 1, 2]}\n",
-         "<t>:5: cases[1]: duplicate case id 'resize/a[float32]' (first defined on line 3)"),
+        ("op: repeat\ncases:\n  - id: a\n    params: {repeats: 2}\n    shapes: {x: [1, 1, 2]}\n"
+         "  - id: a\n    params: {repeats: 2}\n    shapes: {x: [1, 1, 2]}\n",
+         "<t>:6: cases[1]: duplicate case id 'repeat/a[float32]' (first defined on line 3)"),
+        ("op: conv_transpose\ncases:\n  - id: a\n    shapes: {x: [1, 1, 3], w: [1, 1, 2]}\n    params: {strides: [2, 2]}\n",
+         "<t>:5: cases[0].params: a: ValueError: strides: expected 1 values (one per spatial axis), got [2, 2]"),
         ("op: resize\ncases:\n  - id: a\n    shapes: {x: [1, 1, 2]}\n    bindings: [torch.nn.functional.interpolat]\n",
          "<t>:5: cases[0].bindings[0]: unknown binding 'torch.nn.functional.interpolat'"),
         ("op: resize\ncases:\n  - id: a\n    params: {mode: linear}\n", "<t>:3: cases[0].shapes: missing tensor 'x'"),

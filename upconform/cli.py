@@ -107,74 +107,186 @@ def _summary_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _shard(spec: str | None) -> tuple[int, int] | None:
+    if not spec:
+        return None
+    try:
+        k, n = (int(v) for v in spec.split("/"))
+    except ValueError:
+        raise SystemExit(_usage_error(f"--shard: {spec!r} is not K/N")) from None
+    if not 1 <= k <= n:
+        raise SystemExit(_usage_error(f"--shard: {spec!r} needs 1 <= K <= N"))
+    return k, n
+
+
+def in_shard(case_id: str, shard: tuple[int, int] | None) -> bool:
+    """Deterministic split by case id (crc32), the same on every machine."""
+    import zlib
+
+    return shard is None or zlib.crc32(case_id.encode()) % shard[1] == shard[0] - 1
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Completed checks of an earlier (maybe interrupted) run; a torn last line is ignored."""
+    out = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
     from .adapters import get, load_adapter
     from .harness import expectations as exp
+    from .harness.budget import over_budget
     from .harness.discrepancy import run_discrepancy
     from .harness.results import SCHEMA_VERSION, provenance, sanitize, write_json_atomic
     from .harness.runner import bindings_for, run_cases
     from .harness.spec import SpecError, load_files
+    from .harness.workers import InProcess, Isolated
 
-    for a in args.adapter or []:
+    adapters = list(args.adapter or [])
+    for a in adapters:
         load_adapter(a)
+    shard = _shard(args.shard)
     try:
         cases, discs = load_files(_spec_paths(args.specs))
         expectations = exp.load(args.expectations)
+        cases = [c for c in _select(cases, args) if in_shard(c.id, shard)]
+        too_big = over_budget(cases, args.max_case_bytes)
+        if too_big:
+            raise SpecError(too_big)
     except SpecError as e:
         print(e, file=sys.stderr)
         return 2
     names = _binding_names(args)
-    cases = _select(cases, args)
     if args.op:
         discs = [d for d in discs if d.op in args.op]
+    if shard is not None and shard[0] != 1:
+        discs = []  # discrepancy reports run once, in shard 1
     frameworks = {get(n).framework for n in names}
-    configure_threads(args.threads, frameworks)
-    total = sum(len(bindings_for(c, names)) for c in cases)
-    out_dir = Path(args.out)
+    out_dir = Path(args.resume or args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jsonl = out_dir / "results.jsonl"
+    selected = [(c.id, n) for c in cases for n in bindings_for(c, names)]
+    wanted = set(selected)
+    previous = [r for r in _read_jsonl(jsonl) if (r["case_id"], r["binding"]) in wanted] if args.resume else []
+    done = {(r["case_id"], r["binding"]) for r in previous}
+    if not args.resume:
+        jsonl.unlink(missing_ok=True)
+    executor = Isolated(adapters, args.threads) if args.isolation else InProcess()
+    if not args.isolation:
+        configure_threads(args.threads, frameworks)
+    total = len(selected) - len(done)
     started = time.perf_counter()
-    done = [0]
+    count = [0]
     tty = sys.stderr.isatty()
+    sink = jsonl.open("a", encoding="utf-8")
 
-    def progress(r: Any) -> None:
-        done[0] += 1
+    def on_result(r: Any) -> None:
+        sink.write(json.dumps(sanitize(r.to_json()), default=str) + "\n")
+        sink.flush()
+        count[0] += 1
         if tty:
             width = 30
-            filled = int(width * done[0] / max(total, 1))
-            print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done[0]}/{total} {r.case_id[:50]:50s}",
+            filled = int(width * count[0] / max(total, 1))
+            print(f"\r[{'#' * filled}{'.' * (width - filled)}] {count[0]}/{total} {r.case_id[:50]:50s}",
                   end="", file=sys.stderr, flush=True)
-        elif done[0] % 200 == 0 or done[0] == total:
-            print(f"upconform: {done[0]}/{total} checks ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        elif count[0] % 500 == 0 or count[0] == total:
+            print(f"upconform: {count[0]}/{total} checks ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
 
-    results = run_cases(cases, names, expectations=expectations, device=args.device,
-                        timing_budget_s=args.timing_budget, on_result=progress)
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old_term = signal.signal(signal.SIGTERM, on_term)
+    try:
+        if previous:
+            print(f"upconform: resuming {out_dir}: {len(done)} checks already done, {total} to run", file=sys.stderr)
+        new = run_cases(cases, names, expectations=expectations, device=args.device, timing_budget_s=args.timing_budget,
+                        on_result=on_result, skip=done, executor=executor, timeout=args.timeout)
+        disc_names = set(names)
+        reports = [run_discrepancy(d, executor, args.timeout) for d in discs if not args.no_discrepancies
+                   and all(c["binding"] in disc_names for c in d.calls)]
+    except KeyboardInterrupt:
+        sink.close()
+        executor.close()
+        print(f"\nupconform: interrupted; {len(done) + count[0]} completed checks are in {jsonl}. "
+              f"Finish with the same command plus --resume {out_dir}", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        sink.close()
+        executor.close()
     if tty:
         print(file=sys.stderr)
-    disc_names = set(names)
-    reports = [run_discrepancy(d) for d in discs if not args.no_discrepancies
-               and all(c["binding"] in disc_names for c in d.calls)]
+    by_key = {(r["case_id"], r["binding"]): r for r in previous}
+    by_key.update({(r.case_id, r.binding): sanitize(r.to_json()) for r in new})
     data = {
         "schema_version": SCHEMA_VERSION,
         "provenance": provenance(threads=args.threads, device=args.device, flags={
             "argv": sys.argv[1:], "specs": [str(p) for p in _spec_paths(args.specs)],
-            "expectations": str(args.expectations), "timing_budget_s": args.timing_budget}),
+            "expectations": str(args.expectations), "timing_budget_s": args.timing_budget,
+            "isolation": bool(args.isolation), "timeout_s": args.timeout, "shard": args.shard,
+            "resumed_checks": len(previous)}),
         "duration_s": round(time.perf_counter() - started, 3),
-        "results": [sanitize(r.to_json()) for r in results],
+        "results": [by_key[k] for k in selected if k in by_key],
         "discrepancies": sanitize(reports),
     }
     write_json_atomic(out_dir / "results.json", data)
     write_reports(data, out_dir, args)
+    return _finish_run(data, out_dir, args)
+
+
+def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> int:
     print(_summary_table(data["results"]))
     bad = [r for r in data["results"] if r["outcome"] in BAD_OUTCOMES]
     for r in bad[:20]:
         print(f"{r['outcome'].upper():8s} {r['case_id']} :: {r['binding']}: {r['reason']}")
     if len(bad) > 20:
         print(f"... and {len(bad) - 20} more (see {out_dir / 'results.json'})")
-    print(f"{len(data['results'])} checks, {len(reports)} discrepancy reports in {data['duration_s']:.1f} s -> "
-          f"{out_dir / 'results.json'}, index.html, junit.xml")
+    print(f"{len(data['results'])} checks, {len(data['discrepancies'])} discrepancy reports in "
+          f"{data.get('duration_s', 0):.1f} s -> {out_dir / 'results.json'}, index.html, junit.xml")
     status = 1 if bad else 0
-    if args.baseline:
+    if getattr(args, "baseline", None):
         status = max(status, _compare_and_print(json.loads(Path(args.baseline).read_text()), data, args.max_slowdown))
     return status
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Combine shard outputs (folders with results.json) into one results.json and report."""
+    from .harness.results import write_json_atomic
+
+    parts = []
+    for d in args.dirs:
+        p = Path(d) / "results.json"
+        try:
+            parts.append(json.loads(p.read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            return _usage_error(f"merge: {p}: {e}")
+    seen: dict[tuple[str, str], str] = {}
+    results = []
+    for d, part in zip(args.dirs, parts):
+        for r in part["results"]:
+            k = (r["case_id"], r["binding"])
+            if k in seen:
+                return _usage_error(f"merge: {k[0]} :: {k[1]} is in both {seen[k]} and {d} (overlapping shards?)")
+            seen[k] = d
+            results.append(r)
+    discs = {x["id"]: x for part in parts for x in part.get("discrepancies", [])}
+    data = {"schema_version": parts[0]["schema_version"] if parts else 1,
+            "provenance": {**(parts[0]["provenance"] if parts else {}),
+                           "shards": [p["provenance"] for p in parts]},
+            "duration_s": max((p.get("duration_s", 0) for p in parts), default=0),
+            "results": results, "discrepancies": list(discs.values())}
+    out_dir = Path(args.out)
+    write_json_atomic(out_dir / "results.json", data)
+    write_reports(data, out_dir, args)
+    return _finish_run(data, out_dir, args)
 
 
 def write_reports(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> None:
@@ -288,6 +400,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .harness import expectations as exp
+    from .harness.budget import over_budget
     from .harness.canonical import normalize
     from .harness.ops import reference_call
     from .harness.runner import to_reference_params
@@ -296,6 +409,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         cases, discs = load_files(_spec_paths(args.specs))
         exp.load(args.expectations)
+        too_big = over_budget(cases, args.max_case_bytes)
+        if too_big:
+            raise SpecError(too_big)
     except SpecError as e:
         print(e, file=sys.stderr)
         return 2
@@ -393,7 +509,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-history", action="store_true", help="do not append this run to the history")
     r.add_argument("--baseline", help="a previous results.json: report regressions against it (exit 1)")
     r.add_argument("--max-slowdown", type=float, default=1.25, help="slowdown ratio that counts as a regression")
+    r.add_argument("--no-isolation", dest="isolation", action="store_false",
+                   help="run frameworks in this process (default: one worker process per framework)")
+    r.add_argument("--timeout", type=float, default=60.0, help="seconds per check before its worker is killed")
+    r.add_argument("--max-case-bytes", type=int, default=1 << 30, help="refuse cases needing more memory")
+    r.add_argument("--shard", help="K/N: run the K-th of N deterministic slices of the cases (by case id)")
+    r.add_argument("--resume", metavar="DIR", help="finish an interrupted run in DIR (same command otherwise)")
     r.set_defaults(fn=cmd_run)
+
+    m = sub.add_parser("merge", help="combine shard outputs into one results.json and report")
+    m.add_argument("dirs", nargs="+")
+    m.add_argument("--out", default="reports/merged")
+    m.add_argument("--history", default="reports/history.sqlite")
+    m.add_argument("--no-history", action="store_true")
+    m.set_defaults(fn=cmd_merge)
 
     c = sub.add_parser("compare", help="regressions between two results.json files")
     c.add_argument("base")
@@ -426,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check spec files against the schema and the reference")
     v.add_argument("specs", nargs="*")
     v.add_argument("--expectations", default="specs/expectations.yaml")
+    v.add_argument("--max-case-bytes", type=int, default=1 << 30)
     v.set_defaults(fn=cmd_validate)
 
     e = sub.add_parser("explain", help="canonical meaning of a native call and its equivalents")

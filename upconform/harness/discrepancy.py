@@ -11,12 +11,10 @@ Example:
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 import numpy as np
 
-from ..adapters import NativeCall, Unsupported, get
 from .compare import DEFAULT_TOLERANCES, compare
 from .inputs import generate
 from .ops import reference_call
@@ -46,8 +44,11 @@ def discrepancy_tensors(d: Discrepancy) -> tuple[dict[str, np.ndarray], dict[str
     return tensors, shapes
 
 
-def run_discrepancy(d: Discrepancy) -> dict[str, Any]:
-    """The report for one discrepancy entry (JSON-able)."""
+def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0) -> dict[str, Any]:
+    """The report for one discrepancy entry (JSON-able); frameworks run through ``executor``."""
+    from .workers import InProcess
+
+    ex = executor or InProcess()
     tensors, shapes = discrepancy_tensors(d)
     tol = DEFAULT_TOLERANCES[d.dtype]
     calls, outs, canon = [], [], []
@@ -56,19 +57,18 @@ def run_discrepancy(d: Discrepancy) -> dict[str, Any]:
         entry: dict[str, Any] = {"binding": name, "args": args, "canonical": None, "unsupported_reason": None,
                                  "conforms": None, "max_abs_err_vs_reference": None, "error": None,
                                  "output_shape": None}
-        out = None
-        try:
-            b = get(name)
-            meaning = b.from_native(args, shapes, op=d.op)
-            if isinstance(meaning, Unsupported):
-                entry["unsupported_reason"] = meaning.reason
-            else:
-                entry["canonical"] = _plain(meaning)
-            out = b.run(NativeCall(name, args), tensors)
-            entry["output_shape"] = list(out.shape)
-        except Exception as e:  # noqa: BLE001 - the framework raised for this call
-            entry["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
-            entry["traceback"] = traceback.format_exc(limit=3)
+        got = ex.call(name, "native", {"binding": name, "args": args, "shapes": shapes, "op": d.op,
+                                        "tensors": tensors}, timeout)
+        if got.get("status") in ("crash", "timeout", "error"):
+            entry["error"] = f"{got['status']}: {got.get('reason', '')}"
+            out = None
+        else:
+            entry["canonical"] = _plain(got["canonical"]) if got["canonical"] is not None else None
+            entry["unsupported_reason"] = got["unsupported_reason"]
+            entry["error"] = got["error"]
+            out = got["output"]
+            if out is not None:
+                entry["output_shape"] = list(out.shape)
         if out is not None and entry["canonical"] is not None:
             try:
                 expected = reference_call(d.op, tensors, to_reference_params(d.op, entry["canonical"]))

@@ -9,17 +9,14 @@ Example:
 
 from __future__ import annotations
 
-import statistics
 import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..adapters import Unsupported, get
-from ..adapters.base import Binding, NativeCall
+from ..adapters import get
 from . import expectations as exp
 from .canonical import normalize
 from .classify import classify, diff_map
@@ -27,6 +24,9 @@ from .compare import DEFAULT_TOLERANCES, compare
 from .inputs import case_tensors
 from .ops import reference_call
 from .spec import Case
+from .workers import InProcess, case_to_wire
+
+_IN_PROCESS = InProcess()
 
 OUTCOMES = ("pass", "fail", "error", "unsupported", "xfail", "xpass", "crash", "timeout")
 
@@ -78,23 +78,6 @@ def bindings_for(case: Case, names: Sequence[str]) -> list[str]:
     return out
 
 
-def time_execute(binding: Binding, prepared: Any, device: str, *, budget_s: float, max_repeats: int,
-                 min_repeats: int = 1) -> tuple[Any, dict[str, Any]]:
-    """Warm-up once (its output is the one compared), then repeat within ``budget_s``: median and IQR."""
-    out = binding.execute(prepared)
-    binding.synchronize(device)
-    samples: list[float] = []
-    start = time.perf_counter()
-    while len(samples) < max_repeats and (len(samples) < min_repeats or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        binding.execute(prepared)
-        binding.synchronize(device)
-        samples.append(time.perf_counter() - t0)
-    q = np.percentile(samples, [25, 75]) if samples else [0.0, 0.0]
-    return out, {"median_s": statistics.median(samples) if samples else None, "iqr_s": float(q[1] - q[0]),
-                 "repeats": len(samples), "samples_s": samples}
-
-
 def repro_snippet(case: Case, binding: str) -> str:
     """Python that rebuilds the inputs, runs the binding and the reference, and compares them."""
     src = case.source.rsplit(":", 1)[0]
@@ -106,51 +89,54 @@ def repro_snippet(case: Case, binding: str) -> str:
 
 
 def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray], expected: np.ndarray | None,
-          *, expectations: list[exp.Expectation] = (), device: str = "cpu", timing_budget_s: float = 0.02,
-          max_repeats: int = 5, reference_error: str = "") -> Result:
-    """One (case, binding) check, never raising: framework errors become ``error`` results."""
-    binding = get(binding_name)
-    try:
-        canonical = normalize(case.op, case.params, case.shapes)
-    except Exception as e:  # noqa: BLE001 - the reference rejects the case
-        canonical = {}
-        reference_error = reference_error or f"{type(e).__name__}: {e}"
-    res = Result(case.id, case.op, binding_name, binding.framework, case.dtype, "error", canonical=canonical,
+          *, expectations: Sequence[exp.Expectation] = (), device: str = "cpu", timing_budget_s: float = 0.02,
+          max_repeats: int = 5, reference_error: str = "", executor: Any = None, timeout: float = 60.0) -> Result:
+    """One (case, binding) check, never raising: framework errors become ``error`` results.
+
+    The executor (in this process, or an isolated worker per framework) translates, runs and times
+    the native call; the verdict is decided here, against the reference computed once per case.
+    """
+    ex = executor or _IN_PROCESS
+    t0 = time.perf_counter()
+    res = Result(case.id, case.op, binding_name, ex.framework_of(binding_name), case.dtype, "error",
                  source=case.source, device=device)
+    try:
+        res.canonical = normalize(case.op, case.params, case.shapes)
+    except Exception as e:  # noqa: BLE001 - the reference rejects the case
+        reference_error = reference_error or f"{type(e).__name__}: {e}"
     tol = case.tolerance or DEFAULT_TOLERANCES[case.dtype]
     res.tolerance = tol.to_json()
-    try:
-        call = binding.to_native(case) if canonical else None
-    except Exception as e:  # noqa: BLE001
-        res.reason = f"translation failed: {type(e).__name__}: {e}"
-        res.message = traceback.format_exc(limit=3)
-        return res
-    if isinstance(call, Unsupported):
-        res.outcome, res.reason = "unsupported", call.reason
-        return res
-    if reference_error or call is None:
+    payload = {"case": case_to_wire(case), "binding": binding_name, "tensors": tensors, "device": device,
+               "timing_budget_s": timing_budget_s, "max_repeats": max_repeats,
+               "execute": not reference_error and expected is not None}
+    out = ex.call(binding_name, "check", payload, timeout)
+    status = out["status"]
+    if status == "unsupported":
+        res.outcome, res.reason = "unsupported", out["reason"]
+        return _finish(res, t0)
+    if "native" in out:
+        res.native = dict(_plain(out["native"]))
+        res.native_call = out["native_call"]
+        res.notes = list(out.get("notes", []))
+        res.repro = repro_snippet(case, binding_name)
+    if status in ("crash", "timeout"):
+        res.outcome, res.reason = status, out["reason"]
+        return _finish(res, t0)
+    if reference_error or expected is None:
         res.reason = f"reference rejected the case: {reference_error}"
-        return res
-    assert isinstance(call, NativeCall)
-    res.native = dict(_plain(call.args))
-    res.native_call = call.render(tuple(t for t in ("x", "w", "b") if t in case.shapes))
-    res.notes = list(call.notes)
-    res.repro = repro_snippet(case, binding_name)
-    try:
-        prepared = binding.prepare(call, tensors, device)
-        out, res.timing = time_execute(binding, prepared, device, budget_s=timing_budget_s, max_repeats=max_repeats)
-        actual = binding.to_canonical(out, prepared)
-    except Exception as e:  # noqa: BLE001 - the framework raised: that is the finding
-        res.outcome = "error"
-        res.reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:500] if str(e).strip() else ''}"
-        res.message = traceback.format_exc(limit=4)
+        return _finish(res, t0)
+    if status == "error":
+        res.reason = out["reason"]
+        res.message = out.get("traceback", "")
     else:
+        res.timing = out["timing"]
+        actual = out["actual"]
         cmp = compare(actual, expected, case.dtype, tol)
         res.outcome = "pass" if cmp.ok else "fail"
         res.check, res.metrics = cmp.check, cmp.metrics
         if not cmp.ok:
             if cmp.check == "values":
-                res.classification = classify(actual, expected, case.dtype, op=case.op, params=canonical,
+                res.classification = classify(actual, expected, case.dtype, op=case.op, params=res.canonical,
                                               tolerance=tol, max_ulp=cmp.metrics.get("max_ulp"))
                 res.diff_map = diff_map(actual, expected)
             res.reason = cmp.message.splitlines()[0]
@@ -166,6 +152,11 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray], expecte
             res.expectation = e.to_json()
             res.outcome = "xpass"
             res.reason = f"expected to {e.outcome if e.outcome != 'any' else 'fail'} ({e.reason}) but passed"
+    return _finish(res, t0)
+
+
+def _finish(res: Result, t0: float) -> Result:
+    res.timing = {**res.timing, "check_wall_s": time.perf_counter() - t0}
     return res
 
 
@@ -179,11 +170,11 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: list[exp.Expectation] = (),
+def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: Sequence[exp.Expectation] = (),
               device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = 5,
               on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str]] | None = None,
-              ) -> list[Result]:
-    """Every applicable (case, binding) check; the reference runs once per case.
+              executor: Any = None, timeout: float = 60.0) -> list[Result]:
+    """Every applicable (case, binding) check; the reference runs once per case and is shared.
 
     ``skip`` holds (case_id, binding) pairs already done (for resumed runs).
     """
@@ -195,14 +186,18 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
         tensors = case_tensors(case)
         ref_err = ""
         expected = None
+        t0 = time.perf_counter()
         try:
             expected = reference_call(case.op, tensors, to_reference_params(
                 case.op, normalize(case.op, case.params, case.shapes)))
         except Exception as e:  # noqa: BLE001
             ref_err = f"{type(e).__name__}: {e}"
+        ref_s = time.perf_counter() - t0
         for n in names:
             r = check(case, n, tensors, expected, expectations=expectations, device=device,
-                      timing_budget_s=timing_budget_s, max_repeats=max_repeats, reference_error=ref_err)
+                      timing_budget_s=timing_budget_s, max_repeats=max_repeats, reference_error=ref_err,
+                      executor=executor, timeout=timeout)
+            r.timing["reference_s"] = ref_s / len(names)  # the case's reference time, shared by its checks
             results.append(r)
             if on_result:
                 on_result(r)

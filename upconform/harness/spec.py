@@ -119,8 +119,12 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
 
     Rejects duplicate keys and every non-standard tag (the safe loader constructs no objects).
     """
-    loader = yaml.SafeLoader(text)
     lines: dict[Path_, int] = {}
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, max(e.position, 0)) + 1
+        raise SpecError([(filename, line, "", f"invalid YAML: character {e.character!r} is not allowed")]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -153,8 +157,13 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         raise SpecError([(filename, line, "", f"invalid YAML: {e.problem or e.context}")]) from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, max(e.position, 0)) + 1
+        raise SpecError([(filename, line, "", f"invalid YAML: character {e.character!r} is not allowed")]) from None
     except yaml.YAMLError as e:
         raise SpecError([(filename, 1, "", f"invalid YAML: {e}")]) from None
+    except RecursionError:
+        raise SpecError([(filename, 1, "", "invalid YAML: nested too deeply")]) from None
     finally:
         loader.dispose()
 
@@ -316,6 +325,13 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                 mp = next((("cases", i, "matrix", k) for k in keys if p[-1] == k.split(".")[-1]), p)
                 problem(mp if mp in lines else p, msg)
             if sem:
+                continue
+            try:  # parameter values the reference would reject (wrong types, sizes, lengths)
+                from .canonical import normalize
+
+                normalize(op, body.get("params", {}), {k: tuple(v) for k, v in body.get("shapes", {}).items()})
+            except Exception as e:  # noqa: BLE001 - reported with file, line and field
+                problem((*where, "params"), f"{name}: {type(e).__name__}: {e}")
                 continue
             tol_raw = body.get("tolerance", {})
             inp = body.get("input", "normal")

@@ -1,0 +1,302 @@
+"""Framework workers: each framework runs in its own persistent process (imported once per run).
+
+The parent keeps the reference, the comparison and the verdicts; a worker translates, runs and
+times native calls. A worker that dies (segfault, abort, ``os._exit``) gives its check the outcome
+``crash`` with the signal or exit code; one that does not answer within the timeout is killed
+(``timeout``). Either way the worker is restarted for the next check and the run goes on.
+
+Example:
+    >>> InProcess().framework_of("tf.repeat")
+    'tensorflow'
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ..adapters import NativeCall, Unsupported, get, load_adapter
+from .spec import Case
+
+# ----------------------------------------------------------------------------------- wire format
+
+
+def case_to_wire(case: Case) -> dict[str, Any]:
+    """A picklable dict of a Case (MappingProxyType does not pickle)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    return {"id": case.id, "op": case.op, "name": case.name, "dtype": case.dtype, "params": plain(case.params),
+            "shapes": {k: list(v) for k, v in case.shapes.items()}, "source": case.source}
+
+
+def case_from_wire(d: Mapping[str, Any]) -> Case:
+    def freeze(v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return MappingProxyType({k: freeze(x) for k, x in v.items()})
+        if isinstance(v, list):
+            return tuple(freeze(x) for x in v)
+        return v
+
+    return Case(id=d["id"], op=d["op"], name=d["name"], dtype=d["dtype"], params=freeze(d["params"]),
+                shapes=MappingProxyType({k: tuple(v) for k, v in d["shapes"].items()}), source=d["source"])
+
+
+def _err(e: BaseException) -> str:
+    msg = str(e).strip()
+    return f"{type(e).__name__}: {msg.splitlines()[0][:500] if msg else ''}"
+
+
+# ----------------------------------------------------------------------------------- the work itself
+
+
+def time_execute(binding: Any, prepared: Any, device: str, *, budget_s: float, max_repeats: int,
+                 min_repeats: int = 1) -> tuple[Any, dict[str, Any]]:
+    """Warm-up once (its output is the one compared), then repeat within ``budget_s``: median and IQR."""
+    t0 = time.perf_counter()
+    out = binding.execute(prepared)
+    binding.synchronize(device)
+    warm = time.perf_counter() - t0
+    samples: list[float] = []
+    start = time.perf_counter()
+    while len(samples) < max_repeats and (len(samples) < min_repeats or time.perf_counter() - start < budget_s):
+        t = time.perf_counter()
+        binding.execute(prepared)
+        binding.synchronize(device)
+        samples.append(time.perf_counter() - t)
+    q = np.percentile(samples, [25, 75]) if samples else [0.0, 0.0]
+    return out, {"median_s": float(np.median(samples)) if samples else None, "iqr_s": float(q[1] - q[0]),
+                 "repeats": len(samples), "samples_s": samples, "warmup_s": warm,
+                 "framework_s": warm + sum(samples)}
+
+
+def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Translate, run and time one check; framework exceptions are results, not raises."""
+    case = case_from_wire(payload["case"])
+    b = get(payload["binding"])
+    try:
+        call = b.to_native(case)
+    except Exception as e:  # noqa: BLE001
+        return {"status": "error", "reason": f"translation failed: {_err(e)}", "traceback": traceback.format_exc(limit=3)}
+    if isinstance(call, Unsupported):
+        return {"status": "unsupported", "reason": call.reason}
+    assert isinstance(call, NativeCall)
+    out: dict[str, Any] = {"status": "ok", "native": dict(call.args), "notes": list(call.notes),
+                           "native_call": call.render(tuple(t for t in ("x", "w", "b") if t in case.shapes))}
+    if not payload.get("execute", True):
+        return out
+    try:
+        prepared = b.prepare(call, payload["tensors"], payload.get("device", "cpu"))
+        native, timing = time_execute(b, prepared, payload.get("device", "cpu"),
+                                      budget_s=payload.get("timing_budget_s", 0.02),
+                                      max_repeats=payload.get("max_repeats", 5))
+        out["actual"] = b.to_canonical(native, prepared)
+        out["timing"] = timing
+    except Exception as e:  # noqa: BLE001 - the framework raised: that is the finding
+        out.update(status="error", reason=_err(e), traceback=traceback.format_exc(limit=4))
+    return out
+
+
+def do_native(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A discrepancy call: canonical meaning of native args, and the output of running them."""
+    b = get(payload["binding"])
+    out: dict[str, Any] = {"canonical": None, "unsupported_reason": None, "output": None, "error": None}
+    try:
+        meaning = b.from_native(payload["args"], payload["shapes"], op=payload.get("op"))
+        if isinstance(meaning, Unsupported):
+            out["unsupported_reason"] = meaning.reason
+        else:
+            out["canonical"] = meaning
+        out["output"] = b.run(NativeCall(b.name, payload["args"]), payload["tensors"], payload.get("device", "cpu"))
+    except Exception as e:  # noqa: BLE001
+        out["error"] = _err(e)
+        out["traceback"] = traceback.format_exc(limit=3)
+    return out
+
+
+def do_warmup(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {"version": get(payload["binding"]).version()}
+
+
+HANDLERS = {"check": do_check, "native": do_native, "warmup": do_warmup}
+
+
+def _configure(threads: int) -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def configure_framework_threads(framework: str, threads: int) -> None:
+    """Pin intra-op threads the same way for every framework (called inside each worker)."""
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    elif framework == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass
+
+
+def _worker_main(conn: Any, framework: str, adapters: Sequence[str], threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    _configure(threads)
+    for a in adapters:
+        load_adapter(a)
+    try:
+        configure_framework_threads(framework, threads)
+    except ImportError:
+        pass
+    while True:
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            conn.send(("ok", HANDLERS[kind](payload)))
+        except BaseException as e:  # noqa: BLE001 - report, keep serving
+            conn.send(("error", {"reason": _err(e), "traceback": traceback.format_exc(limit=4)}))
+
+
+# ----------------------------------------------------------------------------------- executors
+
+
+class InProcess:
+    """Runs everything in this process (library use and unit tests)."""
+
+    isolated = False
+
+    def framework_of(self, binding: str) -> str:
+        return get(binding).framework
+
+    def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        return HANDLERS[kind](payload)
+
+    def close(self) -> None:
+        pass
+
+
+def describe_exit(code: int | None) -> str:
+    """'killed by signal SIGSEGV (-11)' or 'exited with code 3'."""
+    if code is None:
+        return "did not exit"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name} ({code})"
+    return f"exited with code {code}"
+
+
+class Worker:
+    """One persistent worker process for one framework."""
+
+    def __init__(self, framework: str, adapters: Sequence[str], threads: int, start_timeout: float = 600.0) -> None:
+        self.framework = framework
+        self.adapters = list(adapters)
+        self.threads = threads
+        self.start_timeout = start_timeout
+        self.proc: Any = None
+        self.conn: Any = None
+        self.restarts = 0
+
+    def _start(self, binding: str) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, self.framework, self.adapters, self.threads),
+                                daemon=True, name=f"upconform-{self.framework}")
+        self.proc.start()
+        child.close()
+        # the framework import happens here, outside any check's timeout
+        self.conn.send(("warmup", {"binding": binding}))
+        if self.conn.poll(self.start_timeout):
+            try:
+                self.conn.recv()
+            except (EOFError, OSError):
+                pass
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join(10)
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None
+
+    def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self.proc is None or not self.proc.is_alive():
+            if self.proc is not None:
+                self.restarts += 1
+                self.stop()
+            self._start(binding)
+        try:
+            self.conn.send((kind, payload))
+        except (BrokenPipeError, OSError):
+            code = self._reap()
+            return {"status": "crash", "reason": f"the {self.framework} worker {describe_exit(code)}"}
+        if not self.conn.poll(timeout):
+            self.stop()
+            self.restarts += 1
+            return {"status": "timeout", "reason": f"no answer within {timeout:g} s; the {self.framework} worker "
+                                                   "was killed and restarted"}
+        try:
+            status, data = self.conn.recv()
+        except (EOFError, OSError):
+            code = self._reap()
+            return {"status": "crash", "reason": f"the {self.framework} worker {describe_exit(code)} during this check; "
+                                                 "restarted"}
+        if status != "ok":
+            return {"status": "error", **data}
+        return data
+
+    def _reap(self) -> int | None:
+        self.proc.join(10)
+        code = self.proc.exitcode
+        self.conn.close()
+        self.proc = self.conn = None
+        self.restarts += 1
+        return code
+
+
+class Isolated:
+    """One :class:`Worker` per framework; PyTorch and TensorFlow never share a process."""
+
+    isolated = True
+
+    def __init__(self, adapters: Sequence[str] = (), threads: int = 1) -> None:
+        self.adapters = list(adapters)
+        self.threads = threads
+        self.workers: dict[str, Worker] = {}
+
+    def framework_of(self, binding: str) -> str:
+        return get(binding).framework
+
+    def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        fw = self.framework_of(binding)
+        if fw not in self.workers:
+            self.workers[fw] = Worker(fw, self.adapters, self.threads)
+        return self.workers[fw].call(binding, kind, payload, timeout or 60.0)
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.stop()
+        self.workers.clear()
