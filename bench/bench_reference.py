@@ -1,4 +1,5 @@
-"""Reference vs PyTorch (CPU, float32) timings, side by side in one run (`make bench`).
+"""`make bench`: reference vs PyTorch (CPU, float32) timings side by side, then the default suite's
+wall time and the harness overhead per check, all in one run.
 
 Example:
     .venv/bin/python bench/bench_reference.py --repeats 7
@@ -29,6 +30,7 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--no-suite", action="store_true", help="skip the default-suite timing")
     args = ap.parse_args()
     import torch
     import torch.nn.functional as F
@@ -64,6 +66,45 @@ def main() -> None:
         tt = median_time(tor, args.repeats)
         ratio = tr / tt
         print(f"{name:44s} {tr * 1e3:13.2f} {tt * 1e3:10.2f} {ratio:7.2f} {'ok' if ratio <= 3 else '>3x':>7s}")
+    if not args.no_suite:
+        suite()
+
+
+def suite() -> None:
+    """Time `upconform run` on the default suite (framework start-up included) and split each
+    check's wall time into framework compute, its share of the reference, and harness overhead."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    out = Path(tempfile.mkdtemp(prefix="upconform-bench-"))
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "upconform", "run", "--out", str(out), "--no-history"],
+                       capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    data = json.loads((out / "results.json").read_text())
+    res = data["results"]
+    over, ran = [], 0
+    for r in res:
+        t = r.get("timing") or {}
+        if "check_wall_s" not in t:
+            continue
+        fw = t.get("framework_s") or 0.0
+        ran += "framework_s" in t
+        over.append(t["check_wall_s"] - fw - (t.get("reference_s") or 0.0))
+    over.sort()
+    med = over[len(over) // 2] if over else float("nan")
+    p90 = over[int(len(over) * 0.9)] if over else float("nan")
+    print()
+    print(f"{'default suite (upconform run, isolated workers)':52s} {'value':>12s} {'target':>9s}")
+    print(f"{'checks (case x dtype x binding)':52s} {len(res):12d} {'>= 1000':>9s}")
+    print(f"{'checks that ran a framework':52s} {ran:12d}")
+    print(f"{'wall time, start-up and reports included (s)':52s} {wall:12.1f} {'<= 120':>9s}")
+    print(f"{'harness overhead per check, median (ms)':52s} {med * 1e3:12.2f} {'<= 5':>9s}")
+    print(f"{'harness overhead per check, 90th percentile (ms)':52s} {p90 * 1e3:12.2f}")
+    print(f"(exit code {p.returncode}; results in {out})")
 
 
 if __name__ == "__main__":

@@ -136,3 +136,15 @@ def test_garbage_specs_give_located_errors_never_tracebacks(text):
         assert e.problems
         for f, line, _field, msg in e.problems:
             assert f == "g.yaml" and isinstance(line, int) and line >= 1 and msg
+
+
+def test_cuda_device_when_available(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    spec = _spec(tmp_path, "  - {id: a, params: {repeats: 2}}\n")
+    p = upconform("run", str(spec), "--binding", "torch.repeat_interleave", "--device", "cuda", "--out",
+                  str(tmp_path / "o"), "--no-history")
+    assert p.returncode == 0, p.stderr
+    [r] = _results(tmp_path / "o").values()
+    assert r["device"] == "cuda" and r["outcome"] == "pass"
