@@ -53,9 +53,17 @@ def test_resize_matches_torch_sizes(torch, native, canonical, size):
 @pytest.mark.parametrize("scale", [1.5, 0.6, 2.3, 3.0])
 @pytest.mark.parametrize("native, canonical", TORCH_RESIZE[:6], ids=[str(n) for n, _ in TORCH_RESIZE[:6]])
 def test_resize_matches_torch_scale_factor(torch, native, canonical, scale):
-    # recompute_scale_factor=None: the coordinate transform uses the given scale (ONNX `scales`)
+    # recompute_scale_factor=None: the coordinate transform uses the given scale (ONNX `scales`) ...
     got = torch.nn.functional.interpolate(torch.tensor(X), scale_factor=scale, **native).numpy()
-    assert_allclose(got, R.resize(X, scales=[1, 1, scale, scale], **canonical), atol=1e-12)
+    if canonical.get("coordinate_transformation_mode") != "align_corners":
+        assert_allclose(got, R.resize(X, scales=[1, 1, scale, scale], **canonical), atol=1e-12)
+    else:
+        # ... except align_corners, where torch divides by (out - 1) of the integer output size,
+        # i.e. ONNX `sizes`; ONNX `scales` divide by (in * scale - 1)
+        assert_allclose(got, R.resize(X, sizes=list(got.shape), **canonical), atol=1e-12)
+        if scale * 7 != int(scale * 7):
+            onnx = R.resize(X, scales=[1, 1, scale, scale], **canonical)
+            assert np.abs(got - onnx).max() > 1e-3
 
 
 @pytest.mark.torch

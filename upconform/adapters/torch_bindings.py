@@ -115,6 +115,9 @@ class Interpolate(TorchBinding):
         if ctm not in ("half_pixel", "align_corners"):
             return Unsupported(f"interpolate's linear and cubic modes take align_corners=False (half_pixel) or True "
                                f"(align_corners), not {ctm}")
+        if ctm == "align_corners" and "scales" in n:
+            return Unsupported("with align_corners=True interpolate divides by (out - 1) for the integer output "
+                               "size; ONNX scales use in * scale - 1, and in * scale is not an integer here")
         aa = n["antialias"]
         excl = n.get("exclude_outside", False)
         if mode == "linear":

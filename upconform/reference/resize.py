@@ -10,8 +10,10 @@ coordinate ``x`` (pixel centres at integers):
 
     half_pixel            x = (i + 0.5) / s - 0.5
     half_pixel_symmetric  x = L_in/2 * (1 - L_out / (s * L_in)) + (i + 0.5) / s - 0.5
-    pytorch_half_pixel    x = (i + 0.5) / s - 0.5 if L_out > 1 else 0
-    align_corners         x = i * (L_in - 1) / (L_out - 1) if L_out > 1 else 0
+    pytorch_half_pixel    x = (i + 0.5) / s - 0.5 if L > 1 else 0
+    align_corners         x = i * (L_in - 1) / (L - 1) if L > 1 else 0
+                          (L = s * L_in: the output size when sizes are given, possibly
+                          fractional when scales are, as ONNX's reference and tests compute it)
     asymmetric            x = i / s
     tf_half_pixel_for_nn  x = (i + 0.5) / s
     tf_crop_and_resize    x = start * (L_in - 1) + i * (end - start) * (L_in - 1) / (L_out - 1)
@@ -258,12 +260,23 @@ def _coordinates(ctm: str, in_len: int, out_len: int, scale: Fraction | float, s
             t = i / (out_len - 1)
             return _Coord(((1.0 - t) * start + t * end) * (in_len - 1))
         return _Coord(np.full(1, 0.5 * (start + end) * (in_len - 1)))
-    if ctm == "align_corners":
-        if out_len == 1:
-            return _Coord(np.zeros(1, np.int64), 1)
-        return _Coord(i * (in_len - 1), out_len - 1)
-    if ctm == "pytorch_half_pixel" and out_len == 1:
-        return _Coord(np.zeros(1, np.int64), 1)
+    # align_corners and pytorch_half_pixel use the resized length L = scale * L_in, which is the
+    # output size when sizes are given but may be fractional with scales (ONNX's reference
+    # implementation and backend tests: 4 -> scale 0.6 maps output 1 to 1 * 3 / (2.4 - 1)).
+    if ctm in ("align_corners", "pytorch_half_pixel"):
+        if isinstance(scale, Fraction):
+            p, q = scale.numerator, scale.denominator
+            den = p * in_len - q  # (L - 1) * q
+            if den == 0:
+                return _Coord(np.zeros(out_len, np.int64), 1)
+            if ctm == "align_corners":
+                return _Coord(i * (in_len - 1) * q, den)
+        else:
+            length = float(scale) * in_len
+            if length == 1:
+                return _Coord(np.zeros(out_len))
+            if ctm == "align_corners":
+                return _Coord(i * (in_len - 1) / (length - 1))
     if isinstance(scale, Fraction):
         p, q = scale.numerator, scale.denominator  # s = p / q, so 1 / s = q / p
         if ctm in ("half_pixel", "pytorch_half_pixel"):
