@@ -138,32 +138,42 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _load_checked(args: argparse.Namespace, select: Any) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """Specs, expectations and the memory budget, or None after printing located errors."""
+    from .harness import expectations as exp
+    from .harness.budget import over_budget
+    from .harness.spec import SpecError, load_files
+
+    try:
+        cases, discs = load_files(_spec_paths(args.specs))
+        expectations = exp.load(args.expectations)
+        cases = select(cases)
+        too_big = over_budget(cases, args.max_case_bytes)
+        if too_big:
+            raise SpecError(too_big)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return None
+    return cases, discs, expectations
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
     from .adapters import get, load_adapter
-    from .harness import expectations as exp
-    from .harness.budget import over_budget
     from .harness.discrepancy import run_discrepancy
     from .harness.results import SCHEMA_VERSION, provenance, sanitize, write_json_atomic
     from .harness.runner import bindings_for, run_cases
-    from .harness.spec import SpecError, load_files
     from .harness.workers import InProcess, Isolated
 
     adapters = list(args.adapter or [])
     for a in adapters:
         load_adapter(a)
     shard = _shard(args.shard)
-    try:
-        cases, discs = load_files(_spec_paths(args.specs))
-        expectations = exp.load(args.expectations)
-        cases = [c for c in _select(cases, args) if in_shard(c.id, shard)]
-        too_big = over_budget(cases, args.max_case_bytes)
-        if too_big:
-            raise SpecError(too_big)
-    except SpecError as e:
-        print(e, file=sys.stderr)
+    loaded = _load_checked(args, lambda cs: [c for c in _select(cs, args) if in_shard(c.id, shard)])
+    if loaded is None:
         return 2
+    cases, discs, expectations = loaded
     names = _binding_names(args)
     if args.op:
         discs = [d for d in discs if d.op in args.op]

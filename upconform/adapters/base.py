@@ -107,3 +107,20 @@ def bf16_to_numpy(a: np.ndarray) -> np.ndarray:
 
 def spatial_rank(shapes: Mapping[str, tuple[int, ...]]) -> int:
     return len(shapes["x"]) - 2
+
+
+def spatial_repeats(axes: Any, reps: Any, rank: int, api: str) -> list[int] | Unsupported:
+    """Per-spatial-axis repeat factors from an API's (axis, repeats) lists; NCHW axes 2.. are spatial.
+
+    Example:
+        >>> spatial_repeats([3], [2], 2, "tf.repeat")
+        [1, 2]
+    """
+    axes = list(axes) if isinstance(axes, (list, tuple)) else [axes]
+    reps = list(reps) if isinstance(reps, (list, tuple)) else [reps] * len(axes)
+    r = [1] * rank
+    for a, v in zip(axes, reps):
+        if not 2 <= a < 2 + rank:
+            return Unsupported(f"{api} along axis {a} is not a spatial axis")
+        r[a - 2] = int(v)
+    return r

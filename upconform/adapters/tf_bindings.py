@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..harness.canonical import normalize
-from .base import Binding, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, unsupported_op
+from .base import Binding, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
 
 
 def _tf() -> Any:
@@ -743,15 +743,8 @@ class TfRepeat(TfBinding):
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
         k = spatial_rank(shapes)
-        axes = args.get("axis", list(range(2, 2 + k)))
-        axes = list(axes) if isinstance(axes, (list, tuple)) else [axes]
-        reps = args["repeats"] if isinstance(args["repeats"], (list, tuple)) else [args["repeats"]] * len(axes)
-        r = [1] * k
-        for a, v in zip(axes, reps):
-            if not 2 <= a < 2 + k:
-                return Unsupported(f"tf.repeat along axis {a} is not a spatial axis")
-            r[a - 2] = int(v)
-        return {"repeats": r}
+        r = spatial_repeats(args.get("axis", list(range(2, 2 + k))), args["repeats"], k, self.name)
+        return r if isinstance(r, Unsupported) else {"repeats": r}
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         return _tf_repeat_chain, (to_tf(tensors["x"], channels_last=False), list(call.args["repeats"])), {}, device

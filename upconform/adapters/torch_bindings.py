@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..harness.canonical import normalize
-from .base import Binding, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, unsupported_op
+from .base import Binding, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
 
 
 def _torch() -> Any:
@@ -399,14 +399,8 @@ class RepeatInterleave(TorchBinding):
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
         k = spatial_rank(shapes)
-        dims = _per_axis(args.get("dim", list(range(2, 2 + k))), k)
-        reps = _per_axis(args["repeats"], len(dims))
-        r = [1] * k
-        for d, v in zip(dims, reps):
-            if not 2 <= d < 2 + k:
-                return Unsupported(f"repeat_interleave along dim {d} is not a spatial axis")
-            r[d - 2] = int(v)
-        return {"repeats": r}
+        r = spatial_repeats(args.get("dim", list(range(2, 2 + k))), args["repeats"], k, self.name)
+        return r if isinstance(r, Unsupported) else {"repeats": r}
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         return _repeat_chain, (to_torch(tensors["x"], device), list(call.args["repeats"])), {}
