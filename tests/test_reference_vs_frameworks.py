@@ -175,3 +175,18 @@ def test_tf_depth_to_space_is_dcr(tf):
     got = _nchw(tf.nn.depth_to_space(_nhwc(x), 2))
     assert_allclose(got, R.pixel_shuffle(x, upscale_factor=2, mode="DCR"))
     assert np.abs(got - R.pixel_shuffle(x, upscale_factor=2, mode="CRD")).max() > 0.1
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_nearest_scale_in_float32_misses_exact_ties(torch, tf):
+    """8 -> 41 with half-pixel nearest: output 20 maps to (20 + 0.5) * 8 / 41 = 4 exactly. The reference
+    (exact fractions) picks pixel 4; PyTorch nearest-exact and TF nearest compute 8/41 in float32,
+    land just below 4 and pick pixel 3."""
+    x = np.arange(8, dtype=np.float32).reshape(1, 1, 1, 8)
+    ref = R.resize(x, sizes=[1, 1, 1, 41], mode="nearest", nearest_mode="round_prefer_ceil")[0, 0, 0]
+    assert ref[20] == 4.0
+    t = torch.nn.functional.interpolate(torch.tensor(x), size=(1, 41), mode="nearest-exact").numpy()[0, 0, 0]
+    f = _nchw(tf.image.resize(_nhwc(x), (1, 41), method="nearest"))[0, 0, 0]
+    assert t[20] == 3.0 and f[20] == 3.0
+    assert np.count_nonzero(t != ref) == np.count_nonzero(f != ref) >= 1
