@@ -141,3 +141,15 @@ def test_cli_explain():
     assert "tf.image.resize: none" in p.stdout  # TF's bicubic is a = -0.5
     p = _cli("explain", "tf.image.resize", "size=[16,16]", "method=bilinear")
     assert "torch.nn.functional.interpolate(x, size=[16, 16], mode='bilinear', align_corners=False)" in p.stdout
+
+
+@pytest.mark.torch
+def test_repro_snippet_runs(monkeypatch, capsys):
+    from upconform.harness.runner import repro_snippet
+    from upconform.harness.spec import load_files
+
+    monkeypatch.chdir(ROOT)
+    cases, _ = load_files(["specs/pixel_shuffle.yaml"])
+    case = next(c for c in cases if c.id == "pixel_shuffle/shuffle_CRD_r2[float32]")
+    exec(repro_snippet(case, "torch.nn.functional.pixel_shuffle"), {})  # noqa: S102 - our own snippet
+    assert "all elements within tolerance" in capsys.readouterr().out

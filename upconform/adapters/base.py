@@ -51,7 +51,6 @@ class Binding:
     name: str = ""
     framework: str = ""
     ops: tuple[str, ...] = ()
-    tensor_names: tuple[str, ...] = ("x",)
 
     def to_native(self, case: Any) -> NativeCall | Unsupported:  # pragma: no cover - interface
         """The native call for a canonical case, or why there is none."""

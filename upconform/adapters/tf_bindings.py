@@ -422,7 +422,6 @@ class _TfConvTranspose(TfBinding):
     rank = 2
     fn = "conv2d_transpose"
     explicit = False
-    tensor_names = ("x", "w", "b")
 
     def _geometry(self, case: Any) -> tuple[dict[str, Any], list[int], list[int], list[int]] | Unsupported:
         if case.op != "conv_transpose":

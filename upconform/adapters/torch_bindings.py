@@ -205,7 +205,6 @@ def mode_rank(mode: str) -> int:
 class _ConvTranspose(TorchBinding):
     ops = ("conv_transpose",)
     rank = 2
-    tensor_names = ("x", "w", "b")
 
     @property
     def fn_name(self) -> str:

@@ -8,8 +8,6 @@ Example (shell)::
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..adapters import Unsupported, get
@@ -36,8 +34,3 @@ def reproduce(spec_file: str, case_id: str, binding: str) -> tuple[np.ndarray, n
                                                                                         case.shapes)))
     actual = b.run(call, tensors)
     return actual, expected, compare(actual, expected, case.dtype, case.tolerance or DEFAULT_TOLERANCES[case.dtype])
-
-
-def native_inputs(case: Any) -> dict[str, np.ndarray]:
-    """The canonical input tensors of a case (same seed, same dtype as the run)."""
-    return case_tensors(case)
