@@ -87,7 +87,7 @@ def test_uint8_allows_one_step():
 def test_discrepancy_report_explains_a_trap():
     from upconform.harness.spec import load_files
 
-    _, discs = load_files([ROOT / "specs" / "resize.yaml"])
+    _, discs = load_files([ROOT / "specs" / "discrepancies.yaml"])
     d = next(x for x in discs if x.id == "resize/bicubic_port_x2")
     rep = run_discrepancy(d)
     assert [c["conforms"] for c in rep["calls"]] == [True, True]

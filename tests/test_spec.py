@@ -75,6 +75,9 @@ def test_cases_are_frozen():
         ("op: resize\nop: repeat\n", "<t>:2: op: duplicate key"),
         ("op: !!python/object/apply:os.system ['true']\n", "<t>:1: op: invalid YAML: tag"),
         ("op: upsample\n", "<t>:1: op: 'upsample' is not one of"),
+        ("cases:\n  - id: a\n    shapes: {x: [1, 1, 2]}\n", "<t>:2: op: cases need an op"),
+        ("discrepancies:\n  - id: d\n    shape: [1, 1, 2]\n    calls: [{binding: tf.repeat}, {binding: tf.repeat}]\n",
+         "<t>:2: discrepancies[0].op: a discrepancy needs an op"),
         ("", "<t>:1: the file is empty"),
         ("op: resize\ncases:\n  - id: a\n    shapes: {x: [1, 1, 2]}\n    dtypes: [float8]\n",
          "<t>:5: cases[0].dtypes[0]: 'float8' is not one of"),
@@ -107,5 +110,5 @@ def test_default_suite_loads_and_is_large_enough():
     assert checks >= 1000
     assert {c.op for c in cases} == {"resize", "repeat", "max_unpool", "conv_transpose", "pixel_shuffle",
                                      "pixel_unshuffle"}
-    assert {d.op for d in discs} >= {"resize", "repeat", "conv_transpose", "pixel_shuffle"}
+    assert {d.op for d in discs} >= {"resize", "repeat", "conv_transpose", "pixel_shuffle", "max_unpool"}
     assert len({c.id for c in cases}) == len(cases)

@@ -561,8 +561,9 @@ class KerasConv2DTranspose(_TfConvTranspose):
     rank = 2
 
     def _layer_kwargs(self, args: Mapping[str, Any], cout: int, ksize: list[int]) -> dict[str, Any]:
-        return {"filters": cout, "kernel_size": ksize, "strides": args["strides"], "padding": args["padding"],
-                "output_padding": args.get("output_padding"), "dilation_rate": args.get("dilation_rate", 1)}
+        return {"filters": cout, "kernel_size": ksize, "strides": args.get("strides", 1),
+                "padding": args.get("padding", "valid"), "output_padding": args.get("output_padding"),
+                "dilation_rate": args.get("dilation_rate", 1)}
 
     def _output(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]]) -> list[int]:
         x, w = shapes["x"], shapes["w"]
@@ -595,7 +596,8 @@ class KerasConv2DTranspose(_TfConvTranspose):
         outs = self._output(args, shapes)
         x = shapes["x"]
         return _TfConvTranspose.from_native(self, {"output_shape": [x[0], *outs, shapes["w"][1]],
-                                                   "strides": args["strides"], "padding": str(args["padding"]).upper(),
+                                                   "strides": args.get("strides", 1),
+                                                   "padding": str(args.get("padding", "valid")).upper(),
                                                    "dilations": args.get("dilation_rate", 1)}, shapes)
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
@@ -713,7 +715,11 @@ class MaxPoolWithArgmaxUnpool(TfBinding):
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         a = call.args
-        return _unpool_run, (to_tf(tensors["x"]), a["ksize"], a["strides"], a["padding"], a["output_shape"]), {}, device
+        out = a.get("output_shape")
+        if out is None:  # the canonical default, (pooled - 1) * stride + kernel - pads
+            n = self.from_native(a, {"x": tuple(tensors["x"].shape)})
+            out = n["output_shape"]
+        return _unpool_run, (to_tf(tensors["x"]), a["ksize"], a["strides"], a.get("padding", "VALID"), out), {}, device
 
 
 # ----------------------------------------------------------------------------------- repeat

@@ -351,11 +351,14 @@ class _MaxUnpool(TorchBinding):
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         F = _torch().nn.functional
         a = call.args
+        ks = a["kernel_size"]
+        stride = a.get("stride") if a.get("stride") is not None else ks  # torch's default: the kernel
+        padding = a.get("padding", 0)
         x = to_torch(tensors["x"], device)
         pool = getattr(F, f"max_pool{self.rank}d")
-        values, indices = pool(x, a["kernel_size"], a["stride"], a["padding"], return_indices=True)
+        values, indices = pool(x, ks, stride, padding, return_indices=True)
         unpool = getattr(F, f"max_unpool{self.rank}d")
-        return unpool, (values, indices, a["kernel_size"], a["stride"], a["padding"]), {"output_size": a["output_size"]}
+        return unpool, (values, indices, ks, stride, padding), {"output_size": a.get("output_size")}
 
 
 class MaxUnpool1d(_MaxUnpool):

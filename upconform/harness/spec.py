@@ -274,7 +274,12 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
     problems = _schema_problems(data, lines, filename)
     if problems:
         raise SpecError(problems)
-    file_op = data["op"]
+    if not isinstance(data, dict):
+        raise SpecError([(filename, 1, "", "expected a mapping with op, defaults, cases, discrepancies")])
+    file_op = data.get("op")
+    if file_op is None and data.get("cases") and any("op" not in c for c in data["cases"]):
+        raise SpecError([(filename, _line(lines, ("cases",)), "op",
+                          "cases need an op: give op: at the top or in each case")])
     defaults = data.get("defaults", {}) or {}
     known = known_binding_names()
     cases: list[Case] = []
@@ -293,7 +298,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
     for i, raw in enumerate(data.get("cases", [])):
         where: Path_ = ("cases", i)
         op = raw.get("op", file_op)
-        if FAMILY[op] != FAMILY[file_op]:
+        if file_op is not None and FAMILY[op] != FAMILY[file_op]:
             problem((*where, "op"), f"{op!r} does not belong in a {file_op!r} spec file")
             continue
         merged = _merge(defaults, {k: v for k, v in raw.items() if k not in ("matrix", "op")})
@@ -361,11 +366,15 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
         for j, call in enumerate(raw["calls"]):
             if call["binding"] not in known:
                 problem((*where, "calls", j, "binding"), f"unknown binding {call['binding']!r}; known: {sorted(known)}")
+        dop = raw.get("op", file_op)
+        if dop is None:
+            problem((*where, "op"), "a discrepancy needs an op (here or at the top of the file)")
+            continue
         inp = raw.get("input", "uniform")
         gen, gargs = (inp, {}) if isinstance(inp, str) else (inp["generator"], {k: v for k, v in inp.items()
                                                                                    if k != "generator"})
         discrepancies.append(Discrepancy(
-            id=f"{raw.get('op', file_op)}/{raw['id']}", op=raw.get("op", file_op), shape=tuple(raw["shape"]),
+            id=f"{dop}/{raw['id']}", op=dop, shape=tuple(raw["shape"]),
             calls=tuple(_freeze(c) for c in raw["calls"]), dtype=raw.get("dtype", "float32"), generator=gen,
             generator_args=MappingProxyType(gargs), seed=int(raw.get("seed", 0)),
             weight_shape=tuple(raw["weight_shape"]) if raw.get("weight_shape") else None,
