@@ -18,8 +18,8 @@ import numpy as np
 from .compare import DEFAULT_TOLERANCES, compare
 from .inputs import generate
 from .ops import reference_call
-from .runner import _plain, to_reference_params
-from .spec import Discrepancy
+from .runner import to_reference_params
+from .spec import Discrepancy, plain
 
 
 def differing_params(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, list[Any]]:
@@ -53,7 +53,7 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0)
     tol = DEFAULT_TOLERANCES[d.dtype]
     calls, outs, canon = [], [], []
     for c in d.calls:
-        name, args = c["binding"], dict(_plain(c.get("args", {})))
+        name, args = c["binding"], dict(plain(c.get("args", {})))
         entry: dict[str, Any] = {"binding": name, "args": args, "canonical": None, "unsupported_reason": None,
                                  "conforms": None, "max_abs_err_vs_reference": None, "error": None,
                                  "output_shape": None}
@@ -63,7 +63,7 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0)
             entry["error"] = f"{got['status']}: {got.get('reason', '')}"
             out = None
         else:
-            entry["canonical"] = _plain(got["canonical"]) if got["canonical"] is not None else None
+            entry["canonical"] = plain(got["canonical"]) if got["canonical"] is not None else None
             entry["unsupported_reason"] = got["unsupported_reason"]
             entry["error"] = got["error"]
             out = got["output"]

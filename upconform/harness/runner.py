@@ -23,7 +23,7 @@ from .classify import classify, diff_map
 from .compare import DEFAULT_TOLERANCES, compare
 from .inputs import case_tensors
 from .ops import reference_call
-from .spec import Case
+from .spec import Case, plain
 from .workers import InProcess, case_to_wire
 
 _IN_PROCESS = InProcess()
@@ -115,7 +115,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray], expecte
         res.outcome, res.reason = "unsupported", out["reason"]
         return _finish(res, t0)
     if "native" in out:
-        res.native = dict(_plain(out["native"]))
+        res.native = dict(plain(out["native"]))
         res.native_call = out["native_call"]
         res.notes = list(out.get("notes", []))
         res.repro = repro_snippet(case, binding_name)
@@ -158,16 +158,6 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray], expecte
 def _finish(res: Result, t0: float) -> Result:
     res.timing = {**res.timing, "check_wall_s": time.perf_counter() - t0}
     return res
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, dict) or hasattr(v, "items"):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: Sequence[exp.Expectation] = (),

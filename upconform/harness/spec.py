@@ -63,7 +63,7 @@ class Case:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "op": self.op, "dtype": self.dtype, "params": _plain(self.params),
+            "id": self.id, "op": self.op, "dtype": self.dtype, "params": plain(self.params),
             "shapes": {k: list(v) for k, v in self.shapes.items()}, "input": self.generator,
             "input_args": dict(self.generator_args), "seed": self.seed, "source": self.source,
         }
@@ -87,11 +87,19 @@ class Discrepancy:
     source: str = "<memory>"
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
+    """Frozen spec values (mappingproxy, tuples, numpy scalars) -> plain JSON-able Python.
+
+    Example:
+        >>> plain(MappingProxyType({"a": (1, 2)}))
+        {'a': [1, 2]}
+    """
     if isinstance(v, Mapping):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
+    if hasattr(v, "item") and hasattr(v, "dtype") and getattr(v, "ndim", None) == 0:
+        return v.item()
     return v
 
 

@@ -24,20 +24,13 @@ from typing import Any
 import numpy as np
 
 from ..adapters import NativeCall, Unsupported, get, load_adapter
-from .spec import Case
+from .spec import Case, plain
 
 # ----------------------------------------------------------------------------------- wire format
 
 
 def case_to_wire(case: Case) -> dict[str, Any]:
     """A picklable dict of a Case (MappingProxyType does not pickle)."""
-    def plain(v: Any) -> Any:
-        if isinstance(v, Mapping):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        return v
-
     return {"id": case.id, "op": case.op, "name": case.name, "dtype": case.dtype, "params": plain(case.params),
             "shapes": {k: list(v) for k, v in case.shapes.items()}, "source": case.source}
 
