@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from upconform.adapters import load_adapter
 from upconform.harness import expectations as exp
 from upconform.harness.compare import compare
 from upconform.harness.discrepancy import run_discrepancy
@@ -30,9 +29,8 @@ cases:
 
 
 @pytest.fixture(scope="module")
-def fake():
-    sys.path.insert(0, str(ROOT / "tests"))
-    assert load_adapter("fake_bindings:BINDINGS") == ["fake.repeat", "fake.crashy"]
+def fake(fake_bindings):
+    assert fake_bindings == ["fake.repeat", "fake.crashy"]
     return "fake.repeat"
 
 

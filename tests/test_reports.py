@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from upconform.adapters import get, load_adapter
+from upconform.adapters import get
 from upconform.harness.runner import run_cases
 from upconform.harness.spec import load_text
 from upconform.reports import history, html, junit
@@ -32,9 +32,7 @@ cases:
 
 
 @pytest.fixture(scope="module")
-def fake():
-    sys.path.insert(0, str(ROOT / "tests"))
-    load_adapter("fake_bindings:BINDINGS")
+def fake(fake_bindings):
     return get("fake.repeat")
 
 

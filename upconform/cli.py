@@ -62,23 +62,6 @@ def _usage_error(msg: str) -> int:
     return 2
 
 
-def configure_threads(threads: int, frameworks: set[str]) -> None:
-    """Pin every framework to the same thread count (before first use), recorded in provenance."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    if "torch" in frameworks:
-        import torch
-
-        torch.set_num_threads(threads)
-    if "tensorflow" in frameworks:
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # already initialised in this process
-            pass
-
-
 def _select(cases: list[Any], args: argparse.Namespace) -> list[Any]:
     if getattr(args, "op", None):
         cases = [c for c in cases if c.op in args.op]
@@ -191,6 +174,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         jsonl.unlink(missing_ok=True)
     executor = Isolated(adapters, args.threads) if args.isolation else InProcess()
     if not args.isolation:
+        from .harness.workers import configure_threads
+
         configure_threads(args.threads, frameworks)
     total = len(selected) - len(done)
     started = time.perf_counter()

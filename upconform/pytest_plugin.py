@@ -68,8 +68,8 @@ class CheckItem(pytest.Item):
     def _shared(self) -> dict[str, Any]:
         store = self.config.stash.setdefault(_STASH, {})
         if "expectations" not in store:
-            from .cli import configure_threads
             from .harness import expectations as exp
+            from .harness.workers import configure_threads
 
             store["expectations"] = exp.load(self.config.getoption("upconform_expectations"))
             configure_threads(int(os.environ.get("UPCONFORM_THREADS", os.cpu_count() or 1)), set())

@@ -103,11 +103,17 @@ def plain(v: Any) -> Any:
     return v
 
 
-def _freeze(v: Any) -> Any:
+def freeze(v: Any) -> Any:
+    """Plain spec values -> read-only ones (mappingproxy, tuples), the inverse of :func:`plain`.
+
+    Example:
+        >>> freeze({"a": [1, 2]})["a"]
+        (1, 2)
+    """
     if isinstance(v, Mapping):
-        return MappingProxyType({k: _freeze(x) for k, x in v.items()})
+        return MappingProxyType({k: freeze(x) for k, x in v.items()})
     if isinstance(v, list):
-        return tuple(_freeze(x) for x in v)
+        return tuple(freeze(x) for x in v)
     return v
 
 
@@ -361,7 +367,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                 seen[cid] = _line(lines, where)
                 t = tol_raw.get(dt)
                 cases.append(Case(
-                    id=cid, op=op, name=name, dtype=dt, params=_freeze(body.get("params", {})),
+                    id=cid, op=op, name=name, dtype=dt, params=freeze(body.get("params", {})),
                     shapes=MappingProxyType({k: tuple(v) for k, v in body.get("shapes", {}).items()}),
                     generator=gen, generator_args=MappingProxyType(gargs), seed=int(seed),
                     bindings=tuple(body["bindings"]) if body.get("bindings") else None,
@@ -383,7 +389,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                                                                                    if k != "generator"})
         discrepancies.append(Discrepancy(
             id=f"{dop}/{raw['id']}", op=dop, shape=tuple(raw["shape"]),
-            calls=tuple(_freeze(c) for c in raw["calls"]), dtype=raw.get("dtype", "float32"), generator=gen,
+            calls=tuple(freeze(c) for c in raw["calls"]), dtype=raw.get("dtype", "float32"), generator=gen,
             generator_args=MappingProxyType(gargs), seed=int(raw.get("seed", 0)),
             weight_shape=tuple(raw["weight_shape"]) if raw.get("weight_shape") else None,
             bias=bool(raw.get("bias", False)), description=raw.get("description", ""),

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..adapters import NativeCall, Unsupported, get, load_adapter
-from .spec import Case, plain
+from .spec import Case, freeze, plain
 
 # ----------------------------------------------------------------------------------- wire format
 
@@ -36,13 +36,6 @@ def case_to_wire(case: Case) -> dict[str, Any]:
 
 
 def case_from_wire(d: Mapping[str, Any]) -> Case:
-    def freeze(v: Any) -> Any:
-        if isinstance(v, Mapping):
-            return MappingProxyType({k: freeze(x) for k, x in v.items()})
-        if isinstance(v, list):
-            return tuple(freeze(x) for x in v)
-        return v
-
     return Case(id=d["id"], op=d["op"], name=d["name"], dtype=d["dtype"], params=freeze(d["params"]),
                 shapes=MappingProxyType({k: tuple(v) for k, v in d["shapes"].items()}), source=d["source"])
 
@@ -126,36 +119,36 @@ def do_warmup(payload: Mapping[str, Any]) -> dict[str, Any]:
 HANDLERS = {"check": do_check, "native": do_native, "warmup": do_warmup}
 
 
-def _configure(threads: int) -> None:
+def configure_threads(threads: int, frameworks: set[str] | Sequence[str]) -> None:
+    """Pin every framework to the same thread count, before its first use (recorded in provenance).
+
+    Example:
+        >>> configure_threads(1, set())
+    """
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def configure_framework_threads(framework: str, threads: int) -> None:
-    """Pin intra-op threads the same way for every framework (called inside each worker)."""
-    if framework == "torch":
+    if "torch" in frameworks:
         import torch
 
         torch.set_num_threads(threads)
-    elif framework == "tensorflow":
+    if "tensorflow" in frameworks:
         import tensorflow as tf
 
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
+        except RuntimeError:  # already initialised in this process
             pass
 
 
 def _worker_main(conn: Any, framework: str, adapters: Sequence[str], threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    _configure(threads)
     for a in adapters:
         load_adapter(a)
     try:
-        configure_framework_threads(framework, threads)
-    except ImportError:
+        configure_threads(threads, {framework})
+    except ImportError:  # the framework is missing: every check will say so as an error
         pass
     while True:
         try:
