@@ -9,6 +9,7 @@ import numpy as np
 
 from upconform import reference
 from upconform.adapters import Binding, NativeCall, Unsupported
+from upconform.harness.compare import DEFAULT_TOLERANCES
 
 
 class FakeRepeat(Binding):
@@ -18,8 +19,8 @@ class FakeRepeat(Binding):
     name = "fake.repeat"
     framework = "fake"
     ops = ("repeat",)
-    delay_s = 0.0  # tests inject a slowdown
     offset = 0.0  # tests inject a numeric regression
+    tolerance_multiple = 0.0  # tests inject a fault of k times the dtype's allowed error
 
     def to_native(self, case: Any) -> NativeCall | Unsupported:
         r = list(case.params["repeats"]) if isinstance(case.params["repeats"], (list, tuple)) else [case.params["repeats"]]
@@ -42,8 +43,10 @@ class FakeRepeat(Binding):
             y = y + np.asarray(0.5, dtype=x.dtype)
         if self.offset:
             y = y + np.asarray(self.offset, dtype=x.dtype)
-        if self.delay_s:
-            time.sleep(self.delay_s)
+        if self.tolerance_multiple:
+            tol = DEFAULT_TOLERANCES[x.dtype.name]
+            exact = reference.repeat(x.astype(np.float64), repeats=r[0])
+            y = (exact + self.tolerance_multiple * (tol.atol + tol.rtol * np.abs(exact))).astype(x.dtype)
         return y
 
     def to_canonical(self, out, prepared):

@@ -197,12 +197,39 @@ def test_max_unpool_of_max_pool_keeps_exactly_the_maxima(rank, k, s, seed, ceil_
 
 @given(images(), st.integers(1, 3), st.integers(0, 2**31))
 def test_repeat_pixel_shuffle_max_unpool_linear(x, r, seed):
-    y = np.random.default_rng(seed).normal(size=x.shape)
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=x.shape)
     assert_allclose(R.repeat(3 * x + y, repeats=r), 3 * R.repeat(x, repeats=r) + R.repeat(y, repeats=r))
-    idx = np.zeros(x.shape, dtype=np.int64)
-    f = lambda v: R.max_unpool(v, idx, kernel_shape=1, output_shape=x.shape)  # noqa: E731
+    # max_unpool: distinct random positions in each output plane (kernel 2, so the plane is larger)
+    k = x.ndim - 2
+    out_sp = tuple(2 * v for v in x.shape[2:])
+    plane = int(np.prod(out_sp))
+    idx = np.stack([np.stack([rng.permutation(plane)[: int(np.prod(x.shape[2:]))] for _ in range(x.shape[1])])
+                    for _ in range(x.shape[0])]).reshape(x.shape)
+    f = lambda v: R.max_unpool(v, idx, kernel_shape=[2] * k, strides=[2] * k, output_shape=out_sp)  # noqa: E731
     assert_allclose(f(3 * x + y), 3 * f(x) + f(y))
-    ps_in = np.concatenate([x] * (r ** (x.ndim - 2)), axis=1)
-    ps_y = np.concatenate([y] * (r ** (x.ndim - 2)), axis=1)
-    g = lambda v: R.pixel_shuffle(v, upscale_factor=r)  # noqa: E731
-    assert_allclose(g(3 * ps_in + ps_y), 3 * g(ps_in) + g(ps_y))
+    # and it is the scatter: every value lands at its index, everything else is 0
+    flat = f(x).reshape(x.shape[0], x.shape[1], plane)
+    want = np.zeros_like(flat)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            want[n, c, idx[n, c].reshape(-1)] = x[n, c].reshape(-1)
+    assert_array_equal(flat, want)
+    # pixel shuffle: every channel different
+    ps_shape = (x.shape[0], x.shape[1] * r**k, *x.shape[2:])
+    a, b = rng.normal(size=ps_shape), rng.normal(size=ps_shape)
+    for mode in ("CRD", "DCR"):
+        g = lambda v, m=mode: R.pixel_shuffle(v, upscale_factor=r, mode=m)  # noqa: E731
+        assert_allclose(g(3 * a + b), 3 * g(a) + g(b))
+
+
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2**31))
+def test_pixel_shuffle_index_formula(r, c, h, w, seed):
+    """2-D pixel shuffle, element by element, from the operators' definitions:
+    CRD (torch.nn.PixelShuffle, ONNX DepthToSpace CRD): y[n, c, h*r + i, w*r + j] = x[n, c*r*r + i*r + j, h, w]
+    DCR (tf.nn.depth_to_space, ONNX DepthToSpace DCR): y[n, c, h*r + i, w*r + j] = x[n, (i*r + j)*C + c, h, w]"""
+    x = np.random.default_rng(seed).normal(size=(2, c * r * r, h, w))
+    crd, dcr = (R.pixel_shuffle(x, upscale_factor=r, mode=m) for m in ("CRD", "DCR"))
+    for n, ch, hh, ww, i, j in itertools.product(range(2), range(c), range(h), range(w), range(r), range(r)):
+        assert crd[n, ch, hh * r + i, ww * r + j] == x[n, ch * r * r + i * r + j, hh, ww]
+        assert dcr[n, ch, hh * r + i, ww * r + j] == x[n, (i * r + j) * c + ch, hh, ww]

@@ -11,8 +11,12 @@ from numpy.testing import assert_allclose
 
 from upconform import reference as R
 
-RNG = np.random.default_rng(1234)
-X = RNG.normal(size=(2, 3, 7, 9))
+X = np.random.default_rng(1234).normal(size=(2, 3, 7, 9))
+
+
+def rng(seed: int) -> np.random.Generator:
+    """Each test draws from its own seeded generator, so its inputs do not depend on the selection."""
+    return np.random.default_rng(seed)
 SIZES = [(14, 18), (5, 4), (11, 13), (1, 1), (3, 20)]
 
 
@@ -68,10 +72,11 @@ def test_resize_matches_torch_scale_factor(torch, native, canonical, scale):
 
 @pytest.mark.torch
 def test_trilinear_and_linear_match_torch(torch):
-    x3 = RNG.normal(size=(1, 2, 3, 4, 5))
+    r = rng(11)
+    x3 = r.normal(size=(1, 2, 3, 4, 5))
     got = torch.nn.functional.interpolate(torch.tensor(x3), size=(5, 7, 2), mode="trilinear").numpy()
     assert_allclose(got, R.resize(x3, sizes=[5, 7, 2], axes=[2, 3, 4], mode="linear"), atol=1e-12)
-    x1 = RNG.normal(size=(1, 2, 6))
+    x1 = r.normal(size=(1, 2, 6))
     got = torch.nn.functional.interpolate(torch.tensor(x1), size=13, mode="linear", align_corners=True).numpy()
     assert_allclose(got, R.resize(x1, sizes=[13], axes=[2], mode="linear",
                                   coordinate_transformation_mode="align_corners"), atol=1e-12)
@@ -82,10 +87,11 @@ def test_trilinear_and_linear_match_torch(torch):
     (1, 1, 0, 0, 1, 1), (2, 3, 1, 1, 1, 1), (3, 5, 2, 2, 1, 2), (2, 4, 1, 0, 2, 1), (3, 2, 0, 1, 1, 3)])
 def test_conv_transpose_matches_torch(torch, stride, k, pad, out_pad, dil, groups):
     F = torch.nn.functional
+    r = rng(12)
     for rank, fn in [(1, F.conv_transpose1d), (2, F.conv_transpose2d), (3, F.conv_transpose3d)]:
-        x = RNG.normal(size=(2, 3 * groups, *([4] * rank)))
-        w = RNG.normal(size=(3 * groups, 2, *([k] * rank)))
-        b = RNG.normal(size=(2 * groups,))
+        x = r.normal(size=(2, 3 * groups, *([4] * rank)))
+        w = r.normal(size=(3 * groups, 2, *([k] * rank)))
+        b = r.normal(size=(2 * groups,))
         got = fn(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=stride, padding=pad,
                  output_padding=out_pad, groups=groups, dilation=dil).numpy()
         ref = R.conv_transpose(x, w, b, strides=stride, pads=[pad] * (2 * rank), output_padding=out_pad,
@@ -96,14 +102,15 @@ def test_conv_transpose_matches_torch(torch, stride, k, pad, out_pad, dil, group
 @pytest.mark.torch
 def test_pool_unpool_pixel_shuffle_repeat_match_torch(torch):
     F = torch.nn.functional
-    x = RNG.normal(size=(2, 3, 7, 9))
+    r = rng(13)
+    x = r.normal(size=(2, 3, 7, 9))
     v, i = F.max_pool2d(torch.tensor(x), 3, 2, 1, ceil_mode=True, return_indices=True)
     rv, ri = R.max_pool(x, kernel_shape=3, strides=2, pads=[1, 1, 1, 1], ceil_mode=True)
     assert_allclose(v.numpy(), rv)
     assert (i.numpy() == ri).all()
     got = F.max_unpool2d(v, i, 3, 2, 1, output_size=[7, 9]).numpy()
     assert_allclose(got, R.max_unpool(rv, ri, kernel_shape=3, strides=2, pads=[1, 1, 1, 1], output_shape=[7, 9]))
-    ps = RNG.normal(size=(1, 18, 3, 4))
+    ps = r.normal(size=(1, 18, 3, 4))
     assert_allclose(F.pixel_shuffle(torch.tensor(ps), 3).numpy(), R.pixel_shuffle(ps, upscale_factor=3))
     assert_allclose(F.pixel_unshuffle(torch.tensor(x[:, :, :6, :9]), 3).numpy(),
                     R.pixel_unshuffle(x[:, :, :6, :9], downscale_factor=3))
@@ -154,24 +161,31 @@ def test_tf_bicubic_uses_a_quantised_coefficient_table(tf):
 
 @pytest.mark.tensorflow
 def test_tf_conv2d_transpose_same_is_rotated_zero_insertion(tf):
-    """The seed experiment: the zero-insertion form with a (C_out, C_in, 3, 3) kernel equals
-    tf.nn.conv2d_transpose(SAME) once the kernel is rotated 180 degrees into (kH, kW, C_out, C_in)."""
-    x = RNG.normal(size=(1, 4, 5, 6)).astype(np.float32)
-    w_direct = RNG.normal(size=(2, 4, 3, 3)).astype(np.float32)
+    """The seed experiment, through the binding: the zero-insertion form with a (C_out, C_in, 3, 3)
+    kernel is tf.nn.conv2d_transpose(SAME) once the binding rotates the kernel 180 degrees into
+    (kH, kW, C_out, C_in)."""
+    from upconform.adapters import NativeCall, get
+    from upconform.harness.spec import load_text
+
+    cases, _ = load_text("op: conv_transpose\ncases:\n  - {id: seed, params: {strides: 2, auto_pad: SAME_UPPER, "
+                         "weight_convention: direct}, shapes: {x: [1, 4, 5, 6], w: [4, 4, 3, 3]}}\n")
+    case = cases[0]
+    r = rng(14)
+    x = r.normal(size=(1, 4, 5, 6)).astype(np.float32)
+    w_direct = r.normal(size=(4, 4, 3, 3)).astype(np.float32)
     ref = R.conv_transpose(x, w_direct, strides=2, auto_pad="SAME_UPPER", weight_convention="direct")
-    w_t = R.direct_to_transposed(w_direct)  # (C_in, C_out, kH, kW), rotated
-    filt = np.transpose(w_t, (2, 3, 1, 0))  # (kH, kW, C_out, C_in)
-    got = tf.nn.conv2d_transpose(_nhwc(x), filt, output_shape=[1, 10, 12, 2], strides=2, padding="SAME")
-    assert_allclose(_nchw(got), ref, atol=1e-5)
-    # without the rotation the numbers are wrong: the convention matters
-    wrong = tf.nn.conv2d_transpose(_nhwc(x), np.transpose(w_direct, (2, 3, 0, 1)), output_shape=[1, 10, 12, 2],
-                                   strides=2, padding="SAME")
-    assert np.abs(_nchw(wrong) - ref).max() > 0.1
+    b = get("tf.nn.conv2d_transpose")
+    call = b.to_native(case)
+    assert call.args["padding"] == "SAME" and call.args["output_shape"] == [1, 10, 12, 4] and call.prep["rotate"]
+    assert_allclose(b.run(call, {"x": x, "w": w_direct}), ref, atol=1e-5)
+    # without the rotation (and the channel swap) the numbers are wrong: the convention matters
+    plain = NativeCall(call.binding, call.args, {**call.prep, "rotate": False})
+    assert np.abs(b.run(plain, {"x": x, "w": w_direct}) - ref).max() > 0.1
 
 
 @pytest.mark.tensorflow
 def test_tf_depth_to_space_is_dcr(tf):
-    x = RNG.normal(size=(1, 12, 3, 4)).astype(np.float32)
+    x = rng(15).normal(size=(1, 12, 3, 4)).astype(np.float32)
     got = _nchw(tf.nn.depth_to_space(_nhwc(x), 2))
     assert_allclose(got, R.pixel_shuffle(x, upscale_factor=2, mode="DCR"))
     assert np.abs(got - R.pixel_shuffle(x, upscale_factor=2, mode="CRD")).max() > 0.1

@@ -1,0 +1,77 @@
+"""Every registered binding runs real cases of the default suite, in every dtype it supports, and
+its output is compared with the reference: a binding that stops conforming turns `make test` red.
+
+The cases are a deterministic sample (evenly spaced over the supported cases of each binding and
+dtype), so the test stays within seconds; `make run` (in `.ci/run` too) runs the whole suite.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from upconform.adapters import _BUILTIN as BUILTIN_BINDINGS
+from upconform.adapters import Unsupported, get
+from upconform.harness import expectations as exp
+from upconform.harness.runner import run_cases
+from upconform.harness.spec import default_spec_paths, load_files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PER_DTYPE = 4  # checks per (binding, dtype)
+BAD = ("fail", "error", "xpass", "crash", "timeout")
+
+
+@cache
+def suite():
+    cases, _ = load_files(default_spec_paths(ROOT / "specs"))
+    return cases
+
+
+@cache
+def expectations():
+    return exp.load(ROOT / "specs" / "expectations.yaml")
+
+
+def sample(name: str) -> dict[str, list]:
+    """Supported cases of the default suite per dtype, PER_DTYPE of them spread evenly."""
+    b = get(name)
+    by_dtype: dict[str, list] = {}
+    for case in suite():
+        if case.op in b.ops and (case.bindings is None or name in case.bindings):
+            if not isinstance(b.to_native(case), Unsupported):
+                by_dtype.setdefault(case.dtype, []).append(case)
+    out = {}
+    for dt, cs in by_dtype.items():
+        step = max(len(cs) // PER_DTYPE, 1)
+        out[dt] = cs[::step][:PER_DTYPE]
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_BINDINGS))
+def test_binding_conforms_on_real_cases(name):
+    b = get(name)
+    pytest.importorskip({"torch": "torch", "tensorflow": "tensorflow"}[b.framework])
+    picked = sample(name)
+    assert picked, f"{name} expresses no case of the default suite"
+    for dtype, cases in picked.items():
+        results = run_cases(cases, [name], expectations=expectations(), timing_budget_s=0.0, max_repeats=1)
+        assert len(results) == len(cases)
+        bad = [f"{r.case_id}: {r.outcome}: {r.reason}" for r in results if r.outcome in BAD]
+        assert not bad, f"{name} [{dtype}]:\n" + "\n".join(bad)
+        # each checked output really was compared value by value with the reference
+        for r in results:
+            if r.outcome == "pass":
+                assert r.check == "values" and r.metrics["total"] > 0, r.case_id
+    passed = [dt for dt, cs in picked.items() if cs]
+    assert passed, name
+
+
+def test_sample_covers_every_binding_and_its_dtypes():
+    """The sample is not empty anywhere: every binding has cases, in more than one dtype where it can."""
+    counts = {n: {dt: len(cs) for dt, cs in sample(n).items()} for n in BUILTIN_BINDINGS}
+    assert all(counts.values()), {n: c for n, c in counts.items() if not c}
+    assert set(counts["torch.nn.functional.interpolate"]) >= {"float16", "bfloat16", "float32", "float64", "uint8"}
+    assert set(counts["tf.nn.conv2d_transpose"]) >= {"float32", "float64"}
