@@ -21,10 +21,6 @@ from typing import Any
 
 import yaml
 
-BAD_OUTCOMES = ("fail", "error", "xpass", "crash", "timeout")
-FRAMEWORK_ALIASES = {"tf": "tensorflow", "tensorflow": "tensorflow", "keras": "tensorflow", "torch": "torch",
-                     "pytorch": "torch"}
-
 
 def _spec_paths(paths: Sequence[str]) -> list[Path]:
     from .harness.spec import default_spec_paths
@@ -39,7 +35,7 @@ def _spec_paths(paths: Sequence[str]) -> list[Path]:
 
 
 def _binding_names(args: argparse.Namespace) -> list[str]:
-    from .adapters import get, registry
+    from .adapters import framework, get, registry
 
     names = list(registry())
     if getattr(args, "binding", None):
@@ -50,9 +46,10 @@ def _binding_names(args: argparse.Namespace) -> list[str]:
     if getattr(args, "framework", None):
         wanted = set()
         for f in args.framework:
-            if f.lower() not in FRAMEWORK_ALIASES:
-                raise SystemExit(_usage_error(f"--framework: {f!r} is not one of {sorted(set(FRAMEWORK_ALIASES))}"))
-            wanted.add(FRAMEWORK_ALIASES[f.lower()])
+            try:
+                wanted.add(framework(f).name)
+            except KeyError as e:
+                raise SystemExit(_usage_error(f"--{e.args[0]}")) from None
         names = [n for n in names if get(n).framework in wanted]
     return names
 
@@ -238,8 +235,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> int:
+    from .harness.outcome import is_bad
+
     print(_summary_table(data["results"]))
-    bad = [r for r in data["results"] if r["outcome"] in BAD_OUTCOMES]
+    bad = [r for r in data["results"] if is_bad(r["outcome"])]
     for r in bad[:20]:
         print(f"{r['outcome'].upper():8s} {r['case_id']} :: {r['binding']}: {r['reason']}")
     if len(bad) > 20:

@@ -40,8 +40,7 @@ class CheckFailed(Exception):
 
 class SpecFile(pytest.File):
     def collect(self) -> Any:
-        from .adapters import get, registry
-        from .cli import FRAMEWORK_ALIASES
+        from .adapters import framework, get, registry
         from .harness.runner import bindings_for
         from .harness.spec import SpecError, load_files
 
@@ -52,7 +51,10 @@ class SpecFile(pytest.File):
         names = list(registry())
         fws = self.config.getoption("upconform_framework")
         if fws:
-            wanted = {FRAMEWORK_ALIASES.get(f.lower(), f) for f in fws}
+            try:
+                wanted = {framework(f).name for f in fws}
+            except KeyError as e:
+                raise self.CollectError(f"--upconform-{e.args[0]}") from None
             names = [n for n in names if get(n).framework in wanted]
         for case in cases:
             for b in bindings_for(case, names):

@@ -1,8 +1,14 @@
-"""Bindings: framework APIs that claim canonical semantics, with their translations.
+"""Bindings and frameworks: framework APIs that claim canonical semantics, with their translations,
+and one :class:`Framework` descriptor per framework beside its bindings.
 
-The registry is written out; framework modules are imported only when a binding runs.
-A third-party binding loads from the ``upconform.adapters`` entry-point group or from
-``--adapter module:object`` (an object, a class or a zero-argument factory of a Binding, or a list).
+The registries are written out; framework modules are imported only when a binding runs.
+Third-party bindings and frameworks load from the ``upconform.adapters`` entry-point group or from
+``--adapter module:object``: the object is a Binding (an instance, a class or a zero-argument
+factory), a Framework, a list of them, or a module whose ``FRAMEWORK`` and ``BINDINGS`` are read.
+A new framework is therefore one module plus one entry-point line::
+
+    [project.entry-points."upconform.adapters"]
+    jax = "upconform_jax"          # the module defines FRAMEWORK = Framework(...) and BINDINGS = [...]
 
 Example:
     >>> "torch.nn.functional.interpolate" in registry()
@@ -15,11 +21,19 @@ import importlib
 from collections.abc import Callable
 from functools import cache
 from importlib import metadata
+from types import ModuleType
 from typing import Any
 
-from .base import Binding, NativeCall, Unsupported
+from .base import Binding, Framework, NativeCall, Unsupported
 
-__all__ = ["Binding", "NativeCall", "Unsupported", "registry", "load_adapter", "get"]
+__all__ = ["Binding", "Framework", "NativeCall", "Unsupported", "registry", "load_adapter", "get", "frameworks",
+           "framework", "framework_of"]
+
+# framework name -> (module, attribute) of its descriptor
+_BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {
+    "torch": ("torch_bindings", "FRAMEWORK"),
+    "tensorflow": ("tf_bindings", "FRAMEWORK"),
+}
 
 # name -> (module, attribute); the attribute is a Binding subclass or factory.
 _BUILTIN: dict[str, tuple[str, str]] = {
@@ -53,44 +67,69 @@ _BUILTIN: dict[str, tuple[str, str]] = {
 }
 
 _EXTRA: dict[str, Callable[[], Binding]] = {}
+_EXTRA_FRAMEWORKS: dict[str, Framework] = {}
 
 
-def _instantiate(obj: Any) -> list[Binding]:
+def _instantiate(obj: Any) -> tuple[list[Binding], list[Framework]]:
+    """Bindings and framework descriptors from an adapter object (see the module docstring)."""
     if isinstance(obj, Binding):
-        return [obj]
+        return [obj], []
+    if isinstance(obj, Framework):
+        return [], [obj]
+    if isinstance(obj, ModuleType):
+        if not hasattr(obj, "BINDINGS") and not hasattr(obj, "FRAMEWORK"):
+            raise TypeError(f"adapter: module {obj.__name__} has neither BINDINGS nor FRAMEWORK")
+        bs, fs = _instantiate(list(getattr(obj, "BINDINGS", [])))
+        return bs, fs + ([obj.FRAMEWORK] if hasattr(obj, "FRAMEWORK") else [])
     if isinstance(obj, (list, tuple)):
-        return [b for o in obj for b in _instantiate(o)]
+        bs, fs = [], []
+        for o in obj:
+            b, f = _instantiate(o)
+            bs += b
+            fs += f
+        return bs, fs
     if callable(obj):
         return _instantiate(obj())
-    raise TypeError(f"adapter: {obj!r} is not a Binding, a Binding class or factory, or a list of them")
+    raise TypeError(f"adapter: {obj!r} is not a Binding, a Framework, a factory, a list or a module of them")
 
 
 def load_adapter(spec: str) -> list[str]:
-    """Register bindings from ``module:object``; returns their names.
+    """Register bindings (and framework descriptors) from ``module:object`` or ``module``; returns the
+    binding names.
 
     Example: ``load_adapter("mypkg.bindings:MY_BINDINGS")``.
     """
-    if ":" not in spec:
-        raise ValueError(f"--adapter: {spec!r} must be 'module:object'")
     mod, _, attr = spec.partition(":")
-    obj = getattr(importlib.import_module(mod), attr)
+    if not mod:
+        raise ValueError(f"--adapter: {spec!r} must be 'module:object' or 'module'")
+    obj = importlib.import_module(mod)
+    if attr:
+        obj = getattr(obj, attr)
+    bindings, fws = _instantiate(obj)
     names = []
-    for b in _instantiate(obj):
+    for b in bindings:
         if not b.name:
             raise ValueError(f"--adapter: binding {b!r} has no name")
         _EXTRA[b.name] = lambda b=b: b
         names.append(b.name)
+    for f in fws:
+        _EXTRA_FRAMEWORKS[f.name] = f
     registry.cache_clear()
     get.cache_clear()
+    frameworks.cache_clear()
     return names
 
 
-def _entry_point_bindings() -> dict[str, Callable[[], Binding]]:
+@cache
+def _entry_points() -> tuple[dict[str, Callable[[], Binding]], dict[str, Framework]]:
     out: dict[str, Callable[[], Binding]] = {}
+    fws: dict[str, Framework] = {}
     for ep in metadata.entry_points(group="upconform.adapters"):
-        for b in _instantiate(ep.load()):
+        bindings, descs = _instantiate(ep.load())
+        for b in bindings:
             out[b.name] = lambda b=b: b
-    return out
+        fws.update({f.name: f for f in descs})
+    return out, fws
 
 
 def _builtin_factory(module: str, attr: str) -> Callable[[], Binding]:
@@ -104,7 +143,7 @@ def _builtin_factory(module: str, attr: str) -> Callable[[], Binding]:
 def registry() -> dict[str, Callable[[], Binding]]:
     """Every known binding name -> factory (built-ins, entry points, --adapter)."""
     reg: dict[str, Callable[[], Binding]] = {n: _builtin_factory(m, a) for n, (m, a) in _BUILTIN.items()}
-    reg.update(_entry_point_bindings())
+    reg.update(_entry_points()[0])
     reg.update(_EXTRA)
     return reg
 
@@ -122,3 +161,46 @@ def get(name: str) -> Binding:
         raise KeyError(f"binding: {name!r} is not one of {sorted(reg)}")
     b = reg[name]()
     return b
+
+
+@cache
+def frameworks() -> dict[str, Framework]:
+    """Every framework descriptor: built-ins, entry points, --adapter, and a plain descriptor for any
+    framework that a binding names without one.
+
+    Example:
+        >>> frameworks()["tensorflow"].matches("keras")
+        True
+    """
+    out = {n: getattr(importlib.import_module(f"{__name__}.{m}"), a) for n, (m, a) in _BUILTIN_FRAMEWORKS.items()}
+    out.update(_entry_points()[1])
+    out.update(_EXTRA_FRAMEWORKS)
+    for name in registry():
+        fw = get(name).framework
+        if fw and fw not in out:
+            out[fw] = Framework(fw)
+    return out
+
+
+def framework(name: str) -> Framework:
+    """The descriptor for a framework name or alias (case-insensitive).
+
+    Example:
+        >>> framework("PyTorch").name
+        'torch'
+    """
+    for f in frameworks().values():
+        if f.matches(name):
+            return f
+    choices = sorted({n for f in frameworks().values() for n in (f.name, *f.aliases)})
+    raise KeyError(f"framework: {name!r} is not one of {choices}")
+
+
+def framework_of(binding: str) -> Framework:
+    """The descriptor of the framework a binding runs.
+
+    Example:
+        >>> framework_of("tf.repeat").name
+        'tensorflow'
+    """
+    return framework(get(binding).framework)

@@ -10,14 +10,64 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib.util
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from ..harness.canonical import normalize
 from ..harness.dtypes import np_dtype
+
+
+def _no_threads(threads: int) -> None:
+    """A framework with no thread pool of its own (the OMP/MKL/OpenBLAS variables still apply)."""
+
+
+def _no_sync(device: str) -> None:
+    """A framework whose calls return when the work is done."""
+
+
+@dataclass(frozen=True)
+class Framework:
+    """What a framework is, in one place beside its bindings: the CLI's ``--framework`` choices,
+    provenance, thread pinning, device synchronisation and the install hint all read it.
+
+    Example:
+        >>> fw = Framework("numpy", aliases=("np",), distributions=("numpy",), module="numpy")
+        >>> fw.matches("NP"), "numpy" in fw.versions()
+        (True, True)
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    distributions: tuple[str, ...] = ()  # package names whose versions are recorded (those installed)
+    module: str = ""  # the import name that must exist for its bindings to run
+    extra: str = ""  # the optional-dependency extra that installs it: pip install 'upconform[EXTRA]'
+    configure_threads: Callable[[int], None] = _no_threads  # called once per process, before first use
+    synchronize: Callable[[str], None] = _no_sync  # wait for asynchronous devices so timings cover the work
+
+    def matches(self, name: str) -> bool:
+        return name.lower() in (self.name.lower(), *(a.lower() for a in self.aliases))
+
+    def versions(self) -> dict[str, str]:
+        """Installed versions of its distributions, read from package metadata (nothing is imported)."""
+        out = {}
+        for d in self.distributions:
+            try:
+                out[d] = metadata.version(d)
+            except metadata.PackageNotFoundError:
+                continue
+        return out
+
+    def missing(self) -> str | None:
+        """Why its bindings cannot run here (the module is not installed), or None."""
+        if not self.module or importlib.util.find_spec(self.module) is not None:
+            return None
+        hint = f" (pip install 'upconform[{self.extra}]')" if self.extra else ""
+        return f"{self.name} is not installed{hint}"
 
 
 @dataclass(frozen=True)
@@ -72,13 +122,6 @@ class Binding:
     def to_canonical(self, out: Any, prepared: Any) -> np.ndarray:
         """Native output -> numpy in canonical layout, keeping the framework's output dtype."""
         raise NotImplementedError  # pragma: no cover
-
-    def synchronize(self, device: str) -> None:
-        """Wait for asynchronous devices (CUDA) so timings cover the work."""
-
-    def version(self) -> str:
-        """The framework version this binding runs."""
-        return ""
 
     # helpers ------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..harness.canonical import normalize
-from .base import Binding, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
+from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
 
 
 def _tf() -> Any:
@@ -60,12 +60,23 @@ def _device(device: str) -> str:
     return "/GPU:0" if device.startswith("cuda") else "/CPU:0"
 
 
+def _configure_threads(threads: int) -> None:
+    tf = _tf()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # already initialised in this process
+        pass
+
+
+# TF's eager ops hand back tensors whose values are ready (to_canonical copies them to host).
+FRAMEWORK = Framework("tensorflow", aliases=("tf", "keras"), distributions=("tensorflow", "tensorflow-cpu", "keras"),
+                      module="tensorflow", extra="tensorflow", configure_threads=_configure_threads)
+
+
 class TfBinding(Binding):
     framework = "tensorflow"
     channels_last = True
-
-    def version(self) -> str:
-        return str(_tf().__version__)
 
     def execute(self, prepared: Any) -> Any:
         fn, args, kwargs, device = prepared

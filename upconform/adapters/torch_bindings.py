@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..harness.canonical import normalize
-from .base import Binding, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
+from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
 
 
 def _torch() -> Any:
@@ -49,15 +49,21 @@ def _per_axis(v: Any, k: int) -> list[Any]:
     return list(v) if isinstance(v, (list, tuple)) else [v] * k
 
 
+def _configure_threads(threads: int) -> None:
+    _torch().set_num_threads(threads)
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        _torch().cuda.synchronize()
+
+
+FRAMEWORK = Framework("torch", aliases=("pytorch",), distributions=("torch",), module="torch", extra="torch",
+                      configure_threads=_configure_threads, synchronize=_synchronize)
+
+
 class TorchBinding(Binding):
     framework = "torch"
-
-    def version(self) -> str:
-        return str(_torch().__version__)
-
-    def synchronize(self, device: str) -> None:
-        if device.startswith("cuda"):
-            _torch().cuda.synchronize()
 
     def execute(self, prepared: Any) -> Any:
         fn, args, kwargs = prepared[:3]

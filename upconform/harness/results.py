@@ -14,20 +14,12 @@ import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 SCHEMA_VERSION = 1
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _cpu() -> str:
@@ -49,17 +41,35 @@ def _git_commit() -> str | None:
         return None
 
 
-def provenance(*, threads: int, device: str = "cpu", flags: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Versions, machine, threads, commit and UTC time of this run."""
-    from .. import __version__
+def framework_versions(prov: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``{framework: {distribution: version}}`` of a provenance record, also from results.json files
+    written before framework descriptors (top-level ``torch``/``tensorflow``/``keras`` keys).
 
+    Example:
+        >>> framework_versions({"torch": "2.1.0", "tensorflow": None})
+        {'torch': {'torch': '2.1.0'}}
+    """
+    if isinstance(prov.get("frameworks"), dict):
+        return {k: dict(v) for k, v in prov["frameworks"].items()}
+    legacy = {"torch": {"torch": prov.get("torch")},
+              "tensorflow": {"tensorflow": prov.get("tensorflow"), "keras": prov.get("keras")}}
+    return {fw: {d: v for d, v in vs.items() if v} for fw, vs in legacy.items() if any(vs.values())}
+
+
+def provenance(*, threads: int, device: str = "cpu", flags: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Versions (of every registered framework, from its descriptor), machine, threads, commit and
+    UTC time of this run."""
+    from .. import __version__
+    from ..adapters import frameworks
+
+    fws = {name: fw.versions() for name, fw in sorted(frameworks().items())}
     return {
         "upconform": __version__,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
-        "torch": _version("torch"),
-        "tensorflow": _version("tensorflow-cpu") or _version("tensorflow"),
-        "keras": _version("keras"),
+        "frameworks": fws,
+        # one line per framework for readers: its first installed distribution's version
+        **{name: next(iter(v.values()), None) for name, v in fws.items()},
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": _cpu(),

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters import NativeCall, Unsupported, get, load_adapter
+from ..adapters import NativeCall, Unsupported, framework, framework_of, get, load_adapter
 from .spec import Case, freeze, plain
 
 # ----------------------------------------------------------------------------------- wire format
@@ -51,16 +51,17 @@ def _err(e: BaseException) -> str:
 def time_execute(binding: Any, prepared: Any, device: str, *, budget_s: float, max_repeats: int,
                  min_repeats: int = 1) -> tuple[Any, dict[str, Any]]:
     """Warm-up once (its output is the one compared), then repeat within ``budget_s``: median and IQR."""
+    sync = framework(binding.framework).synchronize
     t0 = time.perf_counter()
     out = binding.execute(prepared)
-    binding.synchronize(device)
+    sync(device)
     warm = time.perf_counter() - t0
     samples: list[float] = []
     start = time.perf_counter()
     while len(samples) < max_repeats and (len(samples) < min_repeats or time.perf_counter() - start < budget_s):
         t = time.perf_counter()
         binding.execute(prepared)
-        binding.synchronize(device)
+        sync(device)
         samples.append(time.perf_counter() - t)
     q = np.percentile(samples, [25, 75]) if samples else [0.0, 0.0]
     return out, {"median_s": float(np.median(samples)) if samples else None, "iqr_s": float(q[1] - q[0]),
@@ -72,6 +73,9 @@ def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Translate, run and time one check; framework exceptions are results, not raises."""
     case = case_from_wire(payload["case"])
     b = get(payload["binding"])
+    missing = framework(b.framework).missing()
+    if missing:
+        return {"status": "unsupported", "reason": missing}
     try:
         call = b.to_native(case)
     except Exception as e:  # noqa: BLE001
@@ -113,7 +117,9 @@ def do_native(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def do_warmup(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {"version": get(payload["binding"]).version()}
+    """The worker's first answer: by then the framework is imported and pinned (``_worker_main``),
+    outside any check's timeout."""
+    return {"versions": framework_of(payload["binding"]).versions()}
 
 
 HANDLERS = {"check": do_check, "native": do_native, "warmup": do_warmup}
@@ -121,6 +127,7 @@ HANDLERS = {"check": do_check, "native": do_native, "warmup": do_warmup}
 
 def configure_threads(threads: int, frameworks: set[str] | Sequence[str]) -> None:
     """Pin every framework to the same thread count, before its first use (recorded in provenance).
+    A framework that is not installed is left alone (its checks are ``unsupported``).
 
     Example:
         >>> configure_threads(1, set())
@@ -128,28 +135,17 @@ def configure_threads(threads: int, frameworks: set[str] | Sequence[str]) -> Non
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "torch" in frameworks:
-        import torch
-
-        torch.set_num_threads(threads)
-    if "tensorflow" in frameworks:
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # already initialised in this process
-            pass
+    for name in frameworks:
+        fw = framework(name)
+        if fw.missing() is None:
+            fw.configure_threads(threads)
 
 
-def _worker_main(conn: Any, framework: str, adapters: Sequence[str], threads: int) -> None:
+def _worker_main(conn: Any, framework_name: str, adapters: Sequence[str], threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     for a in adapters:
         load_adapter(a)
-    try:
-        configure_threads(threads, {framework})
-    except ImportError:  # the framework is missing: every check will say so as an error
-        pass
+    configure_threads(threads, {framework_name})
     while True:
         try:
             kind, payload = conn.recv()
