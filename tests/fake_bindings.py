@@ -9,7 +9,7 @@ import numpy as np
 
 from upconform import reference
 from upconform.adapters import Binding, NativeCall, Unsupported
-from upconform.harness.compare import DEFAULT_TOLERANCES
+from upconform.canonical import DEFAULT_TOLERANCES
 
 
 class FakeRepeat(Binding):

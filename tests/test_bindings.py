@@ -7,7 +7,7 @@ from functools import cache
 import pytest
 
 from upconform.adapters import NativeCall, Unsupported, get, registry
-from upconform.harness.canonical import normalize
+from upconform.canonical import normalize
 from upconform.harness.spec import default_spec_paths, load_files
 
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from upconform import reference as R
+from upconform.canonical import np_dtype
 from upconform.harness.compare import DEFAULT_TOLERANCES, compare
-from upconform.harness.dtypes import np_dtype
 
 # ----------------------------------------------------------------------------- tolerance table
 

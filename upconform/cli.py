@@ -393,11 +393,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .canonical import expected_output
     from .harness import expectations as exp
     from .harness.budget import over_budget
-    from .harness.canonical import normalize
-    from .harness.ops import reference_call
-    from .harness.runner import to_reference_params
     from .harness.spec import SpecError, load_files
 
     try:
@@ -412,8 +410,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     problems = []
     for c in cases:
         try:  # the reference is the final judge of a parameter set
-            tensors = {k: np.zeros(v) for k, v in c.shapes.items()}
-            reference_call(c.op, tensors, to_reference_params(c.op, normalize(c.op, c.params, c.shapes)))
+            expected_output(c, {k: np.zeros(v) for k, v in c.shapes.items()})
         except Exception as e:  # noqa: BLE001
             problems.append(f"{c.source}: {c.id}: params: {e}")
     for p in problems:
@@ -438,7 +435,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from types import MappingProxyType
 
     from .adapters import Unsupported, get, registry
-    from .harness.spec import Case
+    from .canonical import Case, freeze, op_info
 
     try:
         b = get(args.binding)
@@ -447,9 +444,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     native = _parse_kv(args.args)
     shape = tuple(int(v) for v in args.shape.split(","))
     op = args.op or b.ops[0]
-    shapes: dict[str, tuple[int, ...]] = {"x": shape}
-    if op == "conv_transpose":
-        shapes["w"] = tuple(int(v) for v in (args.weight_shape or f"{shape[1]},{shape[1]},3,3").split(","))
+    weight = tuple(int(v) for v in args.weight_shape.split(",")) if args.weight_shape else None
+    shapes = op_info(op).shapes_for_explain(shape, weight)
     try:
         meaning = b.from_native(native, shapes, op=op)
     except Exception as e:  # noqa: BLE001
@@ -462,8 +458,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print(f"  canonical {op}:")
     for k, v in meaning.items():
         print(f"    {k}: {v}")
+    derived = op_info(op).derived
     case = Case(id=f"{op}/explain[float32]", op=op, name="explain", dtype="float32",
-                params=MappingProxyType({k: v for k, v in meaning.items() if k != "output_spatial"}),
+                params=freeze({k: v for k, v in meaning.items() if k not in derived}),
                 shapes=MappingProxyType(shapes))
     print("  equivalent calls:")
     for name in registry():

@@ -78,18 +78,15 @@ class CheckItem(pytest.Item):
         return store
 
     def runtest(self) -> None:
-        from .harness.canonical import normalize
-        from .harness.inputs import case_tensors
-        from .harness.ops import reference_call
-        from .harness.runner import check, to_reference_params
+        from .canonical import case_tensors, expected_output
+        from .harness.runner import check
 
         store = self._shared()
         cache = store.setdefault("cases", {})
         if self.case.id not in cache:
             tensors = case_tensors(self.case)
             try:
-                expected, err = reference_call(self.case.op, tensors, to_reference_params(
-                    self.case.op, normalize(self.case.op, self.case.params, self.case.shapes))), ""
+                expected, err = expected_output(self.case, tensors), ""
             except Exception as e:  # noqa: BLE001
                 expected, err = None, f"{type(e).__name__}: {e}"
             if len(cache) > 64:  # items of a case are collected together; -k / xdist may interleave

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..harness.canonical import normalize
-from ..harness.dtypes import np_dtype
+from ..canonical import Case, np_dtype
 
 
 def _no_threads(threads: int) -> None:
@@ -102,7 +101,7 @@ class Binding:
     framework: str = ""
     ops: tuple[str, ...] = ()
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:  # pragma: no cover - interface
+    def to_native(self, case: Case) -> NativeCall | Unsupported:  # pragma: no cover - interface
         """The native call for a canonical case, or why there is none."""
         raise NotImplementedError
 
@@ -126,8 +125,9 @@ class Binding:
     # helpers ------------------------------------------------------------------------------
 
     @staticmethod
-    def normal_form(case: Any) -> dict[str, Any]:
-        return normalize(case.op, case.params, case.shapes)
+    def normal_form(case: Case) -> dict[str, Any]:
+        """The case's normal form (computed once, at load), as a fresh mutable dict."""
+        return case.normal_form()
 
     def run(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> np.ndarray:
         """prepare + execute + to_canonical, untimed (for explain, repro and tests).

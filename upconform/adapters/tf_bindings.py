@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..harness.canonical import normalize
+from ..canonical import Case, normalize
+from ..canonical.conv_transpose import pads_from_begins
+from ..reference.resize import exact_ratio
 from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
 
 
@@ -106,9 +108,9 @@ def _resize_size(n: dict[str, Any], x: tuple[int, ...], api: str) -> list[int] |
         out = list(n["sizes"])
     else:
         s = n["scales"]
-        out = [int(np.floor(i * Fraction(v).limit_denominator(10**6))) for i, v in zip(x, s)]
+        out = [int(np.floor(i * exact_ratio(v))) for i, v in zip(x, s)]
         for i, o, v in zip(x, out, s):
-            if Fraction(o, i) != Fraction(v).limit_denominator(10**6):
+            if Fraction(o, i) != exact_ratio(v):
                 return Unsupported(f"{api} takes a size, so its coordinates use out/in = {o}/{i}; "
                                    f"the case's scale {v} differs")
     if out[:2] != list(x[:2]):
@@ -126,7 +128,7 @@ class ImageResize(TfBinding):
     name = "tf.image.resize"
     ops = ("resize",)
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
             return unsupported_op(self, case.op)
         n = self.normal_form(case)
@@ -197,7 +199,7 @@ class _ResizeV1(TfBinding):
     # (align_corners, half_pixel_centers) -> canonical parameters
     table: dict[tuple[bool, bool], dict[str, Any]] = {}
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
             return unsupported_op(self, case.op)
         n = self.normal_form(case)
@@ -292,7 +294,7 @@ class CropAndResize(TfBinding):
     name = "tf.image.crop_and_resize"
     ops = ("resize",)
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
             return unsupported_op(self, case.op)
         n = self.normal_form(case)
@@ -358,12 +360,12 @@ class UpSampling2D(TfBinding):
     name = "keras.layers.UpSampling2D"
     ops = ("resize", "repeat")
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         x = tuple(case.shapes["x"])
         if len(x) != 4:
             return Unsupported("UpSampling2D is 2-D only")
         if case.op == "repeat":
-            r = normalize("repeat", case.params, case.shapes)["repeats"]
+            r = case.normal_form()["repeats"]
             return NativeCall(self.name, {"size": r, "interpolation": "nearest"})
         if case.op != "resize":
             return unsupported_op(self, case.op)
@@ -434,7 +436,7 @@ class _TfConvTranspose(TfBinding):
     fn = "conv2d_transpose"
     explicit = False
 
-    def _geometry(self, case: Any) -> tuple[dict[str, Any], list[int], list[int], list[int]] | Unsupported:
+    def _geometry(self, case: Case) -> tuple[dict[str, Any], list[int], list[int], list[int]] | Unsupported:
         if case.op != "conv_transpose":
             return unsupported_op(self, case.op)
         k = spatial_rank(case.shapes)
@@ -451,7 +453,7 @@ class _TfConvTranspose(TfBinding):
         k_eff = [(w[2 + i] - 1) * n["dilations"][i] + 1 for i in range(k)]
         return n, list(x[2:]), k_eff, n["output_spatial"]
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         g = self._geometry(case)
         if isinstance(g, Unsupported):
             return g
@@ -516,16 +518,9 @@ class _TfConvTranspose(TfBinding):
     @staticmethod
     def _canonical_from_begins(st: list[int], dl: list[int], begins: list[int], outs: list[int],
                                shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any]:
-        x, w = shapes["x"], shapes["w"]
-        k = len(st)
-        ends, extra = [], []
-        for i in range(k):
-            full = st[i] * (x[2 + i] - 1) + (w[2 + i] - 1) * dl[i] + 1
-            e = full - begins[i] - outs[i]
-            ends.append(max(e, 0))
-            extra.append(max(-e, 0))
-        return normalize("conv_transpose", {"strides": st, "dilations": dl, "pads": begins + ends,
-                                            "output_padding": extra}, shapes)
+        pads, extra = pads_from_begins(shapes["x"], shapes["w"], st, dl, begins, outs)
+        return normalize("conv_transpose", {"strides": st, "dilations": dl, "pads": pads, "output_padding": extra},
+                         shapes)
 
     def _kernel(self, call: NativeCall, w: np.ndarray) -> np.ndarray:
         from ..reference import direct_to_transposed
@@ -582,7 +577,7 @@ class KerasConv2DTranspose(_TfConvTranspose):
         shp = layer.compute_output_shape((x[0], x[2], x[3], x[1]))
         return [int(v) for v in shp[1:3]]
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         g = self._geometry(case)
         if isinstance(g, Unsupported):
             return g
@@ -636,7 +631,7 @@ class DepthToSpace(TfBinding):
     arg = "upscale_factor"
     fn = "depth_to_space"
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op not in self.ops:
             return unsupported_op(self, case.op)
         if spatial_rank(case.shapes) != 2:
@@ -685,7 +680,7 @@ class MaxPoolWithArgmaxUnpool(TfBinding):
     ops = ("max_unpool",)
     channels_last = False  # the scatter writes NCHW directly
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "max_unpool":
             return unsupported_op(self, case.op)
         x = case.shapes["x"]
@@ -749,10 +744,10 @@ class TfRepeat(TfBinding):
     ops = ("repeat",)
     channels_last = False
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "repeat":
             return unsupported_op(self, case.op)
-        r = normalize("repeat", case.params, case.shapes)["repeats"]
+        r = case.normal_form()["repeats"]
         return NativeCall(self.name, {"repeats": r, "axis": list(range(2, 2 + len(r)))},
                           notes=("one tf.repeat(x, repeats[i], axis=axis[i]) per spatial axis (NCHW, no transpose)",))
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..harness.canonical import normalize
+from ..canonical import Case, normalize
 from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
 
 
@@ -82,10 +82,10 @@ class Interpolate(TorchBinding):
     name = "torch.nn.functional.interpolate"
     ops = ("resize", "repeat")
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         k = spatial_rank(case.shapes)
         if case.op == "repeat":
-            r = normalize("repeat", case.params, case.shapes)["repeats"]
+            r = case.normal_form()["repeats"]
             return NativeCall(self.name, {"scale_factor": [float(v) for v in r], "mode": "nearest"})
         if case.op != "resize":
             return unsupported_op(self, case.op)
@@ -216,7 +216,7 @@ class _ConvTranspose(TorchBinding):
     def fn_name(self) -> str:
         return f"conv_transpose{self.rank}d"
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "conv_transpose":
             return unsupported_op(self, case.op)
         k = spatial_rank(case.shapes)
@@ -286,7 +286,7 @@ class PixelShuffle(TorchBinding):
     ops = ("pixel_shuffle",)
     arg = "upscale_factor"
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op not in self.ops:
             return unsupported_op(self, case.op)
         if spatial_rank(case.shapes) != 2:
@@ -318,7 +318,7 @@ class _MaxUnpool(TorchBinding):
     ops = ("max_unpool",)
     rank = 2
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "max_unpool":
             return unsupported_op(self, case.op)
         k = spatial_rank(case.shapes)
@@ -397,10 +397,10 @@ class RepeatInterleave(TorchBinding):
     name = "torch.repeat_interleave"
     ops = ("repeat",)
 
-    def to_native(self, case: Any) -> NativeCall | Unsupported:
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "repeat":
             return unsupported_op(self, case.op)
-        r = normalize("repeat", case.params, case.shapes)["repeats"]
+        r = case.normal_form()["repeats"]
         return NativeCall(self.name, {"repeats": r, "dim": list(range(2, 2 + len(r)))},
                           notes=("one torch.repeat_interleave(x, repeats[i], dim=dim[i]) per spatial axis",))
 

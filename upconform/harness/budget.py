@@ -2,7 +2,7 @@
 
 Example:
     >>> from types import SimpleNamespace as S
-    >>> case_bytes(S(op="repeat", params={"repeats": 2}, shapes={"x": (1, 1, 4)}, dtype="float32"))
+    >>> case_bytes(S(op="repeat", normal={"repeats": [2]}, shapes={"x": (1, 1, 4)}, dtype="float32"))
     224
 """
 
@@ -11,30 +11,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .canonical import normalize
+from ..canonical import op_info
 
 
 def output_elements(case: Any) -> int:
-    """Elements of the case's output, from its parameters alone."""
-    n = normalize(case.op, case.params, case.shapes)
-    x = tuple(case.shapes["x"])
-    if case.op == "resize":
-        if "sizes" in n:
-            return math.prod(n["sizes"])
-        from ..reference.resize import output_geometry
-
-        out, _ = output_geometry(x, scales=n["scales"], coordinate_transformation_mode=n["coordinate_transformation_mode"],
-                                 roi=n.get("roi"), keep_aspect_ratio_policy=n.get("keep_aspect_ratio_policy", "stretch"))
-        return math.prod(out)
-    if case.op == "repeat":
-        return math.prod(x) * math.prod(n["repeats"])
-    if case.op == "conv_transpose":
-        w = case.shapes["w"]
-        cout = w[0] if n["weight_convention"] == "direct" else w[1] * n["group"]
-        return x[0] * cout * math.prod(n["output_spatial"])
-    if case.op == "max_unpool":
-        return x[0] * x[1] * math.prod(n["output_shape"])
-    return math.prod(x)  # pixel (un)shuffle: a permutation
+    """Elements of the case's output, from its operator's record and normal form alone."""
+    return math.prod(op_info(case.op).output_shape(case.normal, case.shapes))
 
 
 def case_bytes(case: Any) -> int:

@@ -7,7 +7,7 @@ dtype), ``permutation`` (the same values in other places: layout or channel orde
 
 Example:
     >>> e = np.arange(8.0).reshape(1, 1, 8)
-    >>> classify(np.roll(e, 1, axis=2), e, "float64", op="repeat", params={})["kind"]
+    >>> classify(np.roll(e, 1, axis=2), e, "float64", params={})["kind"]
     'shifted'
 """
 
@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from .compare import DEFAULT_TOLERANCES, Tolerance
+from ..canonical import DEFAULT_TOLERANCES, Tolerance
 
 
 def _close(a: np.ndarray, e: np.ndarray, tol: Tolerance) -> np.ndarray:
     return np.abs(a - e) <= tol.atol + tol.rtol * np.abs(e)
 
 
-def classify(actual: np.ndarray, expected: np.ndarray, dtype: str, *, op: str, params: Mapping[str, Any],
+def classify(actual: np.ndarray, expected: np.ndarray, dtype: str, *, params: Mapping[str, Any],
              tolerance: Tolerance | None = None, max_ulp: float | None = None) -> dict[str, Any]:
     """``{"kind": ..., "detail": ...}`` for a failing (same-shape) comparison."""
     tol = tolerance or DEFAULT_TOLERANCES[dtype]
@@ -51,7 +51,7 @@ def classify(actual: np.ndarray, expected: np.ndarray, dtype: str, *, op: str, p
         on_border = np.any((spatial == 0) | (spatial == sizes - 1), axis=1)
         if on_border.all() and not bad.all():
             return {"kind": "border", "detail": f"all {len(idx)} mismatches lie on the first/last row or column"}
-    if op == "resize" and params.get("mode", "nearest") == "nearest":
+    if params.get("nearest_mode") is not None:  # a nearest-neighbour normal form
         return {"kind": "nearest-index", "detail": "nearest resize picked other input pixels (rounding or ties)"}
     if max_ulp is not None and max_ulp <= 4:
         return {"kind": "precision", "detail": f"within {max_ulp:.2g} ULP of {dtype}"}

@@ -1,4 +1,5 @@
-"""The one comparison entry point: shape, dtype, NaN/Inf positions, then values.
+"""The one comparison entry point: shape, dtype, NaN/Inf positions, then values. The tolerance
+table (:data:`DEFAULT_TOLERANCES`) lives in the canonical layer and is re-exported here.
 
 Example:
     >>> c = compare(np.float32([1, 2]), np.array([1.0, 2.0]), "float32")
@@ -8,34 +9,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .dtypes import np_dtype, spacing
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """``|actual - expected| <= atol + rtol * |expected|``; ``reason`` is set for overrides."""
-
-    rtol: float
-    atol: float
-    reason: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
-# PyTorch's torch.testing.assert_close defaults per dtype; uint8 allows one step of rounding.
-DEFAULT_TOLERANCES: dict[str, Tolerance] = {
-    "float16": Tolerance(rtol=1e-3, atol=1e-5),
-    "bfloat16": Tolerance(rtol=1.6e-2, atol=1e-5),
-    "float32": Tolerance(rtol=1.3e-6, atol=1e-5),
-    "float64": Tolerance(rtol=1e-7, atol=1e-7),
-    "uint8": Tolerance(rtol=0.0, atol=1.0),
-}
+from ..canonical import DEFAULT_TOLERANCES, Tolerance, np_dtype, spacing
 
 
 @dataclass

@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .compare import DEFAULT_TOLERANCES, compare
-from .inputs import generate
-from .ops import reference_call
-from .runner import to_reference_params
-from .spec import Discrepancy, plain
+from ..canonical import DEFAULT_TOLERANCES, generate, op_info, plain
+from .compare import compare
+from .spec import Discrepancy
 
 
 def differing_params(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, list[Any]]:
@@ -30,17 +28,16 @@ def differing_params(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict
 
 
 def discrepancy_tensors(d: Discrepancy) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
-    tensors = {"x": generate(d.generator, d.generator_args, d.shape, d.dtype, d.seed)}
+    """The input (from the entry's generator) and, for operators with more tensors, those tensors made
+    by the operator's own record, as for a case (conv_transpose: weights ``weight_shape``, bias of
+    ``weight_shape[1]`` channels when ``bias: true``)."""
     shapes: dict[str, tuple[int, ...]] = {"x": d.shape}
     if d.weight_shape:
-        w = np.random.default_rng(d.seed + 1).normal(size=d.weight_shape) / np.sqrt(np.prod(d.weight_shape[2:]) *
-                                                                                   d.weight_shape[0])
-        tensors["w"] = w.astype(tensors["x"].dtype)
         shapes["w"] = d.weight_shape
         if d.bias:
-            cout = d.weight_shape[1]
-            tensors["b"] = np.random.default_rng(d.seed + 2).normal(size=(cout,)).astype(tensors["x"].dtype)
-            shapes["b"] = (cout,)
+            shapes["b"] = (d.weight_shape[1],)
+    tensors = {"x": generate(d.generator, d.generator_args, d.shape, d.dtype, d.seed)}
+    tensors.update(op_info(d.op).extra_tensors(shapes, d.dtype, d.seed))
     return tensors, shapes
 
 
@@ -71,7 +68,7 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0)
                 entry["output_shape"] = list(out.shape)
         if out is not None and entry["canonical"] is not None:
             try:
-                expected = reference_call(d.op, tensors, to_reference_params(d.op, entry["canonical"]))
+                expected = op_info(d.op).expected(tensors, entry["canonical"])
                 cmp = compare(out, expected, d.dtype, tol)
                 entry["conforms"] = cmp.ok
                 entry["max_abs_err_vs_reference"] = cmp.metrics.get("max_abs_err")

@@ -11,11 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..adapters import Unsupported, get
-from .canonical import normalize
-from .compare import DEFAULT_TOLERANCES, Comparison, compare
-from .inputs import case_tensors
-from .ops import reference_call
-from .runner import to_reference_params
+from ..canonical import DEFAULT_TOLERANCES, case_tensors, expected_output
+from .compare import Comparison, compare
 from .spec import load_files
 
 
@@ -30,7 +27,6 @@ def reproduce(spec_file: str, case_id: str, binding: str) -> tuple[np.ndarray, n
     if isinstance(call, Unsupported):
         raise ValueError(f"{binding} cannot express {case_id}: {call.reason}")
     tensors = case_tensors(case)
-    expected = reference_call(case.op, tensors, to_reference_params(case.op, normalize(case.op, case.params,
-                                                                                        case.shapes)))
+    expected = expected_output(case, tensors)
     actual = b.run(call, tensors)
     return actual, expected, compare(actual, expected, case.dtype, case.tolerance or DEFAULT_TOLERANCES[case.dtype])

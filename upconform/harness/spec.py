@@ -26,10 +26,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .compare import Tolerance
-from .dtypes import DTYPES
-from .inputs import GENERATORS
-from .ops import FAMILY, OPS
+from ..canonical import DTYPES, GENERATORS, OPS, Case, Tolerance, freeze, op_info, plain
+
+__all__ = ["Case", "Discrepancy", "SpecError", "default_spec_paths", "freeze", "load_files", "load_text", "plain",
+           "schema"]
 
 DEFAULT_DTYPES = ("float32",)
 _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map", "merge"))
@@ -42,31 +42,6 @@ class SpecError(ValueError):
     def __init__(self, problems: list[tuple[str, int, str, str]]) -> None:
         self.problems = problems
         super().__init__("\n".join(f"{f}:{line}: {fld + ': ' if fld else ''}{msg}" for f, line, fld, msg in problems))
-
-
-@dataclass(frozen=True)
-class Case:
-    """One check's canonical description (before a binding is chosen); ``id`` is stable."""
-
-    id: str
-    op: str
-    name: str
-    dtype: str
-    params: Mapping[str, Any]
-    shapes: Mapping[str, tuple[int, ...]]
-    generator: str = "normal"
-    generator_args: Mapping[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    bindings: tuple[str, ...] | None = None
-    tolerance: Tolerance | None = None
-    source: str = "<memory>"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "op": self.op, "dtype": self.dtype, "params": plain(self.params),
-            "shapes": {k: list(v) for k, v in self.shapes.items()}, "input": self.generator,
-            "input_args": dict(self.generator_args), "seed": self.seed, "source": self.source,
-        }
 
 
 @dataclass(frozen=True)
@@ -85,36 +60,6 @@ class Discrepancy:
     bias: bool = False
     description: str = ""
     source: str = "<memory>"
-
-
-def plain(v: Any) -> Any:
-    """Frozen spec values (mappingproxy, tuples, numpy scalars) -> plain JSON-able Python.
-
-    Example:
-        >>> plain(MappingProxyType({"a": (1, 2)}))
-        {'a': [1, 2]}
-    """
-    if isinstance(v, Mapping):
-        return {k: plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [plain(x) for x in v]
-    if hasattr(v, "item") and hasattr(v, "dtype") and getattr(v, "ndim", None) == 0:
-        return v.item()
-    return v
-
-
-def freeze(v: Any) -> Any:
-    """Plain spec values -> read-only ones (mappingproxy, tuples), the inverse of :func:`plain`.
-
-    Example:
-        >>> freeze({"a": [1, 2]})["a"]
-        (1, 2)
-    """
-    if isinstance(v, Mapping):
-        return MappingProxyType({k: freeze(x) for k, x in v.items()})
-    if isinstance(v, list):
-        return tuple(freeze(x) for x in v)
-    return v
 
 
 def field_name(path: Path_) -> str:
@@ -191,8 +136,13 @@ def _line(lines: dict[Path_, int], path: Path_) -> int:
 
 @cache
 def schema() -> dict[str, Any]:
-    """The JSON Schema that every spec file satisfies (shipped as harness/spec.schema.json)."""
-    return json.loads(resources.files("upconform.harness").joinpath("spec.schema.json").read_text())
+    """The JSON Schema that every spec file satisfies (shipped as harness/spec.schema.json); its enums
+    of operators, dtypes and input generators are filled from the canonical registries."""
+    s = json.loads(resources.files("upconform.harness").joinpath("spec.schema.json").read_text())
+    s["$defs"]["op"]["enum"] = list(OPS)
+    s["$defs"]["dtype"]["enum"] = list(DTYPES)
+    s["$defs"]["generator"]["enum"] = list(GENERATORS)
+    return s
 
 
 def _schema_problems(data: Any, lines: dict[Path_, int], filename: str) -> list[tuple[str, int, str, str]]:
@@ -254,7 +204,7 @@ def known_binding_names() -> set[str]:
 
 def _check_case(op: str, body: Mapping[str, Any], where: Path_) -> list[tuple[Path_, str]]:
     """Semantic checks beyond the schema: parameter names, enums, tensors. Returns (path, message)."""
-    info = OPS[op]
+    info = op_info(op)
     out: list[tuple[Path_, str]] = []
     params = body.get("params", {})
     for name, value in params.items():
@@ -312,7 +262,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
     for i, raw in enumerate(data.get("cases", [])):
         where: Path_ = ("cases", i)
         op = raw.get("op", file_op)
-        if file_op is not None and FAMILY[op] != FAMILY[file_op]:
+        if file_op is not None and op_info(op).family != op_info(file_op).family:
             problem((*where, "op"), f"{op!r} does not belong in a {file_op!r} spec file")
             continue
         merged = _merge(defaults, {k: v for k, v in raw.items() if k not in ("matrix", "op")})
@@ -345,10 +295,9 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                 problem(mp if mp in lines else p, msg)
             if sem:
                 continue
+            shapes = {k: tuple(v) for k, v in body.get("shapes", {}).items()}
             try:  # parameter values the reference would reject (wrong types, sizes, lengths)
-                from .canonical import normalize
-
-                normalize(op, body.get("params", {}), {k: tuple(v) for k, v in body.get("shapes", {}).items()})
+                normal = freeze(op_info(op).normal_form(body.get("params", {}), shapes))
             except Exception as e:  # noqa: BLE001 - reported with file, line and field
                 problem((*where, "params"), f"{name}: {type(e).__name__}: {e}")
                 continue
@@ -368,7 +317,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                 t = tol_raw.get(dt)
                 cases.append(Case(
                     id=cid, op=op, name=name, dtype=dt, params=freeze(body.get("params", {})),
-                    shapes=MappingProxyType({k: tuple(v) for k, v in body.get("shapes", {}).items()}),
+                    shapes=MappingProxyType(shapes), normal=normal,
                     generator=gen, generator_args=MappingProxyType(gargs), seed=int(seed),
                     bindings=tuple(body["bindings"]) if body.get("bindings") else None,
                     tolerance=Tolerance(float(t.get("rtol", 0.0)), float(t.get("atol", 0.0)), t["reason"]) if t else None,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..adapters import NativeCall, Unsupported, framework, framework_of, get, load_adapter
-from .spec import Case, freeze, plain
+from ..canonical import Case, freeze, plain
 
 # ----------------------------------------------------------------------------------- wire format
 
@@ -32,12 +32,14 @@ from .spec import Case, freeze, plain
 def case_to_wire(case: Case) -> dict[str, Any]:
     """A picklable dict of a Case (MappingProxyType does not pickle)."""
     return {"id": case.id, "op": case.op, "name": case.name, "dtype": case.dtype, "params": plain(case.params),
-            "shapes": {k: list(v) for k, v in case.shapes.items()}, "source": case.source}
+            "shapes": {k: list(v) for k, v in case.shapes.items()}, "source": case.source,
+            "normal": plain(case.normal)}
 
 
 def case_from_wire(d: Mapping[str, Any]) -> Case:
     return Case(id=d["id"], op=d["op"], name=d["name"], dtype=d["dtype"], params=freeze(d["params"]),
-                shapes=MappingProxyType({k: tuple(v) for k, v in d["shapes"].items()}), source=d["source"])
+                shapes=MappingProxyType({k: tuple(v) for k, v in d["shapes"].items()}), source=d["source"],
+                normal=freeze(d["normal"]))
 
 
 def _err(e: BaseException) -> str:

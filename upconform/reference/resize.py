@@ -172,9 +172,20 @@ def _normalise_axes(axes: Sequence[int] | None, ndim: int) -> list[int]:
     return out
 
 
+def exact_ratio(value: float) -> Fraction:
+    """The closest ratio of integers with a denominator up to 10**6: how a float scale is read
+    (1.5 -> 3/2, 0.3333333 -> 1/3). The one place where that denominator is chosen.
+
+    Example:
+        >>> exact_ratio(2.5)
+        Fraction(5, 2)
+    """
+    return Fraction(float(value)).limit_denominator(_MAX_DEN)
+
+
 def _as_ratio(value: float) -> Fraction | float:
     """A float scale as an exact small-integer ratio when it is one (1.5 -> 3/2), else the float."""
-    f = Fraction(float(value)).limit_denominator(_MAX_DEN)
+    f = exact_ratio(value)
     return f if float(f) == float(value) else float(value)
 
 

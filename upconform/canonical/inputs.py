@@ -5,7 +5,8 @@ Generators: ``normal`` (mean 0, std 1), ``uniform`` ([low, high), default [0, 1)
 shows up as a wrong value), ``constant`` (``value``), ``ties`` (integers 0..levels-1, many equal
 maxima for pooling). uint8 inputs are integers in [0, 255] whatever the generator asks, except
 ``arange``/``constant``/``ties`` which are already integers.
-Weights (conv_transpose ``w``) are normal / sqrt(fan_in) from ``seed + 1``; bias normal from ``seed + 2``.
+Tensors beyond ``x`` (conv_transpose's weights and bias) come from the operator's record
+(``OpInfo.extra_tensors``).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def generate(name: str, args: Mapping[str, Any], shape: tuple[int, ...], dtype: 
 
 
 def case_tensors(case: Any) -> dict[str, np.ndarray]:
-    """Every tensor of a case (``x``, and ``w``/``b`` for conv_transpose) in the case dtype.
+    """Every tensor of a case (``x``, and what its operator adds: ``w``/``b``) in the case dtype.
 
     Example:
         >>> from types import SimpleNamespace as S
@@ -60,12 +61,24 @@ def case_tensors(case: Any) -> dict[str, np.ndarray]:
         >>> case_tensors(c)["x"].shape
         (1, 1, 2)
     """
+    from .registry import op_info
+
     out = {"x": generate(case.generator, case.generator_args, tuple(case.shapes["x"]), case.dtype, case.seed)}
-    if "w" in case.shapes:
-        wshape = tuple(case.shapes["w"])
-        fan_in = int(np.prod(wshape)) // max(wshape[1], 1)
-        w = np.random.default_rng(case.seed + 1).normal(size=wshape) / np.sqrt(max(fan_in, 1))
-        out["w"] = w.astype(np_dtype(case.dtype))
-    if "b" in case.shapes:
-        out["b"] = np.random.default_rng(case.seed + 2).normal(size=tuple(case.shapes["b"])).astype(np_dtype(case.dtype))
+    out.update(op_info(case.op).extra_tensors(case.shapes, case.dtype, case.seed))
     return out
+
+
+def expected_output(case: Any, tensors: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The float64 reference output of a case (its normal form, computed once at load, is used).
+
+    Example:
+        >>> from upconform.canonical import Case
+        >>> from types import MappingProxyType as M
+        >>> c = Case(id="r", op="repeat", name="r", dtype="float32", params=M({"repeats": 2}), shapes=M({"x": (1, 1, 2)}))
+        >>> expected_output(c, {"x": np.array([[[1.0, 2.0]]])}).tolist()
+        [[[1.0, 1.0, 2.0, 2.0]]]
+    """
+    from .registry import op_info
+    from .values import plain
+
+    return op_info(case.op).expected(tensors, plain(case.normal))

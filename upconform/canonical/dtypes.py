@@ -10,7 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 DTYPES = ("float16", "bfloat16", "float32", "float64", "uint8")
-FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+class MissingDtype(ImportError):
+    """The dtype needs a package that is not installed (bfloat16: ml_dtypes). Checks of such a case
+    are ``unsupported`` with this message as the reason, never a crash."""
 
 
 def np_dtype(name: str) -> np.dtype:
@@ -23,8 +27,11 @@ def np_dtype(name: str) -> np.dtype:
     if name not in DTYPES:
         raise ValueError(f"dtype: {name!r} is not one of {list(DTYPES)}")
     if name == "bfloat16":
-        import ml_dtypes
-
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise MissingDtype("bfloat16 needs ml_dtypes, which is not installed (pip install "
+                               "'upconform[bfloat16]')") from None
         return np.dtype(ml_dtypes.bfloat16)
     return np.dtype(name)
 

@@ -1,0 +1,57 @@
+"""A canonical case: frozen, with a stable id, an explicit seed and its normal form computed once.
+
+Example:
+    >>> from types import MappingProxyType as M
+    >>> c = Case(id="repeat/x2[float32]", op="repeat", name="x2", dtype="float32", params=M({"repeats": 2}),
+    ...          shapes=M({"x": (1, 1, 3)}))
+    >>> dict(c.normal)
+    {'repeats': (2,)}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .registry import normalize
+from .tolerances import Tolerance
+from .values import freeze, plain
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check's canonical description (before a binding is chosen); ``id`` is stable.
+
+    ``normal`` is the normal form of ``params`` for ``shapes`` (read-only), computed at construction
+    when not given: every binding and the reference read it, nobody recomputes it.
+    """
+
+    id: str
+    op: str
+    name: str
+    dtype: str
+    params: Mapping[str, Any]
+    shapes: Mapping[str, tuple[int, ...]]
+    generator: str = "normal"
+    generator_args: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    bindings: tuple[str, ...] | None = None
+    tolerance: Tolerance | None = None
+    source: str = "<memory>"
+    normal: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.normal is None:
+            object.__setattr__(self, "normal", freeze(normalize(self.op, self.params, self.shapes)))
+
+    def normal_form(self) -> dict[str, Any]:
+        """A fresh, plain (mutable) copy of the normal form."""
+        return plain(self.normal)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "op": self.op, "dtype": self.dtype, "params": plain(self.params),
+            "shapes": {k: list(v) for k, v in self.shapes.items()}, "input": self.generator,
+            "input_args": dict(self.generator_args), "seed": self.seed, "source": self.source,
+        }

@@ -1,0 +1,51 @@
+"""Max-unpooling (ONNX MaxUnpool). A case gives the *pooling* input ``x``: values and indices come
+from :func:`upconform.reference.max_pool` (first maximum wins), then
+:func:`upconform.reference.max_unpool` scatters them.
+
+Example:
+    >>> MAX_UNPOOL.normal_form({"kernel_shape": 2, "strides": 2}, {"x": (1, 1, 4, 6)})["output_shape"]
+    [4, 6]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .. import reference
+from .opinfo import OpInfo, Shapes
+from .values import per_axis
+
+
+def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
+    """Per-axis kernel, strides and pads; the output shape ONNX's default formula gives unless set:
+    (pooled - 1) * stride + kernel - pads."""
+    x = tuple(shapes["x"])
+    k = len(x) - 2
+    ks = per_axis(p["kernel_shape"], k, default=1)
+    st = per_axis(p.get("strides"), k, default=1)
+    pads = list(p["pads"]) if p.get("pads") is not None else [0] * (2 * k)
+    pooled = [reference.pool_output_size(x[2 + i], ks[i], st[i], 1, pads[i], pads[k + i], False) for i in range(k)]
+    if p.get("output_shape") is not None:
+        out = [int(v) for v in p["output_shape"]][-k:]
+    else:
+        out = [(pooled[i] - 1) * st[i] + ks[i] - pads[i] - pads[k + i] for i in range(k)]
+    return {"kernel_shape": ks, "strides": st, "pads": pads, "output_shape": out}
+
+
+def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
+    x = tuple(shapes["x"])
+    return (*x[:2], *n["output_shape"])
+
+
+def pool_then_unpool(tensors: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> np.ndarray:
+    """Pool ``x`` (first max wins), then unpool the values at their indices."""
+    pool = {k: params[k] for k in ("kernel_shape", "strides", "pads") if params.get(k) is not None}
+    values, indices = reference.max_pool(tensors["x"], **pool)
+    return reference.max_unpool(values, indices, **params)
+
+
+MAX_UNPOOL = OpInfo("max_unpool", family="max_unpool", reference=reference.max_unpool, normalize=normalize,
+                    output_shape=output_shape, compute=pool_then_unpool)

@@ -1,0 +1,84 @@
+"""What an operator is, in one record: :class:`OpInfo`.
+
+Everything the harness needs to know about an operator family lives in its record (one module per
+family beside this one): the reference function, the tensors of a case and how the extra ones are
+generated, the enums and their allowed values, the normal form, the output shape (and so the memory
+budget). The harness iterates over the registry (``upconform.canonical.OPS``); it never branches
+on an operator's name.
+
+Example:
+    >>> from upconform.canonical import OPS
+    >>> OPS["repeat"].output_shape({"repeats": [2, 3]}, {"x": (1, 2, 4, 5)})
+    (1, 2, 8, 15)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+Shapes = Mapping[str, tuple[int, ...]]
+
+
+def _no_extra_tensors(shapes: Shapes, dtype: str, seed: int) -> dict[str, np.ndarray]:
+    return {}
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """One canonical operator.
+
+    ``normalize(params, shapes)`` receives the spec's parameters with the reference's defaults filled
+    in and returns the normal form: equal semantics give equal dicts. Keys of the normal form listed
+    in ``derived`` (e.g. conv_transpose's ``output_spatial``) describe the result and are not passed
+    to the reference. ``compute`` replaces the plain reference call where a case's tensors are not the
+    reference's arguments (max_unpool pools ``x`` first).
+    """
+
+    name: str
+    family: str  # which spec file holds it: specs/<family>.yaml
+    reference: Callable[..., np.ndarray]
+    normalize: Callable[[dict[str, Any], Shapes], dict[str, Any]]
+    output_shape: Callable[[Mapping[str, Any], Shapes], tuple[int, ...]]
+    tensors: tuple[str, ...] = ("x",)
+    optional_tensors: tuple[str, ...] = ()
+    enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    uint8_ok: bool = True
+    derived: tuple[str, ...] = ()
+    extra_tensors: Callable[[Shapes, str, int], dict[str, np.ndarray]] = _no_extra_tensors
+    compute: Callable[..., np.ndarray] | None = None
+    explain_shapes: Callable[[tuple[int, ...], tuple[int, ...] | None], dict[str, tuple[int, ...]]] | None = None
+
+    @cached_property
+    def params(self) -> tuple[str, ...]:
+        """The spec's parameter names: the reference function's keyword-only parameters."""
+        sig = inspect.signature(self.reference)
+        return tuple(p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+    @cached_property
+    def defaults(self) -> dict[str, Any]:
+        """The reference's default for every keyword parameter that has one."""
+        sig = inspect.signature(self.reference)
+        return {p.name: p.default for p in sig.parameters.values()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+
+    def normal_form(self, params: Mapping[str, Any], shapes: Shapes) -> dict[str, Any]:
+        """The normal form of ``params`` for inputs of ``shapes`` (ValueError as the reference would)."""
+        return self.normalize({**self.defaults, **dict(params)}, shapes)
+
+    def expected(self, tensors: Mapping[str, np.ndarray], normal: Mapping[str, Any]) -> np.ndarray:
+        """The float64 reference output of a case with these tensors and this normal form."""
+        kw = {k: v for k, v in normal.items() if k not in self.derived}
+        if self.compute is not None:
+            return self.compute(tensors, kw)
+        args = [tensors[t] for t in self.tensors] + [tensors.get(t) for t in self.optional_tensors]
+        return self.reference(*args, **kw)
+
+    def shapes_for_explain(self, x: tuple[int, ...], w: tuple[int, ...] | None = None) -> dict[str, tuple[int, ...]]:
+        """The tensor shapes ``upconform explain`` assumes for an input of shape ``x``."""
+        return self.explain_shapes(x, w) if self.explain_shapes else {"x": x}

@@ -1,0 +1,39 @@
+"""Pixel shuffle and unshuffle (ONNX DepthToSpace / SpaceToDepth), with the channel order named:
+``CRD`` (PyTorch's pixel_shuffle) or ``DCR`` (TensorFlow's depth_to_space). The references are
+:func:`upconform.reference.pixel_shuffle` and :func:`upconform.reference.pixel_unshuffle`.
+
+Example:
+    >>> PIXEL_SHUFFLE.output_shape({"upscale_factor": 2}, {"x": (1, 8, 3, 4)})
+    (1, 2, 6, 8)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import reference
+from ..reference.pixel_shuffle import MODES
+from .opinfo import OpInfo, Shapes
+
+
+def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
+    return dict(p)  # the factor and the mode: nothing to normalise
+
+
+def shuffled_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
+    x = tuple(shapes["x"])
+    r = int(n["upscale_factor"])
+    return (x[0], x[1] // r ** (len(x) - 2), *(v * r for v in x[2:]))
+
+
+def unshuffled_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
+    x = tuple(shapes["x"])
+    r = int(n["downscale_factor"])
+    return (x[0], x[1] * r ** (len(x) - 2), *(v // r for v in x[2:]))
+
+
+PIXEL_SHUFFLE = OpInfo("pixel_shuffle", family="pixel_shuffle", reference=reference.pixel_shuffle,
+                       normalize=normalize, output_shape=shuffled_shape, enums={"mode": MODES})
+PIXEL_UNSHUFFLE = OpInfo("pixel_unshuffle", family="pixel_shuffle", reference=reference.pixel_unshuffle,
+                         normalize=normalize, output_shape=unshuffled_shape, enums={"mode": MODES})

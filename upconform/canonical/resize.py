@@ -1,0 +1,106 @@
+"""Resize: ONNX Resize (opset 21) plus ``area`` and ``adaptive_avg``; the reference is
+:func:`upconform.reference.resize` (its module docstring states every coordinate formula).
+
+Example:
+    >>> RESIZE.output_shape({"sizes": [1, 1, 7]}, {"x": (1, 1, 5)})
+    (1, 1, 7)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any
+
+from .. import reference
+from ..reference.resize import (
+    COORDINATE_TRANSFORMATION_MODES,
+    KEEP_ASPECT_RATIO_POLICIES,
+    MODES,
+    NEAREST_MODES,
+    exact_ratio,
+    output_geometry,
+)
+from .opinfo import OpInfo, Shapes
+
+
+def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
+    """Normal form of resize parameters (defaults filled in). Identities, each proved in tests:
+    a scale that is exactly out/in becomes ``sizes``; pytorch_half_pixel is half_pixel unless an
+    axis shrinks to 1; tf_half_pixel_for_nn + floor is half_pixel + round_prefer_ceil; antialias
+    is dropped when every axis upsamples; parameters the mode ignores are dropped.
+
+    Example:
+        >>> RESIZE.normal_form({"mode": "linear", "scales": [1, 1, 1.7]}, {"x": (1, 1, 4)})["scales"]
+        [1.0, 1.0, 1.7]
+    """
+    x = tuple(shapes["x"])
+    out_shape, used = output_geometry(
+        x, scales=p.get("scales"), sizes=p.get("sizes"), axes=p.get("axes"),
+        coordinate_transformation_mode=p["coordinate_transformation_mode"], roi=p.get("roi"),
+        keep_aspect_ratio_policy=p["keep_aspect_ratio_policy"],
+    )
+    n = {"mode": p["mode"], "coordinate_transformation_mode": p["coordinate_transformation_mode"]}
+    axes = list(range(len(x))) if p.get("axes") is None else [a % len(x) for a in p["axes"]]
+    if p.get("scales") is not None:
+        full = [1.0] * len(x)
+        for a, s in zip(axes, p["scales"]):
+            full[a] = float(s)
+        exact = all(exact_ratio(s) == Fraction(o, i) for s, o, i in zip(full, out_shape, x))
+        if exact and p["keep_aspect_ratio_policy"] == "stretch" and p["coordinate_transformation_mode"] != \
+                "tf_crop_and_resize":
+            n["sizes"] = out_shape  # the given scale is exactly out/in: sizes mean the same
+        else:
+            n["scales"] = full
+    else:
+        n["sizes"] = out_shape
+    if p["keep_aspect_ratio_policy"] != "stretch":
+        n["keep_aspect_ratio_policy"] = p["keep_aspect_ratio_policy"]
+    ctm = n["coordinate_transformation_mode"]
+    if ctm == "tf_crop_and_resize":
+        roi = [0.0] * len(x) + [1.0] * len(x)
+        if p.get("roi") is not None:
+            k = len(axes)
+            for j, a in enumerate(axes):
+                roi[a], roi[len(x) + a] = float(p["roi"][j]), float(p["roi"][k + j])
+        n["roi"] = roi
+        n["extrapolation_value"] = float(p["extrapolation_value"])
+    if ctm == "pytorch_half_pixel" and not any(o == 1 and i != 1 for o, i in zip(out_shape, x)):
+        n["coordinate_transformation_mode"] = ctm = "half_pixel"  # identical unless an axis shrinks to 1
+    mode = n["mode"]
+    if mode == "nearest":
+        nm = p["nearest_mode"]
+        if ctm == "tf_half_pixel_for_nn" and nm == "floor":
+            ctm, nm = "half_pixel", "round_prefer_ceil"  # floor((i+.5)/s) == floor(x_hp + .5)
+            n["coordinate_transformation_mode"] = ctm
+        n["nearest_mode"] = nm
+        return n
+    upsampling_only = all(s >= 1 for s in used)
+    n["antialias"] = bool(p["antialias"]) and mode in ("linear", "cubic") and not upsampling_only
+    if mode == "cubic":
+        n["cubic_coeff_a"] = float(p["cubic_coeff_a"])
+    if mode in ("cubic",) or n["antialias"]:
+        n["exclude_outside"] = bool(p["exclude_outside"])
+    elif mode == "linear":
+        n["exclude_outside"] = False  # 2 taps: dropping the outside one and renormalising == clamping
+    return n
+
+
+def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
+    if "sizes" in n:
+        return tuple(int(v) for v in n["sizes"])
+    out, _ = output_geometry(tuple(shapes["x"]), scales=n["scales"],
+                             coordinate_transformation_mode=n["coordinate_transformation_mode"], roi=n.get("roi"),
+                             keep_aspect_ratio_policy=n.get("keep_aspect_ratio_policy", "stretch"))
+    return tuple(out)
+
+
+RESIZE = OpInfo(
+    "resize", family="resize", reference=reference.resize, normalize=normalize, output_shape=output_shape,
+    enums={
+        "mode": MODES,
+        "coordinate_transformation_mode": COORDINATE_TRANSFORMATION_MODES,
+        "nearest_mode": NEAREST_MODES,
+        "keep_aspect_ratio_policy": KEEP_ASPECT_RATIO_POLICIES,
+    },
+)
