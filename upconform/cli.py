@@ -10,11 +10,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,55 +20,14 @@ from typing import Any
 import yaml
 
 
-def _spec_paths(paths: Sequence[str]) -> list[Path]:
-    from .harness.spec import default_spec_paths
-
-    if not paths:
-        return default_spec_paths()
-    out: list[Path] = []
-    for p in paths:
-        pp = Path(p)
-        out.extend(default_spec_paths(pp) if pp.is_dir() else [pp])
-    return out
-
-
-def _binding_names(args: argparse.Namespace) -> list[str]:
-    from .adapters import framework, get, registry
-
-    names = list(registry())
-    if getattr(args, "binding", None):
-        unknown = [b for b in args.binding if b not in names]
-        if unknown:
-            raise SystemExit(_usage_error(f"--binding: unknown {unknown}; known: {sorted(names)}"))
-        names = list(args.binding)
-    if getattr(args, "framework", None):
-        wanted = set()
-        for f in args.framework:
-            try:
-                wanted.add(framework(f).name)
-            except KeyError as e:
-                raise SystemExit(_usage_error(f"--{e.args[0]}")) from None
-        names = [n for n in names if get(n).framework in wanted]
-    return names
-
-
 def _usage_error(msg: str) -> int:
     print(f"upconform: {msg}", file=sys.stderr)
     return 2
 
 
-def _select(cases: list[Any], args: argparse.Namespace) -> list[Any]:
-    if getattr(args, "op", None):
-        cases = [c for c in cases if c.op in args.op]
-    if getattr(args, "k", None):
-        pat = args.k
-        cases = [c for c in cases if pat in c.id or fnmatch.fnmatchcase(c.id, pat)]
-    return cases
-
-
 def _summary_table(results: list[dict[str, Any]]) -> str:
+    from .harness.outcome import OUTCOMES
     from .harness.results import summarize
-    from .harness.runner import OUTCOMES
 
     s = summarize(results)
     cols = [o for o in OUTCOMES if any(o in ops.get(op, {}) for ops in s.values() for op in ops)] or ["pass"]
@@ -87,151 +44,55 @@ def _summary_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _shard(spec: str | None) -> tuple[int, int] | None:
-    if not spec:
-        return None
-    try:
-        k, n = (int(v) for v in spec.split("/"))
-    except ValueError:
-        raise SystemExit(_usage_error(f"--shard: {spec!r} is not K/N")) from None
-    if not 1 <= k <= n:
-        raise SystemExit(_usage_error(f"--shard: {spec!r} needs 1 <= K <= N"))
-    return k, n
+def _options(args: argparse.Namespace, **overrides: Any) -> Any:
+    """The session options of a parsed command line (run, list)."""
+    from .session import Options
+
+    fields = dict(specs=args.specs, bindings=args.binding, frameworks=args.framework, ops=args.op, k=args.k)
+    for name, attr in (("expectations", "expectations"), ("shard", "shard"), ("isolation", "isolation"),
+                       ("threads", "threads"), ("device", "device"), ("timeout", "timeout"),
+                       ("timing_budget", "timing_budget"), ("max_case_bytes", "max_case_bytes"),
+                       ("verbose", "verbose")):
+        if hasattr(args, attr):
+            fields[name] = getattr(args, attr)
+    if hasattr(args, "adapter"):
+        fields["adapters"] = list(args.adapter or [])
+    if hasattr(args, "no_discrepancies"):
+        fields["discrepancies"] = not args.no_discrepancies
+    if hasattr(args, "history"):
+        fields["history"] = None if args.no_history else args.history
+    fields.update(overrides)
+    return Options(**fields)
 
 
-def in_shard(case_id: str, shard: tuple[int, int] | None) -> bool:
-    """Deterministic split by case id (crc32), the same on every machine."""
-    import zlib
-
-    return shard is None or zlib.crc32(case_id.encode()) % shard[1] == shard[0] - 1
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Completed checks of an earlier (maybe interrupted) run; a torn last line is ignored."""
-    out = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
-
-
-def _load_checked(args: argparse.Namespace, select: Any) -> tuple[list[Any], list[Any], list[Any]] | None:
-    """Specs, expectations and the memory budget, or None after printing located errors."""
-    from .harness import expectations as exp
-    from .harness.budget import over_budget
-    from .harness.spec import SpecError, load_files
+def _session(options: Any) -> Any:
+    """A Session, or exit 2 after printing the located spec errors or the usage error."""
+    from .harness.spec import SpecError
+    from .session import Session, UsageError
 
     try:
-        cases, discs = load_files(_spec_paths(args.specs))
-        expectations = exp.load(args.expectations)
-        cases = select(cases)
-        too_big = over_budget(cases, args.max_case_bytes)
-        if too_big:
-            raise SpecError(too_big)
+        return Session(options)
     except SpecError as e:
         print(e, file=sys.stderr)
-        return None
-    return cases, discs, expectations
+        raise SystemExit(2) from None
+    except UsageError as e:
+        raise SystemExit(_usage_error(str(e))) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import signal
+    from .session import Interrupted, UsageError
 
-    from .adapters import get, load_adapter
-    from .harness.discrepancy import run_discrepancy
-    from .harness.results import SCHEMA_VERSION, provenance, sanitize, write_json_atomic
-    from .harness.runner import bindings_for, run_cases
-    from .harness.workers import InProcess, Isolated
-
-    adapters = list(args.adapter or [])
-    for a in adapters:
-        load_adapter(a)
-    shard = _shard(args.shard)
-    loaded = _load_checked(args, lambda cs: [c for c in _select(cs, args) if in_shard(c.id, shard)])
-    if loaded is None:
-        return 2
-    cases, discs, expectations = loaded
-    names = _binding_names(args)
-    if args.op:
-        discs = [d for d in discs if d.op in args.op]
-    if shard is not None and shard[0] != 1:
-        discs = []  # discrepancy reports run once, in shard 1
-    frameworks = {get(n).framework for n in names}
-    out_dir = Path(args.resume or args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    jsonl = out_dir / "results.jsonl"
-    selected = [(c.id, n) for c in cases for n in bindings_for(c, names)]
-    wanted = set(selected)
-    previous = [r for r in _read_jsonl(jsonl) if (r["case_id"], r["binding"]) in wanted] if args.resume else []
-    done = {(r["case_id"], r["binding"]) for r in previous}
-    if not args.resume:
-        jsonl.unlink(missing_ok=True)
-    executor = Isolated(adapters, args.threads) if args.isolation else InProcess()
-    if not args.isolation:
-        from .harness.workers import configure_threads
-
-        configure_threads(args.threads, frameworks)
-    total = len(selected) - len(done)
-    started = time.perf_counter()
-    count = [0]
-    tty = sys.stderr.isatty()
-    sink = jsonl.open("a", encoding="utf-8")
-
-    def on_result(r: Any) -> None:
-        sink.write(json.dumps(sanitize(r.to_json()), default=str) + "\n")
-        sink.flush()
-        count[0] += 1
-        if tty:
-            width = 30
-            filled = int(width * count[0] / max(total, 1))
-            print(f"\r[{'#' * filled}{'.' * (width - filled)}] {count[0]}/{total} {r.case_id[:50]:50s}",
-                  end="", file=sys.stderr, flush=True)
-        elif count[0] % 500 == 0 or count[0] == total:
-            print(f"upconform: {count[0]}/{total} checks ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    old_term = signal.signal(signal.SIGTERM, on_term)
+    out = args.resume or args.out
+    session = _session(_options(args, out=out, resume=bool(args.resume), argv=sys.argv[1:]))
     try:
-        if previous:
-            print(f"upconform: resuming {out_dir}: {len(done)} checks already done, {total} to run", file=sys.stderr)
-        new = run_cases(cases, names, expectations=expectations, device=args.device, timing_budget_s=args.timing_budget,
-                        on_result=on_result, skip=done, executor=executor, timeout=args.timeout)
-        disc_names = set(names)
-        reports = [run_discrepancy(d, executor, args.timeout) for d in discs if not args.no_discrepancies
-                   and all(c["binding"] in disc_names for c in d.calls)]
-    except KeyboardInterrupt:
-        sink.close()
-        executor.close()
-        print(f"\nupconform: interrupted; {len(done) + count[0]} completed checks are in {jsonl}. "
-              f"Finish with the same command plus --resume {out_dir}", file=sys.stderr)
+        data = session.run()
+    except UsageError as e:
+        return _usage_error(str(e))
+    except Interrupted as e:
+        print(f"\nupconform: interrupted; {e.completed} completed checks are in {e.jsonl}. "
+              f"Finish with the same command plus --resume {e.out_dir}", file=sys.stderr)
         return 130
-    finally:
-        signal.signal(signal.SIGTERM, old_term)
-        sink.close()
-        executor.close()
-    if tty:
-        print(file=sys.stderr)
-    by_key = {(r["case_id"], r["binding"]): r for r in previous}
-    by_key.update({(r.case_id, r.binding): sanitize(r.to_json()) for r in new})
-    data = {
-        "schema_version": SCHEMA_VERSION,
-        "provenance": provenance(threads=args.threads, device=args.device, flags={
-            "argv": sys.argv[1:], "specs": [str(p) for p in _spec_paths(args.specs)],
-            "expectations": str(args.expectations), "timing_budget_s": args.timing_budget,
-            "isolation": bool(args.isolation), "timeout_s": args.timeout, "shard": args.shard,
-            "resumed_checks": len(previous)}),
-        "duration_s": round(time.perf_counter() - started, 3),
-        "results": [by_key[k] for k in selected if k in by_key],
-        "discrepancies": sanitize(reports),
-    }
-    write_json_atomic(out_dir / "results.json", data)
-    write_reports(data, out_dir, args)
-    return _finish_run(data, out_dir, args)
+    return _finish_run(data, Path(out), args)
 
 
 def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> int:
@@ -254,6 +115,7 @@ def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -
 def cmd_merge(args: argparse.Namespace) -> int:
     """Combine shard outputs (folders with results.json) into one results.json and report."""
     from .harness.results import write_json_atomic
+    from .session import write_reports
 
     parts = []
     for d in args.dirs:
@@ -278,23 +140,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
             "duration_s": max((p.get("duration_s", 0) for p in parts), default=0),
             "results": results, "discrepancies": list(discs.values())}
     out_dir = Path(args.out)
-    write_json_atomic(out_dir / "results.json", data)
-    write_reports(data, out_dir, args)
+    try:
+        write_json_atomic(out_dir / "results.json", data)
+    except OSError as e:
+        return _usage_error(f"--out: cannot write to {out_dir}: {e.strerror or e}")
+    write_reports(data, out_dir, None if args.no_history else Path(args.history))
     return _finish_run(data, out_dir, args)
-
-
-def write_reports(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> None:
-    """junit.xml, the history row, then index.html (which shows the history's trends)."""
-    from .harness.results import write_text_atomic
-    from .reports import history, html, junit
-
-    write_text_atomic(out_dir / "junit.xml", junit.to_junit(data))
-    db = None if args.no_history else Path(args.history)
-    if db is not None:
-        history.append(db, data, str(out_dir / "results.json"))
-    t0 = time.perf_counter()
-    html.write(data, out_dir / "index.html", db)
-    print(f"upconform: report rendered in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
 def _compare_and_print(base: dict[str, Any], new: dict[str, Any], max_slowdown: float) -> int:
@@ -366,27 +217,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .adapters import get, registry
-    from .harness.runner import bindings_for
-    from .harness.spec import SpecError, load_files
 
     if args.bindings:
         for n in registry():
             b = get(n)
             print(f"{n:48s} {b.framework:11s} {', '.join(b.ops)}")
         return 0
-    try:
-        cases, discs = load_files(_spec_paths(args.specs))
-    except SpecError as e:
-        print(e, file=sys.stderr)
-        return 2
-    names = _binding_names(args)
-    cases = _select(cases, args)
-    n = 0
-    for c in cases:
-        bs = bindings_for(c, names)
-        n += len(bs)
-        print(f"{c.id:60s} {c.source:32s} {len(bs)} bindings")
-    print(f"{len(cases)} cases, {n} checks, {len(discs)} discrepancy reports")
+    session = _session(_options(args, expectations=None, out=None, history=None))
+    per_case: dict[str, int] = {}
+    for c, _ in session.checks():
+        per_case[c.id] = per_case.get(c.id, 0) + 1
+    for c in session.cases:
+        print(f"{c.id:60s} {c.source:32s} {per_case.get(c.id, 0)} bindings")
+    print(f"{len(session.cases)} cases, {sum(per_case.values())} checks, {len(session.discrepancy_specs)} "
+          "discrepancy reports")
     return 0
 
 
@@ -397,9 +241,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .harness import expectations as exp
     from .harness.budget import over_budget
     from .harness.spec import SpecError, load_files
+    from .session import spec_paths
 
     try:
-        cases, discs = load_files(_spec_paths(args.specs))
+        cases, discs = load_files(spec_paths(args.specs))
         exp.load(args.expectations)
         too_big = over_budget(cases, args.max_case_bytes)
         if too_big:
@@ -506,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-case-bytes", type=int, default=1 << 30, help="refuse cases needing more memory")
     r.add_argument("--shard", help="K/N: run the K-th of N deterministic slices of the cases (by case id)")
     r.add_argument("--resume", metavar="DIR", help="finish an interrupted run in DIR (same command otherwise)")
+    r.add_argument("-v", "--verbose", action="store_true",
+                   help="show the frameworks' own log lines (default: in OUT/logs/FRAMEWORK.log)")
     r.set_defaults(fn=cmd_run)
 
     m = sub.add_parser("merge", help="combine shard outputs into one results.json and report")

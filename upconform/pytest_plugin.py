@@ -40,61 +40,30 @@ class CheckFailed(Exception):
 
 class SpecFile(pytest.File):
     def collect(self) -> Any:
-        from .adapters import framework, get, registry
-        from .harness.runner import bindings_for
-        from .harness.spec import SpecError, load_files
+        from .harness.spec import SpecError
+        from .session import Options, Session, UsageError
 
         try:
-            cases, _ = load_files([self.path])
-        except SpecError as e:
+            session = Session(Options(
+                specs=[str(self.path)], frameworks=self.config.getoption("upconform_framework"),
+                expectations=self.config.getoption("upconform_expectations"), isolation=False, out=None,
+                history=None, threads=int(os.environ.get("UPCONFORM_THREADS", os.cpu_count() or 1))))
+        except (SpecError, UsageError) as e:
             raise self.CollectError(str(e)) from None
-        names = list(registry())
-        fws = self.config.getoption("upconform_framework")
-        if fws:
-            try:
-                wanted = {framework(f).name for f in fws}
-            except KeyError as e:
-                raise self.CollectError(f"--upconform-{e.args[0]}") from None
-            names = [n for n in names if get(n).framework in wanted]
-        for case in cases:
-            for b in bindings_for(case, names):
-                yield CheckItem.from_parent(self, name=f"{b}::{case.id}", case=case, binding=b)
+        for case, b in session.checks():
+            yield CheckItem.from_parent(self, name=f"{b}::{case.id}", case=case, binding=b, suite=session)
 
 
 class CheckItem(pytest.Item):
-    def __init__(self, *, case: Any, binding: str, **kw: Any) -> None:
+    def __init__(self, *, case: Any, binding: str, suite: Any, **kw: Any) -> None:
         super().__init__(**kw)
         self.case = case
         self.binding = binding
-
-    def _shared(self) -> dict[str, Any]:
-        store = self.config.stash.setdefault(_STASH, {})
-        if "expectations" not in store:
-            from .harness import expectations as exp
-            from .harness.workers import configure_threads
-
-            store["expectations"] = exp.load(self.config.getoption("upconform_expectations"))
-            configure_threads(int(os.environ.get("UPCONFORM_THREADS", os.cpu_count() or 1)), set())
-        return store
+        self.suite = suite
 
     def runtest(self) -> None:
-        from .canonical import case_tensors, expected_output
-        from .harness.runner import check
-
-        store = self._shared()
-        cache = store.setdefault("cases", {})
-        if self.case.id not in cache:
-            tensors = case_tensors(self.case)
-            try:
-                expected, err = expected_output(self.case, tensors), ""
-            except Exception as e:  # noqa: BLE001
-                expected, err = None, f"{type(e).__name__}: {e}"
-            if len(cache) > 64:  # items of a case are collected together; -k / xdist may interleave
-                cache.clear()
-            cache[self.case.id] = (tensors, expected, err)
-        tensors, expected, err = cache[self.case.id]
-        r = check(self.case, self.binding, tensors, expected, expectations=store["expectations"], reference_error=err)
-        self.user_properties.append(("outcome", r.outcome))
+        r = self.suite.check_one(self.case, self.binding)
+        self.user_properties.append(("outcome", str(r.outcome)))
         if r.outcome == "pass":
             return
         if r.outcome == "unsupported":
@@ -113,5 +82,3 @@ class CheckItem(pytest.Item):
         line = self.case.source.rsplit(":", 1)[-1]
         return self.path, int(line) - 1 if line.isdigit() else None, f"{self.case.id} :: {self.binding}"
 
-
-_STASH = pytest.StashKey[dict]()

@@ -143,8 +143,13 @@ def configure_threads(threads: int, frameworks: set[str] | Sequence[str]) -> Non
             fw.configure_threads(threads)
 
 
-def _worker_main(conn: Any, framework_name: str, adapters: Sequence[str], threads: int) -> None:
+def _worker_main(conn: Any, framework_name: str, adapters: Sequence[str], threads: int,
+                 log_path: str | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    if log_path:  # the framework's own start-up and log lines go to a file, not the console
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
     for a in adapters:
         load_adapter(a)
     configure_threads(threads, {framework_name})
@@ -193,19 +198,21 @@ def describe_exit(code: int | None) -> str:
 class Worker:
     """One persistent worker process for one framework."""
 
-    def __init__(self, framework: str, adapters: Sequence[str], threads: int, start_timeout: float = 600.0) -> None:
+    def __init__(self, framework: str, adapters: Sequence[str], threads: int, start_timeout: float = 600.0,
+                 log_path: str | None = None) -> None:
         self.framework = framework
         self.adapters = list(adapters)
         self.threads = threads
         self.start_timeout = start_timeout
+        self.log_path = log_path
         self.proc: Any = None
         self.conn: Any = None
-        self.restarts = 0
 
     def _start(self, binding: str) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, self.framework, self.adapters, self.threads),
+        self.proc = ctx.Process(target=_worker_main,
+                                args=(child, self.framework, self.adapters, self.threads, self.log_path),
                                 daemon=True, name=f"upconform-{self.framework}")
         self.proc.start()
         child.close()
@@ -229,7 +236,6 @@ class Worker:
     def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.proc is None or not self.proc.is_alive():
             if self.proc is not None:
-                self.restarts += 1
                 self.stop()
             self._start(binding)
         try:
@@ -239,7 +245,6 @@ class Worker:
             return {"status": "crash", "reason": f"the {self.framework} worker {describe_exit(code)}"}
         if not self.conn.poll(timeout):
             self.stop()
-            self.restarts += 1
             return {"status": "timeout", "reason": f"no answer within {timeout:g} s; the {self.framework} worker "
                                                    "was killed and restarted"}
         try:
@@ -257,7 +262,6 @@ class Worker:
         code = self.proc.exitcode
         self.conn.close()
         self.proc = self.conn = None
-        self.restarts += 1
         return code
 
 
@@ -266,9 +270,10 @@ class Isolated:
 
     isolated = True
 
-    def __init__(self, adapters: Sequence[str] = (), threads: int = 1) -> None:
+    def __init__(self, adapters: Sequence[str] = (), threads: int = 1, log_dir: str | os.PathLike | None = None) -> None:
         self.adapters = list(adapters)
         self.threads = threads
+        self.log_dir = log_dir
         self.workers: dict[str, Worker] = {}
 
     def framework_of(self, binding: str) -> str:
@@ -277,7 +282,11 @@ class Isolated:
     def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         fw = self.framework_of(binding)
         if fw not in self.workers:
-            self.workers[fw] = Worker(fw, self.adapters, self.threads)
+            log = None
+            if self.log_dir is not None:
+                os.makedirs(self.log_dir, exist_ok=True)
+                log = os.path.join(self.log_dir, f"{fw}.log")
+            self.workers[fw] = Worker(fw, self.adapters, self.threads, log_path=log)
         return self.workers[fw].call(binding, kind, payload, timeout or 60.0)
 
     def close(self) -> None:

@@ -1,0 +1,334 @@
+"""A session runs a suite: selection, sharding, resume, streaming, signals, progress, provenance and
+reports. The command line (``upconform run``) and the pytest plugin both use it; it is the top
+layer with them (reference <- canonical <- adapters <- harness <- reports <- session, CLI, plugin).
+
+Example:
+    >>> s = Session(Options(specs=["specs/pixel_shuffle.yaml"], frameworks=["torch"], isolation=False,
+    ...                     expectations=None, out=None))
+    >>> len(s.checks()) > 0
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .adapters import framework, get, load_adapter, registry
+from .canonical import Case, MissingDtype, case_tensors, expected_output
+from .harness import expectations as exp
+from .harness.budget import over_budget
+from .harness.discrepancy import run_discrepancy
+from .harness.results import SCHEMA_VERSION, provenance, sanitize, write_json_atomic, write_text_atomic
+from .harness.runner import Result, bindings_for, check, run_cases
+from .harness.spec import Discrepancy, SpecError, default_spec_paths, load_files
+from .harness.workers import InProcess, Isolated, configure_threads
+
+
+class UsageError(ValueError):
+    """A bad option: the CLI prints it on one line and exits 2."""
+
+
+@dataclass
+class Options:
+    """What to run and where to write it; the CLI's ``run`` flags, one field each."""
+
+    specs: Sequence[str] = ()
+    expectations: str | Path | None = "specs/expectations.yaml"
+    bindings: Sequence[str] | None = None
+    frameworks: Sequence[str] | None = None
+    ops: Sequence[str] | None = None
+    k: str | None = None
+    shard: str | None = None  # "K/N"
+    out: str | Path | None = "reports/latest"  # None: write nothing (the pytest plugin)
+    resume: bool = False
+    isolation: bool = True
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    device: str = "cpu"
+    timeout: float = 60.0
+    timing_budget: float = 0.02
+    max_case_bytes: int = 1 << 30
+    adapters: Sequence[str] = ()
+    discrepancies: bool = True
+    history: str | Path | None = "reports/history.sqlite"
+    verbose: bool = False
+    argv: Sequence[str] = ()
+
+
+def spec_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Spec files: the given files, every ``*.yaml`` of given folders, or the default suite."""
+    if not paths:
+        return default_spec_paths()
+    out: list[Path] = []
+    for p in paths:
+        pp = Path(p)
+        out.extend(default_spec_paths(pp) if pp.is_dir() else [pp])
+    return out
+
+
+def parse_shard(spec: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` -> (K, N).
+
+    Example:
+        >>> parse_shard("2/3")
+        (2, 3)
+    """
+    if not spec:
+        return None
+    try:
+        k, n = (int(v) for v in spec.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard: {spec!r} is not K/N") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard: {spec!r} needs 1 <= K <= N")
+    return k, n
+
+
+def in_shard(case_id: str, shard: tuple[int, int] | None) -> bool:
+    """Deterministic split by case id (crc32), the same on every machine."""
+    return shard is None or zlib.crc32(case_id.encode()) % shard[1] == shard[0] - 1
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Completed checks of an earlier (maybe interrupted) run; a torn last line is ignored."""
+    out = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+class Progress:
+    """Checks done, checks per second and the current case: a rich progress bar on a terminal, a line
+    every 500 checks otherwise. Separate from the JSONL sink (which sees every result)."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.total, self.count, self.started = total, 0, time.perf_counter()
+        self.bar: Any = None
+        self.enabled = enabled
+        if enabled and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            self.bar = RichProgress(TextColumn("[bold]upconform"), BarColumn(), MofNCompleteColumn(),
+                                    TextColumn("{task.fields[rate]}"),
+                                    TimeElapsedColumn(), TextColumn("{task.fields[case]}"),
+                                    console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task("checks", total=total, rate="", case="")
+            self.bar.start()
+
+    def advance(self, r: Result) -> None:
+        self.count += 1
+        if self.bar is not None:
+            rate = self.count / max(time.perf_counter() - self.started, 1e-9)
+            self.bar.update(self.task, advance=1, rate=f"{rate:.0f} checks/s", case=r.case_id[:50])
+        elif self.enabled and (self.count % 500 == 0 or self.count == self.total):
+            print(f"upconform: {self.count}/{self.total} checks ({time.perf_counter() - self.started:.1f} s)",
+                  file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+class Session:
+    """Load, select and run a suite. Construction validates everything (bad options raise
+    :class:`UsageError`, bad specs :class:`SpecError`) before anything runs."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = o = options
+        for a in o.adapters:
+            load_adapter(a)
+        self.shard = parse_shard(o.shard)
+        self.names = self._binding_names()
+        self.spec_paths = spec_paths(o.specs)
+        cases, discs = load_files(self.spec_paths)
+        self.expectations = exp.load(o.expectations)
+        cases = [c for c in self._select(cases) if in_shard(c.id, self.shard)]
+        too_big = over_budget(cases, o.max_case_bytes)
+        if too_big:
+            raise SpecError(too_big)
+        self.cases: list[Case] = cases
+        if o.ops:
+            discs = [d for d in discs if d.op in o.ops]
+        if self.shard is not None and self.shard[0] != 1:
+            discs = []  # discrepancy reports run once, in shard 1
+        self.discrepancy_specs: list[Discrepancy] = discs
+        self._references: dict[str, tuple[Any, Any, str]] = {}
+        self._executor: Any = None
+
+    # ------------------------------------------------------------------------------ selection
+
+    def _binding_names(self) -> list[str]:
+        o = self.options
+        names = list(registry())
+        if o.bindings:
+            unknown = [b for b in o.bindings if b not in names]
+            if unknown:
+                raise UsageError(f"--binding: unknown {unknown}; known: {sorted(names)}")
+            names = list(o.bindings)
+        if o.frameworks:
+            wanted = set()
+            for f in o.frameworks:
+                try:
+                    wanted.add(framework(f).name)
+                except KeyError as e:
+                    raise UsageError(f"--{e.args[0]}") from None
+            names = [n for n in names if get(n).framework in wanted]
+        return names
+
+    def _select(self, cases: list[Case]) -> list[Case]:
+        import fnmatch
+
+        o = self.options
+        if o.ops:
+            cases = [c for c in cases if c.op in o.ops]
+        if o.k:
+            cases = [c for c in cases if o.k in c.id or fnmatch.fnmatchcase(c.id, o.k)]
+        return cases
+
+    def checks(self) -> list[tuple[Case, str]]:
+        """Every selected (case, binding) pair, in suite order."""
+        return [(c, n) for c in self.cases for n in bindings_for(c, self.names)]
+
+    def frameworks(self) -> set[str]:
+        return {get(n).framework for n in self.names}
+
+    # ------------------------------------------------------------------------------ one check at a time
+
+    def check_one(self, case: Case, binding: str) -> Result:
+        """One check in this process, the case's reference computed once and kept for its other
+        bindings (the pytest plugin runs items one by one)."""
+        if self._executor is None:
+            self._executor = InProcess()
+            configure_threads(self.options.threads, self.frameworks())
+        if case.id not in self._references:
+            if len(self._references) > 64:  # items of a case come together; -k / xdist may interleave
+                self._references.clear()
+            try:
+                tensors = case_tensors(case)
+            except MissingDtype as e:
+                self._references[case.id] = (None, None, str(e))
+            else:
+                try:
+                    self._references[case.id] = (tensors, expected_output(case, tensors), "")
+                except Exception as e:  # noqa: BLE001
+                    self._references[case.id] = (tensors, None, f"{type(e).__name__}: {e}")
+        tensors, expected, err = self._references[case.id]
+        return check(case, binding, tensors, expected, expectations=self.expectations, device=self.options.device,
+                     timing_budget_s=self.options.timing_budget, reference_error=err)
+
+    # ------------------------------------------------------------------------------ a whole run
+
+    def out_dir(self) -> Path:
+        if self.options.out is None:
+            raise UsageError("this session writes nothing (out=None)")
+        d = Path(self.options.out)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            probe = d / ".upconform-write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise UsageError(f"--out: cannot write to {d}: {e.strerror or e}") from None
+        return d
+
+    def run(self, *, progress: bool = True, on_result: Callable[[Result], None] | None = None) -> dict[str, Any]:
+        """Run every selected check (streamed to results.jsonl), then the discrepancy reports; write
+        results.json and the reports. Ctrl-C / SIGTERM raise KeyboardInterrupt after everything
+        completed is on disk (``Interrupted`` carries where)."""
+        o = self.options
+        out_dir = self.out_dir()
+        jsonl = out_dir / "results.jsonl"
+        selected = [(c.id, n) for c, n in self.checks()]
+        wanted = set(selected)
+        previous = [r for r in read_jsonl(jsonl) if (r["case_id"], r["binding"]) in wanted] if o.resume else []
+        done = {(r["case_id"], r["binding"]) for r in previous}
+        if not o.resume:
+            jsonl.unlink(missing_ok=True)
+        logs = None if o.verbose else out_dir / "logs"
+        executor = Isolated(list(o.adapters), o.threads, log_dir=logs) if o.isolation else InProcess()
+        if not o.isolation:
+            configure_threads(o.threads, self.frameworks())
+        bar = Progress(len(selected) - len(done), enabled=progress)
+        started = time.perf_counter()
+        sink = jsonl.open("a", encoding="utf-8")
+
+        def record(r: Result) -> None:
+            sink.write(json.dumps(sanitize(r.to_json()), default=str) + "\n")
+            sink.flush()
+            bar.advance(r)
+            if on_result:
+                on_result(r)
+
+        def on_term(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        old_term = signal.signal(signal.SIGTERM, on_term)
+        try:
+            if previous:
+                print(f"upconform: resuming {out_dir}: {len(done)} checks already done, "
+                      f"{len(selected) - len(done)} to run", file=sys.stderr)
+            new = run_cases(self.cases, self.names, expectations=self.expectations, device=o.device,
+                            timing_budget_s=o.timing_budget, on_result=record, skip=done, executor=executor,
+                            timeout=o.timeout)
+            names = set(self.names)
+            reports = [run_discrepancy(d, executor, o.timeout) for d in self.discrepancy_specs if o.discrepancies
+                       and all(c["binding"] in names for c in d.calls)]
+        except KeyboardInterrupt:
+            raise Interrupted(len(done) + bar.count, jsonl, out_dir) from None
+        finally:
+            signal.signal(signal.SIGTERM, old_term)
+            bar.close()
+            sink.close()
+            executor.close()
+        by_key = {(r["case_id"], r["binding"]): r for r in previous}
+        by_key.update({(r.case_id, r.binding): sanitize(r.to_json()) for r in new})
+        data = {
+            "schema_version": SCHEMA_VERSION,
+            "provenance": provenance(threads=o.threads, device=o.device, flags={
+                "argv": list(o.argv), "specs": [str(p) for p in self.spec_paths],
+                "expectations": str(o.expectations), "timing_budget_s": o.timing_budget,
+                "isolation": bool(o.isolation), "timeout_s": o.timeout, "shard": o.shard,
+                "resumed_checks": len(previous)}),
+            "duration_s": round(time.perf_counter() - started, 3),
+            "results": [by_key[k] for k in selected if k in by_key],
+            "discrepancies": sanitize(reports),
+        }
+        write_json_atomic(out_dir / "results.json", data)
+        write_reports(data, out_dir, None if o.history is None else Path(o.history))
+        return data
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or SIGTERM; every completed check is in ``jsonl``."""
+
+    def __init__(self, completed: int, jsonl: Path, out_dir: Path) -> None:
+        super().__init__(f"interrupted; {completed} completed checks are in {jsonl}")
+        self.completed, self.jsonl, self.out_dir = completed, jsonl, out_dir
+
+
+def write_reports(data: dict[str, Any], out_dir: Path, history_db: Path | None) -> float:
+    """junit.xml, the history row, then index.html (which shows the history's trends); returns the
+    seconds the HTML took."""
+    from .reports import history, html, junit
+
+    write_text_atomic(out_dir / "junit.xml", junit.to_junit(data))
+    if history_db is not None:
+        history.append(history_db, data, str(out_dir / "results.json"))
+    t0 = time.perf_counter()
+    html.write(data, out_dir / "index.html", history_db)
+    return time.perf_counter() - t0
