@@ -223,6 +223,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             b = get(n)
             print(f"{n:48s} {b.framework:11s} {', '.join(b.ops)}")
         return 0
+    if args.frameworks:
+        from .adapters import frameworks
+
+        for name, fw in frameworks().items():
+            versions = ", ".join(f"{d} {v}" for d, v in fw.versions().items()) or "-"
+            state = fw.missing() or "installed"
+            print(f"{name:12s} aliases: {', '.join(fw.aliases) or '-':18s} {versions:40s} {state}")
+        return 0
     session = _session(_options(args, expectations=None, out=None, history=None))
     per_case: dict[str, int] = {}
     for c, _ in session.checks():
@@ -327,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("specs", nargs="*", help="spec files or folders (default: specs/)")
-        p.add_argument("--framework", action="append", help="torch, tensorflow (repeatable)")
+        p.add_argument("--framework", action="append",
+                       help="a framework name or alias (repeatable; `upconform list --frameworks` lists them)")
         p.add_argument("--binding", action="append", help="a binding's dotted name (repeatable)")
         p.add_argument("--op", action="append", help="only this op (repeatable)")
         p.add_argument("-k", help="only case ids containing this text or matching this glob")
@@ -387,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list cases (or --bindings)")
     common(ls)
-    ls.add_argument("--bindings", action="store_true")
+    ls.add_argument("--bindings", action="store_true", help="list the bindings")
+    ls.add_argument("--frameworks", action="store_true", help="list the frameworks, their versions and extras")
     ls.set_defaults(fn=cmd_list)
 
     v = sub.add_parser("validate", help="check spec files against the schema and the reference")

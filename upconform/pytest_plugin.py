@@ -18,7 +18,7 @@ import pytest
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("upconform", "upsampling conformance")
     g.addoption("--upconform", action="store_true", help="collect spec files (*.yaml) given as paths as checks")
-    g.addoption("--upconform-framework", action="append", default=None, help="torch or tensorflow (repeatable)")
+    g.addoption("--upconform-framework", action="append", default=None, help="a framework name or alias (repeatable)")
     g.addoption("--upconform-expectations", default="specs/expectations.yaml", help="known discrepancies file")
 
 

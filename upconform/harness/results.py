@@ -42,18 +42,26 @@ def _git_commit() -> str | None:
 
 
 def framework_versions(prov: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """``{framework: {distribution: version}}`` of a provenance record, also from results.json files
-    written before framework descriptors (top-level ``torch``/``tensorflow``/``keras`` keys).
+    """``{framework: {distribution: version}}`` of a provenance record. Files written before framework
+    descriptors kept one top-level key per framework or distribution; those are read back through
+    the registered descriptors' names and distributions.
 
     Example:
-        >>> framework_versions({"torch": "2.1.0", "tensorflow": None})
-        {'torch': {'torch': '2.1.0'}}
+        >>> framework_versions({"frameworks": {"fw": {"fw-dist": "1.0"}}})
+        {'fw': {'fw-dist': '1.0'}}
     """
     if isinstance(prov.get("frameworks"), dict):
         return {k: dict(v) for k, v in prov["frameworks"].items()}
-    legacy = {"torch": {"torch": prov.get("torch")},
-              "tensorflow": {"tensorflow": prov.get("tensorflow"), "keras": prov.get("keras")}}
-    return {fw: {d: v for d, v in vs.items() if v} for fw, vs in legacy.items() if any(vs.values())}
+    from ..adapters import frameworks
+
+    out: dict[str, dict[str, str]] = {}
+    for name, fw in frameworks().items():
+        found = {d: str(prov[d]) for d in fw.distributions if prov.get(d)}
+        if prov.get(name) and not any(d in found for d in (name, f"{name}-cpu")):
+            found = {name: str(prov[name]), **{d: v for d, v in found.items() if not d.startswith(name)}}
+        if found:
+            out[name] = found
+    return out
 
 
 def provenance(*, threads: int, device: str = "cpu", flags: dict[str, Any] | None = None) -> dict[str, Any]:
