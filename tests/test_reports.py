@@ -15,8 +15,9 @@ import pytest
 from upconform.adapters import get
 from upconform.harness.runner import run_cases
 from upconform.harness.spec import load_text
+from upconform.harness.stats import mann_whitney_u
 from upconform.reports import history, html, junit
-from upconform.reports.regress import compare_runs, mann_whitney_u
+from upconform.reports.regress import compare_runs, format_comparison, provenance_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """\
@@ -106,8 +107,30 @@ def test_compare_catches_injected_regressions_and_stays_quiet(fake):
 
 
 def test_mann_whitney_u():
-    assert mann_whitney_u([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]) > 0.9
-    assert mann_whitney_u([1, 2, 3, 4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16]) < 0.01
+    """SciPy's test now (tests/test_stats.py compares exact p-values for 3..8 samples)."""
+    from scipy.stats import mannwhitneyu
+
+    assert mann_whitney_u([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]).p_value > 0.9
+    assert mann_whitney_u([1, 2, 3, 4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16]).p_value < 0.01
+    a, b = [1, 2, 3, 4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16]
+    assert mann_whitney_u(a, b).p_value == mannwhitneyu(a, b, alternative="two-sided", method="exact").pvalue
+
+
+def test_compare_provenance_is_generic_over_frameworks():
+    old = {"python": "3.11.9", "numpy": "1.26.4", "torch": "2.1.0", "tensorflow": "2.16.1", "keras": "3.0.0"}
+    new = {"python": "3.11.9", "numpy": "2.4.6", "torch": "2.13.0+cpu", "tensorflow": "2.21.0",
+           "frameworks": {"torch": {"torch": "2.13.0+cpu"}, "tensorflow": {"tensorflow-cpu": "2.21.0", "keras": "3.15.1"},
+                          "jax": {"jax": "0.7.0", "jaxlib": "0.7.0"}}}
+    assert provenance_changes(old, new) == {
+        "numpy": ["1.26.4", "2.4.6"], "jax/jax": [None, "0.7.0"], "jax/jaxlib": [None, "0.7.0"],
+        "tensorflow/keras": ["3.0.0", "3.15.1"], "tensorflow/tensorflow": ["2.16.1", None],
+        "tensorflow/tensorflow-cpu": [None, "2.21.0"], "torch/torch": ["2.1.0", "2.13.0+cpu"]}
+    # the same versions in the old layout and the new one: no change
+    assert provenance_changes({"torch": "2.1.0"}, {"frameworks": {"torch": {"torch": "2.1.0"}}}) == {}
+    assert provenance_changes(new, new) == {}
+    c = compare_runs({"provenance": old, "results": []}, {"provenance": new, "results": []})
+    assert c["provenance_changes"]["torch/torch"] == ["2.1.0", "2.13.0+cpu"] and c["regressions"] == 0
+    assert "provenance tensorflow/keras: 3.0.0 -> 3.15.1" in format_comparison(c)
 
 
 def test_history_trends_and_change_points(fake, tmp_path):
