@@ -8,13 +8,13 @@ Example:
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
 
 from upconform import reference as R
+from upconform.harness.stats import median, quantile
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -24,7 +24,7 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
         t0 = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    return median(samples)
 
 
 def main() -> None:
@@ -94,9 +94,8 @@ def suite() -> None:
         fw = t.get("framework_s") or 0.0
         ran += "framework_s" in t
         over.append(t["check_wall_s"] - fw - (t.get("reference_s") or 0.0))
-    over.sort()
-    med = over[len(over) // 2] if over else float("nan")
-    p90 = over[int(len(over) * 0.9)] if over else float("nan")
+    med = median(over) if over else float("nan")
+    p90 = quantile(over, 0.9) if over else float("nan")
     print()
     print(f"{'default suite (upconform run, isolated workers)':52s} {'value':>12s} {'target':>9s}")
     print(f"{'checks (case x dtype x binding)':52s} {len(res):12d} {'>= 1000':>9s}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,8 +16,9 @@ import pytest
 from upconform.adapters import get
 from upconform.harness.runner import run_cases
 from upconform.harness.spec import load_text
+from upconform.harness.stats import mann_whitney_u
 from upconform.reports import history, html, junit
-from upconform.reports.regress import compare_runs, mann_whitney_u
+from upconform.reports.regress import compare_runs, format_comparison, provenance_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """\
@@ -106,8 +108,30 @@ def test_compare_catches_injected_regressions_and_stays_quiet(fake):
 
 
 def test_mann_whitney_u():
-    assert mann_whitney_u([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]) > 0.9
-    assert mann_whitney_u([1, 2, 3, 4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16]) < 0.01
+    """SciPy's test now (tests/test_stats.py compares exact p-values for 3..8 samples)."""
+    from scipy.stats import mannwhitneyu
+
+    assert mann_whitney_u([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]).p_value > 0.9
+    assert mann_whitney_u([1, 2, 3, 4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16]).p_value < 0.01
+    a, b = [1, 2, 3, 4, 5, 6, 7], [10, 11, 12, 13, 14, 15, 16]
+    assert mann_whitney_u(a, b).p_value == mannwhitneyu(a, b, alternative="two-sided", method="exact").pvalue
+
+
+def test_compare_provenance_is_generic_over_frameworks():
+    old = {"python": "3.11.9", "numpy": "1.26.4", "torch": "2.1.0", "tensorflow": "2.16.1", "keras": "3.0.0"}
+    new = {"python": "3.11.9", "numpy": "2.4.6", "torch": "2.13.0+cpu", "tensorflow": "2.21.0",
+           "frameworks": {"torch": {"torch": "2.13.0+cpu"}, "tensorflow": {"tensorflow-cpu": "2.21.0", "keras": "3.15.1"},
+                          "jax": {"jax": "0.7.0", "jaxlib": "0.7.0"}}}
+    assert provenance_changes(old, new) == {
+        "numpy": ["1.26.4", "2.4.6"], "jax/jax": [None, "0.7.0"], "jax/jaxlib": [None, "0.7.0"],
+        "tensorflow/keras": ["3.0.0", "3.15.1"], "tensorflow/tensorflow": ["2.16.1", None],
+        "tensorflow/tensorflow-cpu": [None, "2.21.0"], "torch/torch": ["2.1.0", "2.13.0+cpu"]}
+    # the same versions in the old layout and the new one: no change
+    assert provenance_changes({"torch": "2.1.0"}, {"frameworks": {"torch": {"torch": "2.1.0"}}}) == {}
+    assert provenance_changes(new, new) == {}
+    c = compare_runs({"provenance": old, "results": []}, {"provenance": new, "results": []})
+    assert c["provenance_changes"]["torch/torch"] == ["2.1.0", "2.13.0+cpu"] and c["regressions"] == 0
+    assert "provenance tensorflow/keras: 3.0.0 -> 3.15.1" in format_comparison(c)
 
 
 def test_history_trends_and_change_points(fake, tmp_path):
@@ -117,12 +141,94 @@ def test_history_trends_and_change_points(fake, tmp_path):
     assert history.append(db, _timed(a, factor=3.0), "b.json") == 2
     runs = history.runs(db)
     assert [r["run_id"] for r in runs] == [1, 2] and runs[0]["n_checks"] == 5
+    assert runs[0]["versions"] == {"torch": {"torch": "x"}}  # _run's provenance, in the old layout
     tr = history.trends(db)
     times = tr["time"]["repeat"]
     assert len(times) == 2 and times[1][1] == pytest.approx(3 * times[0][1])
     assert history.change_points(times) == [2]
     page = html.render(a, db)
     assert 'id="trends"' in page
+
+
+V0_RUNS = [  # tests/data/history_v0.sqlite, as tests/data/make_history_v0.py wrote it with commit 2845ce8
+    (1, "aaaa1111", {"torch": {"torch": "2.1.0"}, "tensorflow": {"tensorflow": "2.16.1"}}, 3, 1),
+    (2, "bbbb2222", {"torch": {"torch": "2.2.0"}}, 1, 0),
+    (3, "cccc3333", {"torch": {"torch": "2.13.0+cpu"}, "tensorflow": {"tensorflow": "2.21.0"}}, 2, 0),
+]
+
+
+def test_history_v0_database_is_migrated_with_no_row_lost(tmp_path):
+    db = tmp_path / "history.sqlite"
+    shutil.copy(ROOT / "tests" / "data" / "history_v0.sqlite", db)
+    with sqlite3.connect(db) as con:  # the fixture really is the old schema
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert {"torch", "tensorflow"} <= {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+        checks_before = con.execute("SELECT * FROM checks ORDER BY rowid").fetchall()
+        runs_before = con.execute("SELECT run_id, time_utc, git_commit, upconform, python, numpy, platform, cpu, "
+                                  "threads, device, n_checks, n_bad, results_path FROM runs ORDER BY run_id").fetchall()
+    assert len(runs_before) == 3 and len(checks_before) == 6
+    runs = history.runs(db)
+    assert [(r["run_id"], r["git_commit"], r["versions"], r["n_checks"], r["n_bad"]) for r in runs] == V0_RUNS
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION == 1
+        cols = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
+        assert "versions" in cols and "torch" not in cols and "tensorflow" not in cols
+        assert con.execute("SELECT * FROM checks ORDER BY rowid").fetchall() == checks_before
+        assert con.execute("SELECT run_id, time_utc, git_commit, upconform, python, numpy, platform, cpu, threads, "
+                           "device, n_checks, n_bad, results_path FROM runs ORDER BY run_id").fetchall() == runs_before
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert history.trends(db)["time"]["resize"] == [(1, pytest.approx(1.5e-3)), (2, pytest.approx(1.1e-3)),
+                                                    (3, pytest.approx(1.5e-3))]
+    # a new run goes on from there; opening again does not migrate twice
+    prov = {"frameworks": {"torch": {"torch": "2.14.0"}, "tensorflow": {"tensorflow-cpu": "2.22.0", "keras": "3.16.0"}},
+            "git_commit": "dddd4444"}
+    res = [{"case_id": "resize/a[float32]", "binding": "tf.image.resize", "op": "resize", "framework": "tensorflow",
+            "dtype": "float32", "outcome": "pass", "metrics": {"max_ulp": 1.0}, "timing": {"median_s": 2e-3}}]
+    assert history.append(db, {"provenance": prov, "results": res}, "run4/results.json") == 4
+    runs = history.runs(db)
+    assert [r["run_id"] for r in runs] == [1, 2, 3, 4] and runs[3]["versions"] == prov["frameworks"]
+    table = history.format_runs(runs)
+    assert "tensorflow-cpu 2.22.0, keras 3.16.0" in table and "2.16.1" in table and "2.13.0+cpu" in table
+
+
+def test_history_migration_is_all_or_nothing(tmp_path, monkeypatch):
+    db = tmp_path / "history.sqlite"
+    shutil.copy(ROOT / "tests" / "data" / "history_v0.sqlite", db)
+
+    def broken(prov):
+        raise OSError("disk full, say")
+
+    monkeypatch.setattr(history, "framework_versions", broken)
+    with pytest.raises(OSError):
+        history.runs(db)
+    with sqlite3.connect(db) as con:  # still the old database, whole
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert "torch" in {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+        assert {r[0] for r in con.execute("SELECT name FROM sqlite_master")} == {"runs", "checks", "checks_run",
+                                                                                  "sqlite_sequence"}
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 3
+    monkeypatch.undo()
+    assert [r["run_id"] for r in history.runs(db)] == [1, 2, 3]
+
+
+def test_history_refuses_a_newer_schema(tmp_path):
+    db = tmp_path / "h.sqlite"
+    history.append(db, {"provenance": {}, "results": []}, "r.json")
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="newer"):
+        history.runs(db)
+
+
+def test_cli_history_prints_versions_per_framework(tmp_path):
+    db = tmp_path / "history.sqlite"
+    shutil.copy(ROOT / "tests" / "data" / "history_v0.sqlite", db)
+    r = subprocess.run([sys.executable, "-m", "upconform", "history", "--history", str(db)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    head, *rows = r.stdout.splitlines()[:4]
+    assert head.split() == ["run", "time", "(UTC)", "commit", "tensorflow", "torch", "checks", "bad"]
+    assert rows[1].split()[2:] == ["bbbb2222", "-", "2.2.0", "1", "0"]
 
 
 def test_export_csv(fake, tmp_path):

@@ -184,10 +184,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no runs in {args.history}")
         return 0
-    print(f"{'run':>4s} {'time (UTC)':25s} {'commit':10s} {'torch':14s} {'tensorflow':11s} {'checks':>7s} {'bad':>5s}")
-    for r in rows[-args.last:]:
-        print(f"{r['run_id']:4d} {str(r['time_utc']):25s} {str(r['git_commit'])[:8]:10s} {str(r['torch']):14s} "
-              f"{str(r['tensorflow']):11s} {r['n_checks']:7d} {r['n_bad']:5d}")
+    print(history.format_runs(rows[-args.last:]))
     tr = history.trends(args.history)
     print("median check time (ms) per op, last runs:")
     for op, s in sorted(tr["time"].items()):

@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
 from ..adapters import NativeCall, Unsupported, framework, framework_of, get, load_adapter
 from ..canonical import Case, freeze, plain
+from .stats import iqr, median
 
 # ----------------------------------------------------------------------------------- wire format
 
@@ -65,8 +64,7 @@ def time_execute(binding: Any, prepared: Any, device: str, *, budget_s: float, m
         binding.execute(prepared)
         sync(device)
         samples.append(time.perf_counter() - t)
-    q = np.percentile(samples, [25, 75]) if samples else [0.0, 0.0]
-    return out, {"median_s": float(np.median(samples)) if samples else None, "iqr_s": float(q[1] - q[0]),
+    return out, {"median_s": median(samples) if samples else None, "iqr_s": iqr(samples) if samples else 0.0,
                  "repeats": len(samples), "samples_s": samples, "warmup_s": warm,
                  "framework_s": warm + sum(samples)}
 

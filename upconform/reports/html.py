@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from ..harness.stats import median
 from . import charts
 from . import history as hist
 
@@ -196,7 +197,7 @@ def render(data: dict[str, Any], history_db: str | Path | None = None) -> str:
             perf[r["op"]][r["binding"]].append(t)
     perf_charts = []
     for op in sorted(perf):
-        med = {b: sorted(v)[len(v) // 2] for b, v in perf[op].items()}
+        med = {b: median(v) for b, v in perf[op].items()}
         perf_charts.append((op, charts.bar_chart(med, title=f"{op}: median time per binding")))
 
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)

@@ -1,60 +1,49 @@
 """Compare two results.json files: outcome changes, error growth, added/removed checks, provenance
-changes and slowdowns judged on raw timing samples with a Mann-Whitney U test (as asv does).
+changes, and slowdowns judged on raw timing samples (``upconform.harness.stats.samples_differ``: SciPy's
+Mann-Whitney U test, or separated ranges where the samples are too few for the test to reach alpha).
 
 Example:
-    >>> round(mann_whitney_u([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]), 4)
-    0.0122
+    >>> s = {"timing": {"samples_s": [1e-3, 1.1e-3, 1.2e-3]}, "case_id": "c", "binding": "b", "outcome": "pass"}
+    >>> slow = {**s, "timing": {"samples_s": [3e-3, 3.3e-3, 3.6e-3]}}
+    >>> [round(x["ratio"], 2) for x in compare_runs({"results": [s]}, {"results": [slow]})["slowdowns"]]
+    [3.0]
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from typing import Any
+
+from ..harness.results import framework_versions
+from ..harness.stats import median, samples_differ
 
 GOOD = ("pass", "xfail", "unsupported")
 BAD = ("fail", "error", "xpass", "crash", "timeout")
-
-
-def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided p-value of the Mann-Whitney U test (normal approximation with tie and continuity
-    corrections; no SciPy)."""
-    n1, n2 = len(a), len(b)
-    if n1 == 0 or n2 == 0:
-        return 1.0
-    allv = sorted([(v, 0) for v in a] + [(v, 1) for v in b])
-    ranks = [0.0] * len(allv)
-    i = 0
-    ties = 0.0
-    while i < len(allv):
-        j = i
-        while j + 1 < len(allv) and allv[j + 1][0] == allv[i][0]:
-            j += 1
-        r = (i + j) / 2 + 1
-        for k in range(i, j + 1):
-            ranks[k] = r
-        t = j - i + 1
-        ties += t**3 - t
-        i = j + 1
-    r1 = sum(r for r, (_, g) in zip(ranks, allv) if g == 0)
-    u1 = r1 - n1 * (n1 + 1) / 2
-    mu = n1 * n2 / 2
-    n = n1 + n2
-    sigma = math.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))) if n > 1 else 0.0
-    if sigma == 0:
-        return 1.0
-    z = (abs(u1 - mu) - 0.5) / sigma
-    return math.erfc(max(z, 0.0) / math.sqrt(2))
-
-
-def _median(v: Sequence[float]) -> float:
-    s = sorted(v)
-    n = len(s)
-    return (s[n // 2] + s[(n - 1) // 2]) / 2 if n else float("nan")
+# provenance keys compared besides each framework distribution's version
+_PROVENANCE = ("upconform", "python", "numpy", "platform", "cpu", "threads", "device")
 
 
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) else None
+
+
+def provenance_changes(base: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{key: [base value, new value]}`` for the provenance that differs: the keys of ``_PROVENANCE`` and
+    each framework distribution's version as ``framework/distribution`` (from ``framework_versions``, so
+    results.json files of either layout compare; a distribution missing on one side is None there).
+
+    Example:
+        >>> provenance_changes({"python": "3.11", "frameworks": {"fw": {"fw-cpu": "1.0"}}},
+        ...                    {"python": "3.11", "frameworks": {"fw": {"fw-cpu": "1.1", "ext": "2.0"}}})
+        {'fw/ext': [None, '2.0'], 'fw/fw-cpu': ['1.0', '1.1']}
+    """
+    out = {k: [base.get(k), new.get(k)] for k in _PROVENANCE if base.get(k) != new.get(k)}
+    vb, vn = framework_versions(base), framework_versions(new)
+    for fw in sorted(vb.keys() | vn.keys()):
+        db, dn = vb.get(fw, {}), vn.get(fw, {})
+        for dist in sorted(db.keys() | dn.keys()):
+            if db.get(dist) != dn.get(dist):
+                out[f"{fw}/{dist}"] = [db.get(dist), dn.get(dist)]
+    return out
 
 
 def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: float = 1.25, alpha: float = 0.05,
@@ -63,17 +52,19 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: flo
 
     A check's error grew when its max ULP rose by more than ``ulp_slack`` and by more than 25 %
     (or its max abs error more than doubled). A check slowed down when its median time rose by more
-    than ``max_slowdown`` and the raw samples differ with Mann-Whitney p < ``alpha``.
+    than ``max_slowdown`` and by more than ``min_time_diff_s``, and its raw samples (3 or more on each
+    side) differ by ``samples_differ``: two-sided Mann-Whitney p < ``alpha`` (exact p-value without
+    ties), or, where the sample sizes cannot reach ``alpha`` (3 vs 3, 3 vs 4 at 0.05), ranges that do not
+    overlap. Provenance changes compare upconform, Python, NumPy, platform, CPU, threads, device and each
+    framework's distribution versions (keyed ``framework/distribution``).
     """
     key = lambda r: (r["case_id"], r["binding"])  # noqa: E731
     b = {key(r): r for r in base.get("results", [])}
     n = {key(r): r for r in new.get("results", [])}
     out: dict[str, Any] = {"outcome_changes": [], "error_growth": [], "slowdowns": [], "speedups": [],
                            "added": sorted(map(list, n.keys() - b.keys())),
-                           "removed": sorted(map(list, b.keys() - n.keys())), "provenance_changes": {}}
-    for k in ("upconform", "python", "numpy", "torch", "tensorflow", "keras", "platform", "cpu", "threads", "device"):
-        if base.get("provenance", {}).get(k) != new.get("provenance", {}).get(k):
-            out["provenance_changes"][k] = [base.get("provenance", {}).get(k), new.get("provenance", {}).get(k)]
+                           "removed": sorted(map(list, b.keys() - n.keys())),
+                           "provenance_changes": provenance_changes(base.get("provenance", {}), new.get("provenance", {}))}
     for k in sorted(b.keys() & n.keys()):
         rb, rn = b[k], n[k]
         entry = {"case_id": k[0], "binding": k[1]}
@@ -90,11 +81,11 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: flo
         sb = (rb.get("timing") or {}).get("samples_s") or []
         sn = (rn.get("timing") or {}).get("samples_s") or []
         if len(sb) >= 3 and len(sn) >= 3:
-            mb, mn = _median(sb), _median(sn)
-            p = mann_whitney_u(sb, sn)
-            if mb > 0 and p < alpha and abs(mn - mb) > min_time_diff_s:
+            mb, mn = median(sb), median(sn)
+            d = samples_differ(sb, sn, alpha=alpha)
+            if mb > 0 and d.differ and abs(mn - mb) > min_time_diff_s:
                 ratio = mn / mb
-                rec = {**entry, "median_s": [mb, mn], "ratio": ratio, "p_value": p}
+                rec = {**entry, "median_s": [mb, mn], "ratio": ratio, "p_value": d.p_value, "rule": d.rule}
                 if ratio > max_slowdown:
                     out["slowdowns"].append(rec)
                 elif ratio < 1 / max_slowdown:
@@ -120,6 +111,7 @@ def format_comparison(c: dict[str, Any], limit: int = 20) -> str:
             elif key == "error_growth":
                 lines.append(f"  ULP {it['max_ulp'][0]:.3g} -> {it['max_ulp'][1]:.3g}  {it['case_id']} :: {it['binding']}")
             else:
-                lines.append(f"  x{it['ratio']:.2f} (p={it['p_value']:.3g}) {it['case_id']} :: {it['binding']}")
+                how = f"p={it['p_value']:.3g}" + (", ranges apart" if it.get("rule") == "separated ranges" else "")
+                lines.append(f"  x{it['ratio']:.2f} ({how}) {it['case_id']} :: {it['binding']}")
     lines.append(f"added checks: {len(c['added'])}, removed checks: {len(c['removed'])}")
     return "\n".join(lines)
