@@ -53,8 +53,6 @@ class FakeRepeat(Binding):
         return out
 
 
-BINDINGS = [FakeRepeat()]
-
 
 class CrashyRepeat(FakeRepeat):
     """Misbehaves by process: repeats 6 -> os._exit(3), 7 -> SIGSEGV, 8 -> hangs; else as FakeRepeat.

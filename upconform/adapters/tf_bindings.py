@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..canonical import Case, normalize
+from ..canonical import Case, normalize, per_axis
 from ..canonical.conv_transpose import pads_from_begins
 from ..reference.resize import exact_ratio
 from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
@@ -490,11 +490,11 @@ class _TfConvTranspose(TfBinding):
         k = self.rank
         x, w = shapes["x"], shapes["w"]
         st = args.get("strides", 1)
-        st = list(st) if isinstance(st, (list, tuple)) else [st] * k
+        st = per_axis(st, k)
         if len(st) == k + 2:
             st = st[1:-1]
         dl = args.get("dilations") or 1
-        dl = list(dl) if isinstance(dl, (list, tuple)) else [dl] * k
+        dl = per_axis(dl, k)
         if len(dl) == k + 2:
             dl = dl[1:-1]
         outs = list(args["output_shape"])[1:-1]
@@ -707,8 +707,7 @@ class MaxPoolWithArgmaxUnpool(TfBinding):
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
         x = shapes["x"]
-        ks = args["ksize"] if isinstance(args["ksize"], (list, tuple)) else [args["ksize"]] * 2
-        st = args["strides"] if isinstance(args["strides"], (list, tuple)) else [args["strides"]] * 2
+        ks, st = per_axis(args["ksize"], 2), per_axis(args["strides"], 2)
         if args.get("padding", "VALID") == "SAME":
             t = [max((-(-x[2 + i] // st[i]) - 1) * st[i] + ks[i] - x[2 + i], 0) for i in range(2)]
             pads = [t[0] // 2, t[1] // 2, t[0] - t[0] // 2, t[1] - t[1] // 2]

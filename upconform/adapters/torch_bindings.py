@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..canonical import Case, normalize
+from ..canonical import Case, normalize, per_axis
 from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
 
 
@@ -43,10 +43,6 @@ def from_torch(t: Any) -> np.ndarray:
     if t.dtype == torch.bfloat16:
         return bf16_to_numpy(t.float().numpy())
     return t.numpy()
-
-
-def _per_axis(v: Any, k: int) -> list[Any]:
-    return list(v) if isinstance(v, (list, tuple)) else [v] * k
 
 
 def _configure_threads(threads: int) -> None:
@@ -166,11 +162,11 @@ class Interpolate(TorchBinding):
             return Unsupported(f"interpolate raises: mode {mode!r} needs a {mode_rank(mode) + 2}-D input, got {len(x)}-D")
         p: dict[str, Any] = {}
         if size is not None:
-            p["sizes"] = [*x[:2], *_per_axis(size, k)]
+            p["sizes"] = [*x[:2], *per_axis(size, k)]
         elif args.get("recompute_scale_factor"):
-            p["sizes"] = [*x[:2], *[math.floor(i * float(s)) for i, s in zip(x[2:], _per_axis(sf, k))]]
+            p["sizes"] = [*x[:2], *[math.floor(i * s) for i, s in zip(x[2:], per_axis(sf, k, cast=float))]]
         else:
-            p["scales"] = [1.0, 1.0, *[float(s) for s in _per_axis(sf, k)]]
+            p["scales"] = [1.0, 1.0, *per_axis(sf, k, cast=float)]
         if op == "repeat":
             s = p.get("scales", [])[2:]
             if mode != "nearest" or not s or any(v != int(v) for v in s):
@@ -245,10 +241,10 @@ class _ConvTranspose(TorchBinding):
         k = self.rank
         if isinstance(args.get("padding"), str):
             return Unsupported(f"{self.name} takes integer padding only")
-        pad = _per_axis(args.get("padding", 0), k)
-        p = {"strides": _per_axis(args.get("stride", 1), k), "pads": pad + pad,
-             "output_padding": _per_axis(args.get("output_padding", 0), k), "group": int(args.get("groups", 1)),
-             "dilations": _per_axis(args.get("dilation", 1), k)}
+        pad = per_axis(args.get("padding", 0), k)
+        p = {"strides": per_axis(args.get("stride", 1), k), "pads": pad + pad,
+             "output_padding": per_axis(args.get("output_padding", 0), k), "group": int(args.get("groups", 1)),
+             "dilations": per_axis(args.get("dilation", 1), k)}
         return normalize("conv_transpose", p, shapes)
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
@@ -346,9 +342,9 @@ class _MaxUnpool(TorchBinding):
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
         k = self.rank
-        ks = _per_axis(args["kernel_size"], k)
-        st = _per_axis(args.get("stride") if args.get("stride") is not None else ks, k)
-        pad = _per_axis(args.get("padding", 0), k)
+        ks = per_axis(args["kernel_size"], k)
+        st = per_axis(args.get("stride") if args.get("stride") is not None else ks, k)
+        pad = per_axis(args.get("padding", 0), k)
         p = {"kernel_shape": ks, "strides": st, "pads": pad + pad}
         if args.get("output_size") is not None:
             p["output_shape"] = list(args["output_size"])[-k:]

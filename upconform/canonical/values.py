@@ -42,10 +42,16 @@ def freeze(v: Any) -> Any:
     return v
 
 
-def per_axis(v: Any, k: int, *, default: int) -> list[int]:
-    """One int per spatial axis from None (the default), an int (every axis) or a sequence."""
+def per_axis(v: Any, k: int, *, default: Any = None, cast: Any = int) -> list[Any]:
+    """One value per spatial axis from None (``default``), a scalar (every axis) or a sequence, each
+    passed through ``cast``: the one expansion every spec field and native argument goes through.
+
+    Example:
+        >>> per_axis(1.5, 2, cast=float)
+        [1.5, 1.5]
+    """
     if v is None:
         return [default] * k
-    if isinstance(v, int):
-        return [v] * k
-    return [int(x) for x in v]
+    if isinstance(v, (list, tuple)):
+        return [cast(x) for x in v]
+    return [cast(v)] * k
