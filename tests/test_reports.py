@@ -3,7 +3,9 @@ regression comparison, export, and the pytest plugin."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from upconform.adapters import get
+from upconform.harness.outcome import Outcome
 from upconform.harness.runner import run_cases
 from upconform.harness.spec import load_text
 from upconform.harness.stats import mann_whitney_u
@@ -85,6 +88,162 @@ def test_html_escapes_everything_from_results(fake):
         assert f'id="{section}"' in page
     assert "<svg" in page  # real charts, inline
     assert 'src="http' not in page and "href=\"http" not in page.replace('href="https://example', "")
+
+
+def _section(page: str, name: str) -> str:
+    """The text of one ``<section id=name>`` of the page."""
+    start = page.index(f'<section id="{name}">')
+    return page[start:page.index("</section>", start)]
+
+
+def _discrepancy(id_: str, agree: bool) -> dict:
+    calls = [{"binding": "fake.a", "args": {"k": 1}, "canonical": {"m": 1}, "conforms": True,
+              "max_abs_err_vs_reference": 0.0},
+             {"binding": "fake.b", "args": {"k": 2}, "canonical": {"m": 2}, "conforms": False,
+              "max_abs_err_vs_reference": 0.5}]
+    return {"id": id_, "op": "repeat", "description": f"about {id_}", "shape": [1, 1, 2, 2], "dtype": "float32",
+            "source": "d.yaml:1", "calls": calls,
+            "pairs": [{"a": 0, "b": 1, "max_abs_diff": 0.0 if agree else 0.5, "agree": agree,
+                       "differing_params": {"m": [1, 2]}}]}
+
+
+def test_verdict_opens_the_page_with_bad_outcomes_discrepancies_and_new_findings(fake):
+    data = _run(fake)
+    data["results"][1].update(outcome="xpass", reason="expected to fail (old bug) but passed",
+                              expectation={"reason": "old bug", "issue": "https://example.org/1", "versions": {},
+                                           "outcome": "fail"})
+    data["discrepancies"] = [_discrepancy("repeat/disagree", False), _discrepancy("repeat/agree", True)]
+    page = html.render(data)
+    positions = [page.index(f'id="{s}"') for s in ("verdict", "summary", "matrix", "details", "provenance")]
+    assert positions == sorted(positions)  # the verdict first, the provenance last
+    verdict = _section(page, "verdict")
+    for r in data["results"]:
+        shown = r["case_id"] in verdict
+        assert shown == Outcome(r["outcome"]).bad, r["outcome"]
+    assert "fake.repeat exploded" in verdict and "mismatched elements" in verdict  # reasons of error, fail
+    assert verdict.index("repeat/boom[float32]") < verdict.index("repeat/disagree") < verdict.index("https://example.org/1")
+    assert "repeat/agree" not in verdict and "1 more report agrees" in verdict
+    assert 'href="#check-2"' in verdict and 'id="check-2"' in _section(page, "details")  # links to its detail
+    v = html.build_verdict(data)
+    assert [f["case_id"] for f in v["findings"]] == ["repeat/also_ok[float32]"] and not v["ok"]
+    assert [d["id"] for d in v["discrepancies"]] == ["repeat/disagree"]
+
+
+def test_verdict_of_a_clean_run():
+    data = {"results": [{"case_id": "c", "op": "o", "binding": "m.f", "framework": "m", "outcome": o, "reason": ""}
+                        for o in ("pass", "xfail", "unsupported")], "discrepancies": [], "provenance": {}}
+    v = html.build_verdict(data)
+    assert v["ok"] and not v["bad"] and not v["findings"]
+    assert "No bad outcome" in _section(html.render(data), "verdict")
+
+
+def test_provenance_is_folded_away(fake):
+    page = html.render(_run(fake))
+    prov = _section(page, "provenance")
+    assert re.match(r'<section id="provenance"><details>\s*<summary><h2>Provenance</h2></summary>', prov)
+    assert "<details open" not in prov and prov.index("<td>torch</td>") < prov.index("</details>")
+
+
+def _matrix_data() -> dict:
+    def r(case, binding, outcome, reason=""):
+        return {"case_id": case, "op": "o", "binding": binding, "framework": "x", "outcome": outcome, "reason": reason}
+
+    return {"results": [r("c1", "x.conv1d_t", "pass"), r("c1", "x.conv2d_t", "unsupported", "2-D only"),
+                        r("c2", "x.conv1d_t", "unsupported", "1-D only"), r("c2", "x.conv2d_t", "fail", "off by one"),
+                        r("c1", "x.pool2d", "pass"), r("c2", "x.pool2d", "unsupported", "no"),
+                        r("c1", "x.never3d", "unsupported", "no"), r("c2", "x.never3d", "unsupported", "no")],
+            "discrepancies": [], "provenance": {}}
+
+
+def test_matrix_folds_the_1d_2d_3d_variants_of_one_api():
+    [table] = html.build_matrix(_matrix_data())["tables"]
+    assert table["columns"] == ["x.conv{1,2}d_t", "x.pool2d"]  # a lone 2d keeps its name; never3d never ran
+    rows = dict(table["rows"])
+    assert [c["label"] for c in rows["c1"]] == ["pass", "pass"]  # the variant that ran the case
+    assert rows["c2"][0]["label"] == "FAIL" and rows["c2"][0]["css"] == "bad"
+    assert rows["c2"][0]["title"] == "x.conv2d_t: off by one" and rows["c2"][1]["label"] == "-"
+    page = html.render(_matrix_data())
+    assert "<th>x.conv{1,2}d_t</th>" in page and "<th>x.conv1d_t</th>" not in page and "<th>x.pool2d</th>" in page
+    assert 'id="filter"' in page and 'class="mx"' in page
+
+
+def test_fold_bindings_is_a_rule_on_names():
+    assert html.fold_bindings(["a.f1d", "a.f2d", "a.f3d", "b.g2d"]) == {
+        "a.f1d": "a.f{1,2,3}d", "a.f2d": "a.f{1,2,3}d", "a.f3d": "a.f{1,2,3}d", "b.g2d": "b.g2d"}
+    assert set(html.fold_bindings(["m.Conv1DT", "m.Conv2DT"]).values()) == {"m.Conv{1,2}DT"}
+    assert set(html.fold_bindings(["m.conv1d_t", "m.conv2d_t"]).values()) == {"m.conv{1,2}d_t"}
+    same = ["v1.resize", "v2.resize", "m.x2dd", "m.x3dd", "m.k12d", "m.k13d", "m.f2d", "n.f3d"]
+    assert html.fold_bindings(same) == {n: n for n in same}  # no 1d/2d/3d marker, or the names differ elsewhere
+
+
+def test_templates_are_package_data():
+    from jinja2 import PackageLoader
+
+    assert isinstance(html.ENV.loader, PackageLoader) and html.ENV.autoescape is True
+    package = ROOT / "upconform"
+    page = html.render({"results": [], "discrepancies": [], "provenance": {}})
+    css = (package / "reports" / "templates" / "report.css").read_text()
+    assert css.strip() in page  # inlined, not linked
+    assert "<link" not in page and "<script src" not in page
+    shipped = {p for p in (package / "reports" / "templates").rglob("*") if p.is_file()}
+    assert {"report.html.j2", "report.css", "report.js", "verdict.html.j2"} <= {p.name for p in shipped}
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["upconform"]
+    declared = {p for pattern in patterns for p in package.glob(pattern)}
+    assert shipped <= declared, sorted(str(p) for p in shipped - declared)
+
+
+def test_rendering_leaves_pyplot_alone(fake, tmp_path):
+    data = _run(fake)
+    assert any(r.get("diff_map") for r in data["results"])  # a heatmap, bar charts and trend charts get drawn
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    db = tmp_path / "h.sqlite"
+    history.append(db, _timed(data), "a.json")
+    history.append(db, _timed(data, factor=2.0), "b.json")
+    code = f"""
+import json, sys
+import matplotlib
+fonttype = matplotlib.rcParams["svg.fonttype"]
+from upconform.reports import html
+page = html.render(json.loads(open({str(tmp_path / "r.json")!r}).read()), {str(db)!r})
+assert page.count("<svg") >= 3 and 'id="trends"' in page
+assert "matplotlib.pyplot" not in sys.modules, "pyplot imported"
+assert matplotlib.rcParams["svg.fonttype"] == fonttype, "rcParams changed"
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_junit_elements_come_from_the_outcome_type():
+    data = {"results": [{"case_id": f"c/{o}", "op": "o", "binding": "m.f", "framework": "m", "outcome": o.value,
+                         "reason": f"because {o}"} for o in Outcome], "provenance": {}}
+    root = ET.fromstring(junit.to_junit(data))
+    by = {c.get("name"): c for c in root.iter("testcase")}
+    for o in Outcome:
+        children = [e.tag for e in by[f"c/{o}"]]
+        assert children == ([o.junit] if o.junit else []), o
+    [suite] = root.iter("testsuite")
+    assert {k: int(suite.get(k)) for k in ("tests", "failures", "errors", "skipped")} == {
+        "tests": len(Outcome), "failures": 2, "errors": 3, "skipped": 2}
+
+
+def test_reports_name_no_framework():
+    """Outside the adapters no code line names a framework (docstrings and comments aside)."""
+    words = re.compile(r"\b(torch|tensorflow|keras|tf|jax|onnx)\b", re.IGNORECASE)
+    reports = ROOT / "upconform" / "reports"
+    for path in [reports / "html.py", reports / "charts.py", reports / "junit.py"]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
+                    getattr(body[0], "value", None), ast.Constant):
+                body.pop(0)  # the docstring
+        assert not words.search(ast.unparse(tree)), path
+    for path in (reports / "templates").rglob("*"):
+        if path.is_file():
+            text = re.sub(r"\{#.*?#\}|/\*.*?\*/|^//.*$", "", path.read_text(), flags=re.S | re.M)
+            assert not words.search(text), path
 
 
 def test_compare_catches_injected_regressions_and_stays_quiet(fake):
@@ -286,8 +445,11 @@ def test_report_renders_in_a_real_browser(fake, tmp_path):
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(page_path.resolve().as_uri())
-        for section in ("provenance", "summary", "matrix", "details", "performance", "unsupported"):
+        for section in ("verdict", "provenance", "summary", "matrix", "details", "performance", "unsupported"):
             assert page.locator(f"#{section} h2").is_visible()
+        assert not page.locator("#provenance table").is_visible()  # folded away until opened
+        page.locator("#provenance summary").click()
+        assert page.locator("#provenance table").is_visible()
         assert page.locator("#details details").count() == 2  # offset (fail) and boom (error)
         page.fill("#filter", "offset")
         assert page.locator("table.mx tr:visible").count() == 2  # header + the one case

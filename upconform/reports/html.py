@@ -1,7 +1,10 @@
 """The self-contained HTML report, rendered from results.json (it never recomputes a verdict).
 
-CSS, scripts and charts are inline; it reads well without scripts, and a small inline script adds
-filtering. Every string from a spec, a framework message or a result is autoescaped.
+The page is Jinja2 templates shipped as package data (``templates/report.html.j2``, one template per
+section under ``templates/sections/``, ``report.css`` and ``report.js`` inlined at render time), and
+one ``build_*`` function per section returns the context its template renders. The page opens with
+the verdict (bad outcomes, disagreeing discrepancy reports, new findings); the provenance is folded
+away at the end. Every string from a spec, a framework message or a result is autoescaped.
 
 Example:
     >>> "<!doctype html>" in render({"results": [], "discrepancies": [], "provenance": {}})
@@ -11,110 +14,35 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 
+from ..harness.outcome import Outcome
 from ..harness.stats import median
-from . import charts
-from . import history as hist
 
-SHOWN = ("fail", "error", "xfail", "xpass", "crash", "timeout")
-ABBR = {"pass": "pass", "fail": "FAIL", "error": "ERR", "unsupported": "-", "xfail": "xfail", "xpass": "XPASS",
-        "crash": "CRASH", "timeout": "TIME"}
+_LOADER = PackageLoader("upconform.reports", "templates")
+ENV = Environment(loader=_LOADER, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+PAGE = "report.html.j2"
 
-TEMPLATE = r"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>upconform report</title>
-<style>
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#fafbfc}
-header{background:#1d2330;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}
-main{padding:8px 24px 40px}section{margin:22px 0}h2{font-size:17px;border-bottom:2px solid #dfe3ea;padding-bottom:4px}
-table{border-collapse:collapse;font-size:12.5px;background:#fff}td,th{border:1px solid #dfe3ea;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f0f2f6;position:sticky;top:0}code,pre{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
-pre{background:#f4f5f8;padding:8px;overflow:auto;white-space:pre-wrap;margin:4px 0}
-.o-pass{background:#d9f2dc}.o-fail,.o-xpass,.o-crash,.o-timeout{background:#f8d0cd}.o-error{background:#fbe3b8}
-.o-unsupported{background:#eceef2;color:#7a8190}.o-xfail{background:#e6dcf5}
-.num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#7a8190}
-details{background:#fff;border:1px solid #dfe3ea;margin:6px 0;padding:6px 10px}summary{cursor:pointer;font-weight:600}
-.grid{display:flex;gap:18px;flex-wrap:wrap;align-items:flex-start}.chart svg{max-width:100%;height:auto}
-.matrix{max-height:560px;overflow:auto;border:1px solid #dfe3ea}.kv td:first-child{color:#4a5160;white-space:nowrap}
-#filter{margin:6px 0;padding:4px 8px;width:320px}.pill{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px}
-</style></head><body>
-<header><h1>upconform conformance report</h1>
-<div>{{ n_results }} checks, {{ discrepancies|length }} discrepancy reports &middot; {{ prov.get('time_utc', '') }}</div></header>
-<main>
-<section id="provenance"><h2>Provenance</h2>
-<table class="kv">{% for k, v in prov_rows %}<tr><td>{{ k }}</td><td><code>{{ v }}</code></td></tr>{% endfor %}</table></section>
 
-<section id="summary"><h2>Summary</h2>
-<table><tr><th>framework</th><th>op</th>{% for o in outcomes %}<th>{{ o }}</th>{% endfor %}</tr>
-{% for fw, op, counts in summary %}<tr><td>{{ fw }}</td><td>{{ op }}</td>{% for o in outcomes %}
-<td class="num {% if counts.get(o) %}o-{{ o }}{% endif %}">{{ counts.get(o, 0) }}</td>{% endfor %}</tr>{% endfor %}
-<tr><th colspan="2">total</th>{% for o in outcomes %}<th class="num">{{ totals.get(o, 0) }}</th>{% endfor %}</tr></table>
-</section>
+def inline(name: str) -> Markup:
+    """A package file (``report.css``, ``report.js``) as it is, for the page to inline (not a template: braces stay)."""
+    return Markup(_LOADER.get_source(ENV, name)[0])
 
-<section id="matrix"><h2>Conformance matrix</h2>
-<p class="muted">Each cell: outcome and worst error (ULP of the case dtype). "-" is unsupported; hover for the reason.</p>
-<input id="filter" type="search" placeholder="filter case ids (e.g. cubic, float16)">
-{% for op, bindings, rows in matrices %}<h3>{{ op }}</h3><div class="matrix"><table class="mx">
-<tr><th>case</th>{% for b in bindings %}<th>{{ b }}</th>{% endfor %}</tr>
-{% for case_id, cells in rows %}<tr><td><code>{{ case_id }}</code></td>{% for c in cells %}
-{% if c %}<td class="o-{{ c.outcome }}" title="{{ c.reason }}">{{ c.label }}</td>{% else %}<td></td>{% endif %}{% endfor %}</tr>
-{% endfor %}</table></div>{% endfor %}</section>
 
-<section id="details"><h2>Failures, errors and known discrepancies ({{ details|length }})</h2>
-{% for d in details %}<details{% if d.outcome in ('fail', 'error', 'xpass', 'crash', 'timeout') %} open{% endif %}>
-<summary><span class="pill o-{{ d.outcome }}">{{ d.outcome }}</span> <code>{{ d.case_id }}</code> on <code>{{ d.binding }}</code></summary>
-<div class="grid"><div>
-<table class="kv"><tr><td>reason</td><td>{{ d.reason }}</td></tr>
-{% if d.classification %}<tr><td>mismatch</td><td><b>{{ d.classification.kind }}</b>: {{ d.classification.detail }}</td></tr>{% endif %}
-<tr><td>native call</td><td><code>{{ d.native_call }}</code>{% for n in d.notes %}<br><span class="muted">{{ n }}</span>{% endfor %}</td></tr>
-<tr><td>canonical</td><td><code>{{ d.canonical_json }}</code></td></tr>
-{% for k, v in d.metric_rows %}<tr><td>{{ k }}</td><td class="num">{{ v }}</td></tr>{% endfor %}
-<tr><td>tolerance</td><td><code>{{ d.tolerance_json }}</code></td></tr>
-{% if d.expectation %}<tr><td>known issue</td><td>{{ d.expectation.reason }}<br><a href="{{ d.expectation.issue }}">{{ d.expectation.issue }}</a> {{ d.expectation.versions }}</td></tr>{% endif %}
-<tr><td>source</td><td><code>{{ d.source }}</code></td></tr></table>
-{% if d.message %}<pre>{{ d.message }}</pre>{% endif %}
-{% if d.repro and 'repro:' not in (d.message or '') %}<p>repro:</p><pre>{{ d.repro }}</pre>{% endif %}
-</div>{% if d.heatmap %}<div class="chart">{{ d.heatmap|safe }}</div>{% endif %}</div></details>
-{% else %}<p>None: every supported check passed.</p>{% endfor %}</section>
+ENV.globals["inline"] = inline
 
-<section id="discrepancies"><h2>Discrepancy reports</h2>
-{% for r in discrepancies %}<details open><summary><code>{{ r.id }}</code> &mdash; {{ r.description }}</summary>
-<p class="muted">input {{ r.shape }} {{ r.dtype }} &middot; {{ r.source }}</p>
-<table><tr><th>#</th><th>call</th><th>canonical meaning</th><th>conforms</th><th>max |err| vs reference</th></tr>
-{% for c in r.calls %}<tr><td>{{ loop.index0 }}</td><td><code>{{ c.binding }}({{ c.args_text }})</code>{% if c.error %}<br><b>error:</b> {{ c.error }}{% endif %}</td>
-<td>{% if c.canonical %}<code>{{ c.canonical_text }}</code>{% else %}<span class="muted">{{ c.unsupported_reason or 'n/a' }}</span>{% endif %}</td>
-<td class="{% if c.conforms %}o-pass{% elif c.conforms is sameas false %}o-fail{% endif %}">{{ c.conforms }}</td><td class="num">{{ c.err_text }}</td></tr>{% endfor %}</table>
-<p>Pairwise max |a - b| (agree within the {{ r.dtype }} tolerance?):</p>
-<table><tr><th></th>{% for c in r.calls %}<th>{{ loop.index0 }}</th>{% endfor %}</tr>
-{% for row in r.matrix %}<tr><th>{{ loop.index0 }}</th>{% for cell in row %}<td class="num {% if cell and cell.agree %}o-pass{% elif cell %}o-fail{% endif %}">{{ cell.text if cell else '' }}</td>{% endfor %}</tr>{% endfor %}</table>
-{% for p in r.pairs if p.differing_params %}<p>{{ p.a }} vs {{ p.b }} differ in: {% for k, v in p.differing_params.items() %}<code>{{ k }}: {{ v[0] }} &rarr; {{ v[1] }}</code> {% endfor %}</p>{% endfor %}
-</details>{% else %}<p>No discrepancy reports in this run.</p>{% endfor %}</section>
+CSS_ORDER = ("bad", "known", "ok", "skip")  # worst first: the verdict's and a folded matrix cell's order
+# Outcomes in the order of the summary's columns: pass, then the bad ones, then known, then skipped.
+OUTCOME_ORDER: tuple[Outcome, ...] = tuple(sorted(Outcome, key=lambda o: (("ok", "bad", "known", "skip").index(o.css))))
 
-<section id="performance"><h2>Performance</h2>
-<p class="muted">Median over each binding's checks of the per-check median time (warm-up excluded); ratio to the fastest binding of the op.</p>
-<div class="grid">{% for op, svg in perf_charts %}<div class="chart">{{ svg|safe }}</div>{% endfor %}</div></section>
-
-<section id="unsupported"><h2>Unsupported combinations ({{ n_unsupported }})</h2>
-<table><tr><th>binding</th><th>reason</th><th>checks</th><th>for example</th></tr>
-{% for b, reason, n, ex in unsupported %}<tr><td><code>{{ b }}</code></td><td>{{ reason }}</td><td class="num">{{ n }}</td><td><code>{{ ex }}</code></td></tr>{% endfor %}</table></section>
-
-{% if trend_charts %}<section id="trends"><h2>Trends across runs</h2>
-<p class="muted">From the history database; dashed lines mark the run where a change began.</p>
-<div class="grid">{% for svg in trend_charts %}<div class="chart">{{ svg|safe }}</div>{% endfor %}</div></section>{% endif %}
-</main>
-<script>
-(function(){var f=document.getElementById('filter');if(!f)return;f.addEventListener('input',function(){
-var q=f.value.toLowerCase();document.querySelectorAll('table.mx tr').forEach(function(tr,i){
-var c=tr.querySelector('td code');if(!c)return;tr.style.display=c.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});})();
-</script>
-</body></html>
-"""
+Data = dict[str, Any]
 
 
 def _fmt(v: Any) -> str:
@@ -123,112 +51,308 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _cell(r: dict[str, Any]) -> dict[str, Any]:
-    label = ABBR.get(r["outcome"], r["outcome"])
-    ulp = (r.get("metrics") or {}).get("max_ulp")
-    if isinstance(ulp, (int, float)) and r["outcome"] != "unsupported":
-        label += f" {ulp:.2g}u"
-    return {"outcome": r["outcome"], "label": label, "reason": r.get("reason", "")}
+def _label(o: Outcome) -> str:
+    """A matrix cell's short text: bad outcomes shout, unsupported is a dash.
+
+    Example:
+        >>> [_label(Outcome(v)) for v in ("pass", "fail", "xfail", "unsupported")]
+        ['pass', 'FAIL', 'xfail', '-']
+    """
+    return o.value.upper() if o.bad else "-" if o.css == "skip" else o.value
 
 
-def render(data: dict[str, Any], history_db: str | Path | None = None) -> str:
-    """The report's HTML text."""
-    results = data.get("results", [])
-    prov = data.get("provenance", {}) or {}
-    outcomes = [o for o in ("pass", "fail", "error", "crash", "timeout", "xfail", "xpass", "unsupported")
-                if any(r["outcome"] == o for r in results)] or ["pass"]
+def _results(data: Data) -> list[dict[str, Any]]:
+    return data.get("results", []) or []
+
+
+def check_anchor(i: int) -> str:
+    """The id of the detail block of ``results[i]`` (the verdict links to it)."""
+    return f"check-{i}"
+
+
+def discrepancy_anchor(i: int) -> str:
+    """The id of the block of ``discrepancies[i]``."""
+    return f"disc-{i}"
+
+
+# ---------------------------------------------------------------------------------------------- verdict
+
+def build_verdict(data: Data) -> dict[str, Any]:
+    """The verdict that opens the page: bad outcomes, discrepancy reports whose calls disagree, and new
+    findings (xpass: a known discrepancy that now passes, so its expectation entry is to be revisited).
+
+    Example:
+        >>> v = build_verdict({"results": [{"case_id": "c", "binding": "b", "outcome": "fail", "reason": "r"}]})
+        >>> [(b["case_id"], b["outcome"]) for b in v["bad"]], v["ok"]
+        ([('c', 'fail')], False)
+    """
+    bad, findings = [], []
+    for i, r in enumerate(_results(data)):
+        o = Outcome(r["outcome"])
+        if not o.bad:
+            continue
+        row = {"case_id": r["case_id"], "binding": r["binding"], "outcome": o.value, "css": o.css,
+               "reason": r.get("reason", ""), "anchor": check_anchor(i)}
+        bad.append(row)
+        if o is Outcome.XPASS:
+            findings.append({**row, "expectation": r.get("expectation") or {}})
+    disagreeing, n_agreeing = [], 0
+    for i, d in enumerate(data.get("discrepancies", []) or []):
+        calls = d.get("calls", [])
+        pairs = [{"a": f"#{p['a']} {calls[p['a']]['binding']}", "b": f"#{p['b']} {calls[p['b']]['binding']}",
+                  "text": _fmt(p["max_abs_diff"]) if p.get("max_abs_diff") is not None else p.get("note", "n/a"),
+                  "params": ", ".join(f"{k}: {v[0]} -> {v[1]}" for k, v in (p.get("differing_params") or {}).items())}
+                 for p in d.get("pairs", []) if not p.get("agree")]
+        if pairs:
+            disagreeing.append({"id": d["id"], "description": d.get("description", ""), "pairs": pairs,
+                                "anchor": discrepancy_anchor(i)})
+        else:
+            n_agreeing += 1
+    return {"bad": bad, "discrepancies": disagreeing, "n_agreeing": n_agreeing, "findings": findings,
+            "ok": not bad, "bad_outcomes": ", ".join(o.value for o in Outcome if o.bad)}
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+def build_summary(data: Data) -> dict[str, Any]:
+    """Counts of each outcome per (framework, op), and the totals; only outcomes that occur get a column."""
+    results = _results(data)
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = {}
     for r in results:
         c = counts[(r["framework"], r["op"])]
         c[r["outcome"]] = c.get(r["outcome"], 0) + 1
         totals[r["outcome"]] = totals.get(r["outcome"], 0) + 1
-    summary = [(fw, op, c) for (fw, op), c in sorted(counts.items())]
+    outcomes = [o for o in OUTCOME_ORDER if o.value in totals] or [Outcome.PASS]
+    rows = [{"framework": fw, "op": op,
+             "cells": [{"n": c.get(o.value, 0), "css": o.css if c.get(o.value) else ""} for o in outcomes]}
+            for (fw, op), c in sorted(counts.items())]
+    return {"outcomes": [o.value for o in outcomes], "rows": rows,
+            "totals": [totals.get(o.value, 0) for o in outcomes]}
 
-    by_op: dict[str, dict[str, dict[str, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
-    bindings_of: dict[str, list[str]] = defaultdict(list)
-    for r in results:
-        by_op[r["op"]][r["case_id"]][r["binding"]] = r
-        if r["binding"] not in bindings_of[r["op"]]:
-            bindings_of[r["op"]].append(r["binding"])
-    matrices = []
+
+# ----------------------------------------------------------------------------------------------- matrix
+
+_DIM = re.compile(r"(?<=[A-Za-z_])([123])([dD])(?![a-z0-9])")  # a 1d/2d/3d marker: conv2d_x, x_conv3d, Up2DSampling
+
+
+def fold_bindings(names: Iterable[str]) -> dict[str, str]:
+    """Each binding's matrix column: names that differ only in a 1d/2d/3d marker share one column.
+
+    A name folds only when another name collapses to the same key, so a lone ``...2d`` keeps its name.
+
+    Example:
+        >>> fold_bindings(["m.conv1d_t", "m.conv3d_t", "m.pool2d", "m.Up2D"])
+        {'m.conv1d_t': 'm.conv{1,3}d_t', 'm.conv3d_t': 'm.conv{1,3}d_t', 'm.pool2d': 'm.pool2d', 'm.Up2D': 'm.Up2D'}
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
+    for n in dict.fromkeys(names):
+        groups[_DIM.sub(lambda m: "\0" + m.group(2), n)].append(n)
+    out: dict[str, str] = {}
+    for key, members in groups.items():
+        if len(members) < 2:
+            out[members[0]] = members[0]
+            continue
+        markers = [[m.group(1) for m in _DIM.finditer(n)] for n in members]
+        digits = [sorted({ds[pos] for ds in markers}) for pos in range(key.count("\0"))]
+        parts = key.split("\0")
+        label = parts[0] + "".join((ds[0] if len(ds) == 1 else "{" + ",".join(ds) + "}") + part
+                                   for ds, part in zip(digits, parts[1:]))
+        for n in members:
+            out[n] = label
+    return out
+
+
+def _cell(r: dict[str, Any], binding: str | None) -> dict[str, str]:
+    o = Outcome(r["outcome"])
+    label = _label(o)
+    ulp = (r.get("metrics") or {}).get("max_ulp")
+    if isinstance(ulp, (int, float)) and o is not Outcome.UNSUPPORTED:
+        label += f" {ulp:.2g}u"
+    reason = r.get("reason", "")
+    return {"css": o.css, "label": label, "title": f"{binding}: {reason}" if binding else reason}
+
+
+def _rank(r: dict[str, Any]) -> int:
+    return CSS_ORDER.index(Outcome(r["outcome"]).css)
+
+
+def build_matrix(data: Data) -> dict[str, Any]:
+    """One table per op: rows are cases, columns are bindings with the 1d/2d/3d variants of one API folded
+    into one column (its cell shows the variant that ran the case). Columns where nothing ran are dropped.
+
+    Example:
+        >>> rs = [{"op": "o", "case_id": f"c{k}", "binding": f"m.f{k}d", "outcome": "pass"} for k in (1, 2)]
+        >>> t = build_matrix({"results": rs})["tables"][0]
+        >>> t["columns"], [[c["label"] for c in cells] for _, cells in t["rows"]]
+        (['m.f{1,2}d'], [['pass'], ['pass']])
+    """
+    by_op: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = defaultdict(lambda: defaultdict(dict))
+    bindings_of: dict[str, dict[str, None]] = defaultdict(dict)
+    for r in _results(data):
+        bindings_of[r["op"]][r["binding"]] = None
+        by_op[r["op"]][r["case_id"]].setdefault(r["binding"], []).append(r)
+    tables = []
     for op in sorted(by_op):
-        bs = [b for b in bindings_of[op] if any(by_op[op][c].get(b, {}).get("outcome") not in (None, "unsupported")
-                                                for c in by_op[op])] or bindings_of[op]
-        rows = [(cid, [_cell(cells[b]) if b in cells else None for b in bs]) for cid, cells in by_op[op].items()]
-        matrices.append((op, bs, rows))
+        column_of = fold_bindings(bindings_of[op])
+        columns = list(dict.fromkeys(column_of.values()))
+        ran = {column_of[b] for cells in by_op[op].values() for b, rs in cells.items()
+               if any(r["outcome"] != Outcome.UNSUPPORTED.value for r in rs)}
+        shown = [c for c in columns if c in ran] or columns
+        folded = {c for c in shown if sum(1 for v in column_of.values() if v == c) > 1}
+        rows = []
+        for case_id, cells in by_op[op].items():
+            per_column: dict[str, dict[str, Any]] = {}
+            for b, rs in cells.items():
+                col = column_of[b]
+                for r in rs:
+                    if col not in per_column or _rank(r) < _rank(per_column[col]):
+                        per_column[col] = r
+            rows.append((case_id, [_cell(per_column[c], per_column[c]["binding"] if c in folded else None)
+                                   if c in per_column else None for c in shown]))
+        tables.append({"op": op, "columns": shown, "rows": rows})
+    return {"tables": tables}
 
-    details = []
-    for r in results:
-        if r["outcome"] not in SHOWN:
+
+# ---------------------------------------------------------------------------------------------- details
+
+_METRICS = ("max_abs_err", "max_rel_err", "max_ulp", "mismatch_count", "mismatch_fraction", "worst_index",
+            "worst_actual", "worst_expected")
+
+
+def build_details(data: Data) -> dict[str, Any]:
+    """One block per bad or known (xfail) check: parameters, native call, metrics, message, repro, heatmap."""
+    items = []
+    for i, r in enumerate(_results(data)):
+        o = Outcome(r["outcome"])
+        if o.css not in ("bad", "known"):
             continue
         m = r.get("metrics") or {}
-        rows = [(k, _fmt(m[k])) for k in ("max_abs_err", "max_rel_err", "max_ulp", "mismatch_count",
-                                           "mismatch_fraction", "worst_index", "worst_actual", "worst_expected")
-                if k in m]
-        heat = None
-        if r.get("diff_map"):
-            heat = charts.heatmap(r["diff_map"], title=f"|actual - expected|, max over N, C\n{r['case_id']}")
-        details.append({**r, "metric_rows": rows, "heatmap": heat,
-                        "canonical_json": json.dumps(r.get("canonical"), sort_keys=True),
-                        "tolerance_json": json.dumps(r.get("tolerance"))})
+        message = r.get("message") or ""
+        items.append({**r, "anchor": check_anchor(i), "css": o.css, "open": o.bad, "heatmap": None,
+                      "metric_rows": [(k, _fmt(m[k])) for k in _METRICS if k in m],
+                      "canonical_json": json.dumps(r.get("canonical"), sort_keys=True),
+                      "tolerance_json": json.dumps(r.get("tolerance")),
+                      "show_repro": bool(r.get("repro")) and "repro:" not in message})
+    with_map = [d for d in items if d.get("diff_map")]
+    if with_map:
+        from . import charts
 
-    discs = []
-    for d in data.get("discrepancies", []):
+        title = "|actual - expected|\nmax over N, C"
+        svgs = charts.heatmaps([d["diff_map"] for d in with_map], titles=[title] * len(with_map))
+        for d, svg in zip(with_map, svgs):
+            d["heatmap"] = svg
+    return {"items": items}
+
+
+# ---------------------------------------------------------------------------------------- discrepancies
+
+def build_discrepancies(data: Data) -> dict[str, Any]:
+    """Each discrepancy report: its calls (canonical meaning, conformance) and the pairwise difference matrix."""
+    reports = []
+    for i, d in enumerate(data.get("discrepancies", []) or []):
         calls = []
         for c in d["calls"]:
+            conforms = c.get("conforms")
             calls.append({**c, "args_text": ", ".join(f"{k}={v!r}" for k, v in (c.get("args") or {}).items()),
                           "canonical_text": json.dumps(c.get("canonical"), sort_keys=True),
-                          "err_text": _fmt(c["max_abs_err_vs_reference"]) if c.get("max_abs_err_vs_reference")
-                          is not None else ""})
+                          "conforms_css": "ok" if conforms else "bad" if conforms is False else "",
+                          "err_text": _fmt(c["max_abs_err_vs_reference"])
+                          if c.get("max_abs_err_vs_reference") is not None else ""})
         n = len(calls)
         matrix: list[list[dict[str, Any] | None]] = [[None] * n for _ in range(n)]
         for p in d["pairs"]:
             text = _fmt(p["max_abs_diff"]) if p.get("max_abs_diff") is not None else p.get("note", "n/a")
-            cell = {"text": text, "agree": p["agree"]}
+            cell = {"text": text, "css": "ok" if p["agree"] else "bad"}
             matrix[p["a"]][p["b"]] = cell
             matrix[p["b"]][p["a"]] = cell
-        discs.append({**d, "calls": calls, "matrix": matrix})
+        reports.append({**d, "anchor": discrepancy_anchor(i), "calls": calls, "matrix": matrix,
+                        "differing": [p for p in d["pairs"] if p.get("differing_params")]})
+    return {"reports": reports}
 
+
+# ------------------------------------------------------------------------------------------ performance
+
+def build_performance(data: Data) -> dict[str, Any]:
+    """A bar chart per op: each binding's median of the per-check median times."""
     perf: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in results:
+    for r in _results(data):
         t = (r.get("timing") or {}).get("median_s")
         if isinstance(t, (int, float)):
             perf[r["op"]][r["binding"]].append(t)
-    perf_charts = []
+    if not perf:
+        return {"charts": []}
+    from . import charts  # matplotlib is imported only when there is something to draw
+
+    out = []
     for op in sorted(perf):
         med = {b: median(v) for b, v in perf[op].items()}
-        perf_charts.append((op, charts.bar_chart(med, title=f"{op}: median time per binding")))
+        out.append((op, charts.bar_chart(med, title=f"{op}: median time per binding")))
+    return {"charts": out}
 
+
+# ------------------------------------------------------------------------------------------ unsupported
+
+def build_unsupported(data: Data) -> dict[str, Any]:
+    """Unsupported checks grouped by (binding, reason), biggest group of a binding first."""
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for r in results:
-        if r["outcome"] == "unsupported":
+    for r in _results(data):
+        if r["outcome"] == Outcome.UNSUPPORTED.value:
             groups[(r["binding"], r.get("reason", ""))].append(r["case_id"])
-    unsupported = sorted(((b, reason, len(ids), ids[0]) for (b, reason), ids in groups.items()),
-                         key=lambda t: (t[0], -t[2]))
-
-    trend_svgs = []
-    if history_db and len(hist.runs(history_db)) >= 2:
-        tr = hist.trends(history_db)
-        marks = sorted({m for s in tr["time"].values() for m in hist.change_points(s)})
-        trend_svgs.append(charts.trend_chart({op: [(i, t * 1e3) for i, t in s] for op, s in tr["time"].items()},
-                                             title="median check time per op", ylabel="ms", marks=marks))
-        umarks = sorted({m for s in tr["ulp"].values() for m in hist.change_points(s, factor=2.0)})
-        trend_svgs.append(charts.trend_chart(tr["ulp"], title="worst error per op", ylabel="max ULP", marks=umarks))
-        bmarks = sorted({m for s in tr["bad"].values() for m in hist.change_points(s)})
-        trend_svgs.append(charts.trend_chart(tr["bad"], title="fail + error + xpass per op", ylabel="checks",
-                                             marks=bmarks))
-
-    prov_rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in prov.items()]
-    env = Environment(autoescape=True)
-    return env.from_string(TEMPLATE).render(
-        prov=prov, prov_rows=prov_rows, outcomes=outcomes, summary=summary, totals=totals, matrices=matrices,
-        details=details, discrepancies=discs, perf_charts=perf_charts, unsupported=unsupported,
-        n_unsupported=totals.get("unsupported", 0), n_results=len(results), trend_charts=trend_svgs,
-    )
+    rows = sorted(({"binding": b, "reason": reason, "n": len(ids), "example": ids[0]}
+                   for (b, reason), ids in groups.items()), key=lambda t: (t["binding"], -t["n"]))
+    return {"rows": rows, "n": sum(len(ids) for ids in groups.values())}
 
 
-def write(data: dict[str, Any], path: str | Path, history_db: str | Path | None = None) -> Path:
+# ----------------------------------------------------------------------------------------------- trends
+
+def build_trends(data: Data, history_db: str | Path | None = None) -> dict[str, Any]:
+    """Trend charts from the history database (none when it holds fewer than two runs)."""
+    from . import history as hist
+
+    if not history_db or len(hist.runs(history_db)) < 2:
+        return {"charts": []}
+    from . import charts
+
+    tr = hist.trends(history_db)
+    marks = sorted({m for s in tr["time"].values() for m in hist.change_points(s)})
+    umarks = sorted({m for s in tr["ulp"].values() for m in hist.change_points(s, factor=2.0)})
+    bmarks = sorted({m for s in tr["bad"].values() for m in hist.change_points(s)})
+    return {"charts": [
+        charts.trend_chart({op: [(i, t * 1e3) for i, t in s] for op, s in tr["time"].items()},
+                           title="median check time per op", ylabel="ms", marks=marks),
+        charts.trend_chart(tr["ulp"], title="worst error per op", ylabel="max ULP", marks=umarks),
+        charts.trend_chart(tr["bad"], title="fail + error + xpass per op", ylabel="checks", marks=bmarks),
+    ]}
+
+
+# ------------------------------------------------------------------------------------------- provenance
+
+def build_provenance(data: Data) -> dict[str, Any]:
+    """The provenance as (key, text) rows; nested values as JSON."""
+    prov = data.get("provenance", {}) or {}
+    return {"rows": [(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in prov.items()]}
+
+
+# ------------------------------------------------------------------------------------------------- page
+
+def context(data: Data, history_db: str | Path | None = None) -> dict[str, Any]:
+    """Everything the page template renders: the header's figures and one entry per section, in page order."""
+    prov = data.get("provenance", {}) or {}
+    return {"n_results": len(_results(data)), "n_discrepancies": len(data.get("discrepancies", []) or []),
+            "time_utc": prov.get("time_utc", ""),
+            "verdict": build_verdict(data), "summary": build_summary(data), "matrix": build_matrix(data),
+            "details": build_details(data), "discrepancies": build_discrepancies(data),
+            "performance": build_performance(data), "unsupported": build_unsupported(data),
+            "trends": build_trends(data, history_db), "provenance": build_provenance(data)}
+
+
+def render(data: Data, history_db: str | Path | None = None) -> str:
+    """The report's HTML text: one self-contained page."""
+    return ENV.get_template(PAGE).render(context(data, history_db))
+
+
+def write(data: Data, path: str | Path, history_db: str | Path | None = None) -> Path:
     """Render and write atomically."""
     from ..harness.results import write_text_atomic
 

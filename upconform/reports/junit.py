@@ -1,7 +1,7 @@
 """JUnit XML from results.json: one testcase per (case, binding).
 
-fail/error/xpass/crash/timeout carry the mismatch message; unsupported and xfail are skipped with
-their reason.
+Which child element a testcase gets comes from ``Outcome(...).junit``: failures and errors carry the
+mismatch message, skipped ones (unsupported, xfail) their reason.
 
 Example:
     >>> "<testsuites" in to_junit({"results": [], "provenance": {}})
@@ -13,8 +13,13 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ..harness.outcome import Outcome
+
+_COUNTER = {"failure": "failures", "error": "errors", "skipped": "skipped"}  # JUnit element -> testsuite attribute
+
 
 def to_junit(data: dict[str, Any]) -> str:
+    """The JUnit XML text; each testcase's child element (failure, error, skipped or none) is ``Outcome.junit``."""
     results = data.get("results", [])
     root = ET.Element("testsuites", name="upconform")
     suites: dict[str, ET.Element] = {}
@@ -28,17 +33,14 @@ def to_junit(data: dict[str, Any]) -> str:
         c["tests"] += 1
         tc = ET.SubElement(suites[suite_name], "testcase", classname=r["binding"], name=r["case_id"],
                            time=f"{(r.get('timing') or {}).get('median_s') or 0:.6f}")
-        out = r["outcome"]
-        text = r.get("message") or r.get("reason") or ""
-        if out in ("fail", "xpass"):
-            c["failures"] += 1
-            ET.SubElement(tc, "failure", message=f"{out}: {r.get('reason', '')}"[:1000]).text = text
-        elif out in ("error", "crash", "timeout"):
-            c["errors"] += 1
-            ET.SubElement(tc, "error", message=f"{out}: {r.get('reason', '')}"[:1000]).text = text
-        elif out in ("unsupported", "xfail"):
-            c["skipped"] += 1
-            ET.SubElement(tc, "skipped", message=f"{out}: {r.get('reason', '')}"[:1000])
+        out = Outcome(r["outcome"])
+        kind = out.junit
+        if kind is None:
+            continue
+        c[_COUNTER[kind]] += 1
+        child = ET.SubElement(tc, kind, message=f"{out}: {r.get('reason', '')}"[:1000])
+        if kind != "skipped":
+            child.text = r.get("message") or r.get("reason") or ""
     for name, el in suites.items():
         for k, v in counts[name].items():
             el.set(k, str(v))
