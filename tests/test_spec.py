@@ -55,8 +55,8 @@ def test_cases_are_frozen():
          "<t>:4: cases[0].params.mode: 'bilnear' is not one of ['nearest', 'linear', 'cubic', 'area', 'adaptive_avg']"),
         ("op: resize\ncases:\n  - id: a\n    shapes: {x: [1, 1, 2]}\n    colour: red\n",
          "<t>:5: cases[0].colour: unknown field(s) ['colour']"),
-        ("op: resize\ncases:\n  - id: a\n    shapes: {x: [1, 0, 2]}\n",
-         "<t>:4: cases[0].shapes.x[1]: 0 is less than the minimum of 1"),
+        ("op: resize\ncases:\n  - id: a\n    shapes: {x: [1, -1, 2]}\n",
+         "<t>:4: cases[0].shapes.x[1]: -1 is less than the minimum of 0"),
         ("op: repeat\ncases:\n  - id: a\n    params: {repeats: 2}\n    shapes: {x: [1, 1, 2]}\n"
          "  - id: a\n    params: {repeats: 2}\n    shapes: {x: [1, 1, 2]}\n",
          "<t>:6: cases[1]: duplicate case id 'repeat/a[float32]' (first defined on line 3)"),

@@ -306,9 +306,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"  no canonical meaning: {meaning.reason}")
         return 1
     print(f"  canonical {op}:")
+    info = op_info(op)
     for k, v in meaning.items():
-        print(f"    {k}: {v}")
-    derived = op_info(op).derived
+        reading = "  (a reading of ambiguous operator text: docs/conventions.md)" if k in info.conventions else ""
+        print(f"    {k}: {v}{reading}")
+    derived = info.derived
     case = Case(id=f"{op}/explain[float32]", op=op, name="explain", dtype="float32",
                 params=freeze({k: v for k, v in meaning.items() if k not in derived}),
                 shapes=MappingProxyType(shapes))
@@ -317,7 +319,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         other = get(name)
         if name == args.binding or op not in other.ops:
             continue
-        call = other.to_native(case)
+        call = other.unsupported_reading(case) or other.to_native(case)
         if isinstance(call, Unsupported):
             print(f"    {name}: none ({call.reason})")
         else:

@@ -100,6 +100,29 @@ class Binding:
     name: str = ""
     framework: str = ""
     ops: tuple[str, ...] = ()
+    # non-default readings of ambiguous operator text that this API follows (docs/conventions.md),
+    # e.g. {"integer_rounding": ("per_axis",)}; a case asking for any other is unsupported
+    readings: Mapping[str, tuple[str, ...]] = {}
+
+    def unsupported_reading(self, case: Case) -> Unsupported | None:
+        """Why this binding cannot run a case that asks for a reading it does not follow, or None.
+
+        Example:
+            >>> from types import MappingProxyType as M
+            >>> c = Case(id="r", op="resize", name="r", dtype="float32", shapes=M({"x": (1, 1, 4)}),
+            ...          params=M({"scales": [1, 1, 0.3], "mode": "linear",
+            ...                    "coordinate_transformation_mode": "pytorch_half_pixel",
+            ...                    "align_corners_length": "integer"}))
+            >>> "not align_corners_length=integer" in Binding().unsupported_reading(c).reason
+            True
+        """
+        from ..canonical import op_info
+
+        for k, v in op_info(case.op).readings(case.normal, case.dtype).items():
+            if v not in self.readings.get(k, ()):
+                return Unsupported(f"{self.name} follows the text's default reading of {k}, not {k}={v} "
+                                   "(docs/conventions.md)")
+        return None
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:  # pragma: no cover - interface
         """The native call for a canonical case, or why there is none."""

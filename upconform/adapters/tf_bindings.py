@@ -307,6 +307,9 @@ class CropAndResize(TfBinding):
         bad = _float32_only(case.dtype, self.name)
         if bad:
             return bad
+        if "scales" in n:
+            return Unsupported("tf.image.crop_and_resize takes a crop size: its coordinates use the output length "
+                               "(align_corners_length: integer); this case reads L = in * scale")
         from ..reference.resize import output_geometry
 
         out, _ = output_geometry(x, sizes=n.get("sizes"), scales=n.get("scales"),
@@ -373,7 +376,7 @@ class UpSampling2D(TfBinding):
         if "scales" in n:
             s = n["scales"]
         else:
-            s = [o / i for o, i in zip(n["sizes"], x)]
+            s = [o / i if i else 1.0 for o, i in zip(n["sizes"], x)]  # an empty axis stays empty
         if s[:2] != [1.0, 1.0] or any(v != int(v) or v < 1 for v in s[2:]) or "keep_aspect_ratio_policy" in n:
             return Unsupported(f"UpSampling2D repeats by integer factors on H and W; scales {s} are not that")
         size = [int(v) for v in s[2:]]

@@ -77,6 +77,8 @@ _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
 class Interpolate(TorchBinding):
     name = "torch.nn.functional.interpolate"
     ops = ("resize", "repeat")
+    # uint8 bilinear and bicubic run Pillow-style separable passes, rounded to uint8 after each axis
+    readings = {"integer_rounding": ("per_axis",)}
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         k = spatial_rank(case.shapes)
@@ -119,9 +121,14 @@ class Interpolate(TorchBinding):
                                f"(align_corners), not {ctm}")
         if ctm == "align_corners" and "scales" in n:
             return Unsupported("with align_corners=True interpolate divides by (out - 1) for the integer output "
-                               "size; ONNX scales use in * scale - 1, and in * scale is not an integer here")
+                               "size (align_corners_length: integer); this case reads L = in * scale - 1, and in * "
+                               "scale is not an integer here")
         aa = n["antialias"]
         excl = n.get("exclude_outside", False)
+        resized = sum(i != o for i, o in zip(x, _out_shape(n, x)))
+        if case.dtype == "uint8" and mode == "cubic" and resized > 1 and n.get("integer_rounding") != "per_axis":
+            return Unsupported("interpolate's uint8 bicubic rounds and saturates to uint8 after each axis "
+                               "(integer_rounding: per_axis); rounding once at the end differs by up to ~20 steps")
         if mode == "linear":
             args["mode"] = _LINEAR[k]
             if aa and (k != 2 or ctm != "half_pixel" or not excl):
@@ -131,8 +138,7 @@ class Interpolate(TorchBinding):
                 return Unsupported("interpolate's bicubic is 2-D only")
             args["mode"] = "bicubic"
             a = n["cubic_coeff_a"]
-            upsampling = all(o >= i for o, i in zip(
-                n.get("sizes", [math.floor(i * s) for i, s in zip(x, n.get("scales", [1.0] * len(x)))]), x))
+            upsampling = all(o >= i for o, i in zip(_out_shape(n, x), x))
             if aa or (a == -0.5 and excl and upsampling and ctm == "half_pixel"):
                 # torch's antialias bicubic is PIL's filter: a = -0.5, outside taps dropped
                 if not (a == -0.5 and excl and ctm == "half_pixel"):
@@ -179,6 +185,8 @@ class Interpolate(TorchBinding):
         elif mode in _LINEAR.values() or mode == "bicubic":
             p["mode"] = "linear" if mode != "bicubic" else "cubic"
             p["coordinate_transformation_mode"] = "align_corners" if ac else "half_pixel"
+            if ac and "scales" in p:  # torch divides by the integer output length minus one
+                p["align_corners_length"] = "integer"
             if aa:
                 p.update(antialias=True, exclude_outside=True)
             if mode == "bicubic":
@@ -195,6 +203,10 @@ class Interpolate(TorchBinding):
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         F = _torch().nn.functional
         return F.interpolate, (to_torch(tensors["x"], device),), dict(call.args)
+
+
+def _out_shape(n: Mapping[str, Any], x: tuple[int, ...]) -> list[int]:
+    return list(n["sizes"]) if "sizes" in n else [math.floor(i * s) for i, s in zip(x, n["scales"])]
 
 
 def mode_rank(mode: str) -> int:

@@ -53,6 +53,21 @@ class OpInfo:
     extra_tensors: Callable[[Shapes, str, int], dict[str, np.ndarray]] = _no_extra_tensors
     compute: Callable[..., np.ndarray] | None = None
     explain_shapes: Callable[[tuple[int, ...], tuple[int, ...] | None], dict[str, tuple[int, ...]]] | None = None
+    # parameters that choose a reading where the operator text is ambiguous (docs/conventions.md),
+    # and those of them that change the result for integer inputs only
+    conventions: tuple[str, ...] = ()
+    integer_conventions: tuple[str, ...] = ()
+
+    def readings(self, normal: Mapping[str, Any], dtype: str) -> dict[str, Any]:
+        """The non-default readings a normal form asks for that matter for ``dtype``.
+
+        Example:
+            >>> from upconform.canonical import OPS
+            >>> OPS["resize"].readings({"integer_rounding": "per_axis"}, "float32")
+            {}
+        """
+        return {k: normal[k] for k in self.conventions if k in normal
+                and (k not in self.integer_conventions or dtype == "uint8")}
 
     @cached_property
     def params(self) -> tuple[str, ...]:

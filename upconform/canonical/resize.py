@@ -14,10 +14,13 @@ from typing import Any
 
 from .. import reference
 from ..reference.resize import (
+    ALIGN_CORNERS_LENGTHS,
     COORDINATE_TRANSFORMATION_MODES,
+    INTEGER_ROUNDINGS,
     KEEP_ASPECT_RATIO_POLICIES,
     MODES,
     NEAREST_MODES,
+    OUTPUT_SIZE_RULES,
     exact_ratio,
     output_geometry,
 )
@@ -28,7 +31,8 @@ def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
     """Normal form of resize parameters (defaults filled in). Identities, each proved in tests:
     a scale that is exactly out/in becomes ``sizes``; pytorch_half_pixel is half_pixel unless an
     axis shrinks to 1; tf_half_pixel_for_nn + floor is half_pixel + round_prefer_ceil; antialias
-    is dropped when every axis upsamples; parameters the mode ignores are dropped.
+    is dropped when every axis upsamples; parameters the mode ignores are dropped; a reading of the
+    text (output_size_rule, align_corners_length, integer_rounding) stays only where it matters.
 
     Example:
         >>> RESIZE.normal_form({"mode": "linear", "scales": [1, 1, 1.7]}, {"x": (1, 1, 4)})["scales"]
@@ -38,7 +42,7 @@ def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
     out_shape, used = output_geometry(
         x, scales=p.get("scales"), sizes=p.get("sizes"), axes=p.get("axes"),
         coordinate_transformation_mode=p["coordinate_transformation_mode"], roi=p.get("roi"),
-        keep_aspect_ratio_policy=p["keep_aspect_ratio_policy"],
+        keep_aspect_ratio_policy=p["keep_aspect_ratio_policy"], output_size_rule=p["output_size_rule"],
     )
     n = {"mode": p["mode"], "coordinate_transformation_mode": p["coordinate_transformation_mode"]}
     axes = list(range(len(x))) if p.get("axes") is None else [a % len(x) for a in p["axes"]]
@@ -46,7 +50,7 @@ def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
         full = [1.0] * len(x)
         for a, s in zip(axes, p["scales"]):
             full[a] = float(s)
-        exact = all(exact_ratio(s) == Fraction(o, i) for s, o, i in zip(full, out_shape, x))
+        exact = all(exact_ratio(s) == Fraction(o, i) if i else o == 0 for s, o, i in zip(full, out_shape, x))
         if exact and p["keep_aspect_ratio_policy"] == "stretch" and p["coordinate_transformation_mode"] != \
                 "tf_crop_and_resize":
             n["sizes"] = out_shape  # the given scale is exactly out/in: sizes mean the same
@@ -74,7 +78,7 @@ def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
             ctm, nm = "half_pixel", "round_prefer_ceil"  # floor((i+.5)/s) == floor(x_hp + .5)
             n["coordinate_transformation_mode"] = ctm
         n["nearest_mode"] = nm
-        return n
+        return _readings(n, p, x, out_shape)
     upsampling_only = all(s >= 1 for s in used)
     n["antialias"] = bool(p["antialias"]) and mode in ("linear", "cubic") and not upsampling_only
     if mode == "cubic":
@@ -83,7 +87,45 @@ def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
         n["exclude_outside"] = bool(p["exclude_outside"])
     elif mode == "linear":
         n["exclude_outside"] = False  # 2 taps: dropping the outside one and renormalising == clamping
+    if p["integer_rounding"] != "final" and mode != "area" and mode != "adaptive_avg":
+        n["integer_rounding"] = p["integer_rounding"]  # matters for integer inputs only (docs/conventions.md)
+    return _readings(n, p, x, out_shape)
+
+
+def _readings(n: dict[str, Any], p: Mapping[str, Any], x: tuple[int, ...], out_shape: list[int]) -> dict[str, Any]:
+    """Keep a non-default reading of the text (docs/conventions.md) only where it changes the result.
+
+    With scales, align_corners and tf_crop_and_resize coordinates depend on the resized length L:
+    the ``integer`` reading uses the output length, which is what ``sizes`` mean, so they become
+    sizes (unless antialias, whose kernel stretch uses the given scale). pytorch_half_pixel keeps
+    its scale and the reading. The output-size rule has then been applied: it stays only with scales.
+    """
+    if "scales" not in n:
+        return n
+    ctm = n["coordinate_transformation_mode"]
+    length, rule = p["align_corners_length"], p["output_size_rule"]
+    aa = n.get("antialias", False)
+    if ctm in ("align_corners", "tf_crop_and_resize"):
+        scaled_is_integer = ctm == "tf_crop_and_resize" and all(
+            _resized_length(n, i, a, rule) == o for a, (i, o) in enumerate(zip(x, out_shape)))
+        if (length == "integer" or scaled_is_integer) and not aa:
+            del n["scales"]
+            n["sizes"] = list(out_shape)
+            return n
+    if ctm in ("align_corners", "tf_crop_and_resize", "pytorch_half_pixel") and length != "scaled":
+        n["align_corners_length"] = length
+    if ctm == "tf_crop_and_resize" and rule != "spec_text":
+        n["output_size_rule"] = rule
     return n
+
+
+def _resized_length(n: Mapping[str, Any], in_len: int, axis: int, rule: str) -> Fraction:
+    """L = in * scale (times the roi width under the text's size rule, for tf_crop_and_resize)."""
+    length = in_len * exact_ratio(n["scales"][axis])
+    if n["coordinate_transformation_mode"] == "tf_crop_and_resize" and rule == "spec_text":
+        k = len(n["roi"]) // 2
+        length *= Fraction(n["roi"][k + axis]) - Fraction(n["roi"][axis])
+    return length
 
 
 def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
@@ -91,7 +133,8 @@ def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
         return tuple(int(v) for v in n["sizes"])
     out, _ = output_geometry(tuple(shapes["x"]), scales=n["scales"],
                              coordinate_transformation_mode=n["coordinate_transformation_mode"], roi=n.get("roi"),
-                             keep_aspect_ratio_policy=n.get("keep_aspect_ratio_policy", "stretch"))
+                             keep_aspect_ratio_policy=n.get("keep_aspect_ratio_policy", "stretch"),
+                             output_size_rule=n.get("output_size_rule", "spec_text"))
     return tuple(out)
 
 
@@ -102,5 +145,10 @@ RESIZE = OpInfo(
         "coordinate_transformation_mode": COORDINATE_TRANSFORMATION_MODES,
         "nearest_mode": NEAREST_MODES,
         "keep_aspect_ratio_policy": KEEP_ASPECT_RATIO_POLICIES,
+        "output_size_rule": OUTPUT_SIZE_RULES,
+        "align_corners_length": ALIGN_CORNERS_LENGTHS,
+        "integer_rounding": INTEGER_ROUNDINGS,
     },
+    conventions=("output_size_rule", "align_corners_length", "integer_rounding"),
+    integer_conventions=("integer_rounding",),
 )

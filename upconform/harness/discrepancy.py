@@ -84,6 +84,11 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0)
             a, b = outs[i], outs[j]
             pair: dict[str, Any] = {"a": i, "b": j, "max_abs_diff": None, "max_rel_diff": None, "agree": False,
                                     "differing_params": differing_params(canon[i], canon[j])}
+            conv = op_info(d.op).conventions
+            pair["conventions"] = [k for k in pair["differing_params"] if k in conv]
+            if pair["differing_params"] and len(pair["conventions"]) == len(pair["differing_params"]):
+                pair["note"] = ("the calls differ only in the reading of ambiguous operator text: "
+                                + ", ".join(pair["conventions"]) + " (docs/conventions.md)")
             if a is not None and b is not None:
                 if a.shape != b.shape:
                     pair["note"] = f"output shapes differ: {list(a.shape)} vs {list(b.shape)}"

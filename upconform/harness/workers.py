@@ -77,7 +77,7 @@ def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         return {"status": "unsupported", "reason": missing}
     try:
-        call = b.to_native(case)
+        call = b.unsupported_reading(case) or b.to_native(case)
     except Exception as e:  # noqa: BLE001
         return {"status": "error", "reason": f"translation failed: {_err(e)}", "traceback": traceback.format_exc(limit=3)}
     if isinstance(call, Unsupported):

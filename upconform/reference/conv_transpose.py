@@ -190,8 +190,9 @@ def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], d
     length = [max(span[i], begins[i] + outs[i]) for i in range(nsp)]
     taps = list(itertools.product(*[range(v) for v in kernel]))
     cols = np.empty((n, group * cog, ntap, *sp))
+    npix = int(np.prod(sp))
     for g in range(group):
-        xg = x[:, g * cig:(g + 1) * cig].reshape(n, cig, -1)  # (N, Cin_g, P)
+        xg = x[:, g * cig:(g + 1) * cig].reshape(n, cig, npix)  # (N, Cin_g, P); explicit sizes: N or C may be 0
         wg = w[g * cig:(g + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
         cols[:, g * cog:(g + 1) * cog] = np.matmul(wg.T, xg).reshape(n, cog, ntap, *sp)  # one GEMM, all taps
 

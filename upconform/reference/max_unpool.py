@@ -59,7 +59,8 @@ def max_unpool(
     if any(v < 1 for v in out):
         raise ValueError(f"output_shape: spatial output {out} must be positive")
     plane = int(np.prod(out))
-    flat = idx.reshape(n, c, -1).astype(np.int64)
+    npix = int(np.prod(sp))
+    flat = idx.reshape(n, c, npix).astype(np.int64)  # explicit sizes: N or C may be 0
     bad = (flat < 0) | (flat >= plane)
     if bad.any():
         pos = np.unravel_index(int(np.flatnonzero(bad.reshape(-1))[0]), idx.shape)
@@ -68,5 +69,5 @@ def max_unpool(
             f"of {plane} elements (spatial output {out})"
         )
     y = np.zeros((n, c, plane))
-    np.put_along_axis(y, flat, xf.reshape(n, c, -1), axis=2)
+    np.put_along_axis(y, flat, xf.reshape(n, c, npix), axis=2)
     return y.reshape(n, c, *out)

@@ -23,6 +23,22 @@ When the scale is a ratio of small integers (always, when it derives from ``size
 coordinates are kept as exact integer fractions ``num / den``, so that nearest rounding at
 ties (x = k + 0.5) is decided exactly rather than by float rounding.
 
+Readings of the operator text (``docs/conventions.md``; the default is the text's own reading):
+
+    output_size_rule       spec_text:  tf_crop_and_resize with scales sizes the output
+                                       floor(L_in * (roi_end - roi_start) * s), as the text says
+                           ignore_roi: floor(L_in * s), as ONNX Runtime, ONNX shape inference and
+                                       onnx.reference compute it
+    align_corners_length   scaled:  align_corners and pytorch_half_pixel use L = s * L_in (possibly
+                                    fractional), as the text and onnx.reference do
+                           integer: they use the integer output length, as ONNX Runtime and
+                                    PyTorch (scale_factor with align_corners=True) do
+    integer_rounding       final:     integer outputs are rounded once, at the end (the text has
+                                      no intermediate rounding)
+                           per_axis:  one axis at a time, last axis first, each pass rounded
+                                      (floor(v + 0.5)) and saturated to the integer type, as
+                                      ONNX Runtime's antialias kernels (Pillow's scheme) do
+
 Sources: https://onnx.ai/onnx/operators/onnx__Resize.html and onnx/reference/ops/op_resize.py
 (edge taps clamp to the border unless ``exclude_outside``; antialias stretches the kernel by
 1/scale when downsampling and renormalises the taps); TensorFlow resize_area_op.cc (``area``:
@@ -32,6 +48,7 @@ floor(i*L_in/L_out) .. ceil((i+1)*L_in/L_out)).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -52,6 +69,9 @@ COORDINATE_TRANSFORMATION_MODES = (
 )
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 KEEP_ASPECT_RATIO_POLICIES = ("stretch", "not_larger", "not_smaller")
+OUTPUT_SIZE_RULES = ("spec_text", "ignore_roi")
+ALIGN_CORNERS_LENGTHS = ("scaled", "integer")
+INTEGER_ROUNDINGS = ("final", "per_axis")
 
 # Largest denominator tried when recognising a float scale as an exact ratio (1.5 -> 3/2).
 _MAX_DEN = 10**6
@@ -72,8 +92,12 @@ def resize(
     roi: Sequence[float] | None = None,
     antialias: bool = False,
     keep_aspect_ratio_policy: str = "stretch",
+    output_size_rule: str = "spec_text",
+    align_corners_length: str = "scaled",
+    integer_rounding: str = "final",
 ) -> np.ndarray:
-    """Resize ``x`` with ONNX Resize semantics, computed in float64.
+    """Resize ``x`` with ONNX Resize semantics, computed in float64. The last three parameters
+    choose a reading where implementations read the text differently (module docstring).
 
     Example:
         >>> resize(np.array([[[0.0, 1, 2, 3]]]), scales=[1, 1, 2], mode="linear").tolist()
@@ -85,6 +109,9 @@ def resize(
     )
     check_enum("nearest_mode", nearest_mode, NEAREST_MODES)
     check_enum("keep_aspect_ratio_policy", keep_aspect_ratio_policy, KEEP_ASPECT_RATIO_POLICIES)
+    check_enum("output_size_rule", output_size_rule, OUTPUT_SIZE_RULES)
+    check_enum("align_corners_length", align_corners_length, ALIGN_CORNERS_LENGTHS)
+    check_enum("integer_rounding", integer_rounding, INTEGER_ROUNDINGS)
     if mode in ("area", "adaptive_avg") and ctm != "half_pixel":
         raise ValueError(
             f"coordinate_transformation_mode: mode={mode!r} defines its own pixel boxes and takes only "
@@ -95,14 +122,23 @@ def resize(
     xf = as_float64(x)
     ndim = xf.ndim
     ax = _normalise_axes(axes, ndim)
-    plan = _output_plan(xf.shape, ax, scales, sizes, roi, ctm, keep_aspect_ratio_policy)
+    plan = _output_plan(xf.shape, ax, scales, sizes, roi, ctm, keep_aspect_ratio_policy, output_size_rule)
+    integer = np.issubdtype(np.asarray(x).dtype, np.integer)
+    rounding = _saturate(np.iinfo(np.asarray(x).dtype)) if integer and integer_rounding == "per_axis" else None
 
     # Downscaled axes first, and among equal ratios the last (contiguous) axis first: the
-    # intermediate arrays stay small and the strided gathers touch the fewest elements.
+    # intermediate arrays stay small and the strided gathers touch the fewest elements. Rounding
+    # per axis fixes the order instead: last axis first (width, then height, then depth).
+    order = (lambda p: -p[0]) if rounding else (lambda p: (p[2] / p[1], -p[0]))
     steps = []
     mask = None
-    for axis, in_len, out_len, scale, start, end in sorted(plan, key=lambda p: (p[2] / p[1], -p[0])):
-        coord = _coordinates(ctm, in_len, out_len, scale, start, end)
+    for axis, in_len, out_len, scale, start, end in sorted(plan, key=order):
+        # the resized length L before flooring: the output length, or in * scale (times the roi width
+        # for tf_crop_and_resize sized by the text's rule) when scales are given
+        crop_width = (end - start) if ctm == "tf_crop_and_resize" and scales is not None and \
+            output_size_rule == "spec_text" else 1.0
+        length = in_len * scale * crop_width if scales is not None else in_len * scale
+        coord = _coordinates(ctm, in_len, out_len, scale, start, end, align_corners_length, length)
         if mode == "nearest":
             idx = np.clip(_round(coord, nearest_mode), 0, in_len - 1)[None, :]
             w = None
@@ -121,7 +157,8 @@ def resize(
     out_shape = list(xf.shape)
     for axis, _, out_len, _, _, _ in plan:
         out_shape[axis] = out_len
-    y = parallel_over_leading(xf, out_shape, [a for a, _, _ in steps], lambda part: _apply_steps(part, steps))
+    y = parallel_over_leading(xf, out_shape, [a for a, _, _ in steps],
+                              lambda part: _apply_steps(part, steps, rounding))
     if mask is not None and mask.any():
         y = np.where(mask, float(extrapolation_value), y)
     return np.ascontiguousarray(y)
@@ -139,6 +176,7 @@ def output_geometry(
     coordinate_transformation_mode: str = "half_pixel",
     roi: Sequence[float] | None = None,
     keep_aspect_ratio_policy: str = "stretch",
+    output_size_rule: str = "spec_text",
 ) -> tuple[list[int], list[float]]:
     """Output shape and the per-axis scale the coordinate transform uses, for an input ``shape``.
 
@@ -150,7 +188,8 @@ def output_geometry(
     out = list(shape)
     used = [1.0] * len(shape)
     for axis, _in_len, out_len, scale, _s, _e in _output_plan(
-        tuple(shape), ax, scales, sizes, roi, coordinate_transformation_mode, keep_aspect_ratio_policy
+        tuple(shape), ax, scales, sizes, roi, coordinate_transformation_mode, keep_aspect_ratio_policy,
+        output_size_rule,
     ):
         out[axis] = out_len
         used[axis] = float(scale)
@@ -197,6 +236,7 @@ def _output_plan(
     roi: Sequence[float] | None,
     ctm: str,
     policy: str,
+    size_rule: str = "spec_text",
 ) -> list[tuple[int, int, int, Fraction | float, float, float]]:
     """(axis, in_len, out_len, scale, roi_start, roi_end) for every axis that changes or crops."""
     if (scales is None) == (sizes is None):
@@ -219,32 +259,40 @@ def _output_plan(
         for a, s, st, en in zip(axes, sc, starts, ends):
             in_len = shape[a]
             r = _as_ratio(s)
-            if ctm == "tf_crop_and_resize":
+            if ctm == "tf_crop_and_resize" and size_rule == "spec_text":
                 out_len = int(np.floor(in_len * (en - st) * s))
             elif isinstance(r, Fraction):
                 out_len = (in_len * r.numerator) // r.denominator
             else:
                 out_len = int(np.floor(in_len * s))
-            if out_len < 1:
+            if out_len < 1 and in_len > 0:  # an empty axis (N or C = 0) stays empty
                 raise ValueError(f"scales: axis {a} of length {in_len} with scale {s} gives an empty output")
             plan.append((a, in_len, out_len, r, st, en))
     else:
         sz = list(sizes)  # type: ignore[arg-type]
         if len(sz) != k:
             raise ValueError(f"sizes: expected {k} values (one per axis {axes}), got {sz}")
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in sz):
-            raise ValueError(f"sizes: every size must be an integer >= 1, got {sz}")
-        ratios = [Fraction(int(o), shape[a]) for a, o in zip(axes, sz)]
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in sz) or \
+                any(o < 1 and shape[a] > 0 for a, o in zip(axes, sz)):
+            raise ValueError(f"sizes: every size must be an integer >= 1 (0 only for an empty axis), got {sz}")
+        if any(o != 0 and shape[a] == 0 for a, o in zip(axes, sz)):
+            raise ValueError(f"sizes: {sz} resizes an empty axis of input shape {list(shape)}")
+        # an empty axis has no ratio: it stays empty, whatever the policy
+        ratios = [Fraction(int(o), shape[a]) if shape[a] else Fraction(1) for a, o in zip(axes, sz)]
         if policy == "stretch":
             for a, o, r, st, en in zip(axes, sz, ratios, starts, ends):
                 plan.append((a, shape[a], int(o), r, st, en))
         else:
-            # ONNX: one scale for all axes, min (not_larger) or max (not_smaller) of sizes/in;
-            # out = round(scale * in), ties to even.
-            r = min(ratios) if policy == "not_larger" else max(ratios)
+            # ONNX Resize text: one scale for all axes, min (not_larger) or max (not_smaller) of
+            # sizes / in over the non-empty axes; out = round(scale * in), "halfway cases rounded up"
+            # (floor(x + 1/2), as ONNX Runtime and onnx.reference compute it; not Python's round()).
+            live = [r for r, a in zip(ratios, axes) if shape[a]] or [Fraction(1)]
+            r = min(live) if policy == "not_larger" else max(live)
             for a, st, en in zip(axes, starts, ends):
-                plan.append((a, shape[a], max(1, round(r * shape[a])), r, st, en))
-    return [p for p in plan if not (p[1] == p[2] and p[3] == 1 and ctm != "tf_crop_and_resize")]
+                out = math.floor(r * shape[a] + Fraction(1, 2))
+                plan.append((a, shape[a], max(1, out) if shape[a] else 0, r, st, en))
+    # an axis that does not change (or is empty: N or C = 0) needs no taps
+    return [p for p in plan if p[1] > 0 and not (p[1] == p[2] and p[3] == 1 and ctm != "tf_crop_and_resize")]
 
 
 # --------------------------------------------------------------------------- coordinates
@@ -262,8 +310,13 @@ class _Coord:
 
 
 def _coordinates(ctm: str, in_len: int, out_len: int, scale: Fraction | float, start: float,
-                 end: float) -> _Coord:
+                 end: float, length_reading: str = "scaled", length: Fraction | float | None = None) -> _Coord:
     i = np.arange(out_len, dtype=np.int64)
+    if ctm == "tf_crop_and_resize" and length_reading == "scaled" and length is not None and length != out_len:
+        # the text's length_resized, fractional with scales (onnx.reference): L - 1 in the divisor
+        if float(length) == 1:
+            return _Coord(np.full(out_len, 0.5 * (start + end) * (in_len - 1)))
+        return _Coord(start * (in_len - 1) + i * (end - start) * (in_len - 1) / (float(length) - 1))
     if ctm == "tf_crop_and_resize":
         if out_len > 1:
             # The same line written as a convex combination, so the last sample lands exactly on
@@ -274,7 +327,13 @@ def _coordinates(ctm: str, in_len: int, out_len: int, scale: Fraction | float, s
     # align_corners and pytorch_half_pixel use the resized length L = scale * L_in, which is the
     # output size when sizes are given but may be fractional with scales (ONNX's reference
     # implementation and backend tests: 4 -> scale 0.6 maps output 1 to 1 * 3 / (2.4 - 1)).
-    if ctm in ("align_corners", "pytorch_half_pixel"):
+    # The `integer` reading uses the output length instead (ONNX Runtime, PyTorch: 1 * 3 / (2 - 1)).
+    if ctm in ("align_corners", "pytorch_half_pixel") and length_reading == "integer":
+        if out_len == 1:
+            return _Coord(np.zeros(out_len, np.int64), 1)
+        if ctm == "align_corners":
+            return _Coord(i * (in_len - 1), out_len - 1)
+    elif ctm in ("align_corners", "pytorch_half_pixel"):
         if isinstance(scale, Fraction):
             p, q = scale.numerator, scale.denominator
             den = p * in_len - q  # (L - 1) * q
@@ -397,8 +456,16 @@ def _adaptive_taps(in_len: int, out_len: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(idx, 0, in_len - 1), w
 
 
-def _apply_steps(y: np.ndarray, steps: list[tuple[int, np.ndarray, np.ndarray | None]]) -> np.ndarray:
-    """Apply every axis's taps in turn: ``y[..., i, ...] = sum_t w[t, i] * y[..., idx[t, i], ...]``."""
+def _saturate(info: np.iinfo) -> Any:
+    """Round half up and saturate to an integer type's range (integer_rounding=per_axis)."""
+    lo, hi = float(info.min), float(info.max)
+    return lambda v: np.clip(np.floor(v + 0.5), lo, hi)
+
+
+def _apply_steps(y: np.ndarray, steps: list[tuple[int, np.ndarray, np.ndarray | None]],
+                 rounding: Any = None) -> np.ndarray:
+    """Apply every axis's taps in turn: ``y[..., i, ...] = sum_t w[t, i] * y[..., idx[t, i], ...]``,
+    rounding after each axis when ``rounding`` is given."""
     for axis, idx, w in steps:
         if w is None:  # nearest: one tap of weight 1
             y = np.take(y, idx[0], axis=axis)
@@ -419,5 +486,5 @@ def _apply_steps(y: np.ndarray, steps: list[tuple[int, np.ndarray, np.ndarray | 
             out_shape = list(y.shape)
             out_shape[axis] = idx.shape[1]
             acc = np.zeros(out_shape)
-        y = acc
+        y = acc if rounding is None else rounding(acc)
     return y
