@@ -103,6 +103,36 @@ class Binding:
     # non-default readings of ambiguous operator text that this API follows (docs/conventions.md),
     # e.g. {"integer_rounding": ("per_axis",)}; a case asking for any other is unsupported
     readings: Mapping[str, tuple[str, ...]] = {}
+    # every keyword argument the API takes, as a user writes it (empty: not declared, not checked)
+    native_args: frozenset[str] = frozenset()
+
+    def check_args(self, args: Mapping[str, Any]) -> None:
+        """Raise ``TypeError`` naming an argument the API does not take (as the framework would).
+
+        Example:
+            >>> class B(Binding):
+            ...     name, native_args = "f", frozenset({"size"})
+            >>> B().check_args({"sise": 2})
+            Traceback (most recent call last):
+            TypeError: f: unknown argument 'sise'; it takes ['size']
+        """
+        if not self.native_args:
+            return
+        unknown = [k for k in args if k not in self.native_args]
+        if unknown:
+            raise TypeError(f"{self.name}: unknown argument {unknown[0]!r}; it takes {sorted(self.native_args)}")
+
+    def search_space(self, op: str) -> Any:
+        """A Hypothesis strategy over this API's *native* calls for ``op``, or None (then ``upconform
+        search`` draws canonical cases from the operator's record and uses :meth:`to_native`).
+
+        Each drawn value is a dict ``{"args": {...native keyword arguments...}, "shapes": {"x": (N, C,
+        *spatial), "w": ...}, "dtype": "float32"}``: shapes are canonical (NCHW; weights
+        (C_in, C_out/g, *k)), args are the API's own (its layout: NHWC for TensorFlow unless
+        ``data_format`` says otherwise). Cover everything the API accepts, sizes from 1 up, and
+        order the choices so that shrinking goes to small shapes, few channels, integers first.
+        """
+        return None
 
     def unsupported_reading(self, case: Case) -> Unsupported | None:
         """Why this binding cannot run a case that asks for a reading it does not follow, or None.
