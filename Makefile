@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup run test test-all lint bench clean
+.PHONY: setup run test test-all lint bench search clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,12 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/bench_reference.py
+
+# A fixed-seed search of every built-in binding, sized for CI (2 cores, under 3 minutes); exit 1 on
+# a finding that specs/expectations.yaml does not cover. Findings in reports/search/.
+SEARCH_ARGS ?= --seed 0 --max-examples 100 --budget-s 150
+search: setup
+	$(BIN)/upconform search $(SEARCH_ARGS) --out reports/search
 
 clean:
 	rm -rf $(VENV) reports/latest .pytest_cache .hypothesis

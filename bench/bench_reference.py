@@ -31,6 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-suite", action="store_true", help="skip the default-suite timing")
+    ap.add_argument("--no-search", action="store_true", help="skip the search throughput")
     args = ap.parse_args()
     import torch
     import torch.nn.functional as F
@@ -68,6 +69,8 @@ def main() -> None:
         print(f"{name:44s} {tr * 1e3:13.2f} {tt * 1e3:10.2f} {ratio:7.2f} {'ok' if ratio <= 3 else '>3x':>7s}")
     if not args.no_suite:
         suite()
+    if not args.no_search:
+        search()
 
 
 def suite() -> None:
@@ -104,6 +107,35 @@ def suite() -> None:
     print(f"{'harness overhead per check, median (ms)':52s} {med * 1e3:12.2f} {'<= 5':>9s}")
     print(f"{'harness overhead per check, 90th percentile (ms)':52s} {p90 * 1e3:12.2f}")
     print(f"(exit code {p.returncode}; results in {out})")
+
+
+def search() -> None:
+    """Search throughput: examples per second per framework (isolated workers, small shapes), the
+    torch resize figure against its target of 50/s on 2 cores."""
+    from upconform.adapters import get, registry
+    from upconform.harness.search import run_search
+    from upconform.harness.workers import Isolated
+
+    print()
+    print(f"{'upconform search, 200 examples per binding (seed 0)':52s} {'examples/s':>12s} {'target':>9s}")
+    by_fw: dict[str, list[tuple[int, float]]] = {}
+    executor = Isolated([], 1)
+    try:
+        # start each framework's worker first: its import is start-up, not search throughput
+        for fw in sorted({get(n).framework for n in registry()}):
+            first = next(n for n in registry() if get(n).framework == fw)
+            run_search([first], executor=executor, max_examples=1)
+        rep = run_search(["torch.nn.functional.interpolate"], executor=executor, max_examples=200)
+        n, secs = sum(rep.examples.values()), sum(rep.seconds.values())
+        print(f"{'torch.nn.functional.interpolate (resize, repeat)':52s} {n / secs:12.0f} {'>= 50':>9s}")
+        for name in registry():
+            r = run_search([name], executor=executor, max_examples=60)
+            by_fw.setdefault(get(name).framework, []).append((sum(r.examples.values()), sum(r.seconds.values())))
+    finally:
+        executor.close()
+    for fw, xs in sorted(by_fw.items()):
+        n, secs = sum(a for a, _ in xs), sum(b for _, b in xs)
+        print(f"{'all ' + fw + ' bindings':52s} {n / max(secs, 1e-9):12.0f}")
 
 
 if __name__ == "__main__":

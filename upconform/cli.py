@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,15 @@ def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -
         print(f"{r['outcome'].upper():8s} {r['case_id']} :: {r['binding']}: {r['reason']}")
     if len(bad) > 20:
         print(f"... and {len(bad) - 20} more (see {out_dir / 'results.json'})")
+    # a discrepancy call whose claimed meaning does not conform is a bad outcome too
+    bad_calls = [(d, c) for d in data.get("discrepancies", []) for c in d.get("calls", [])
+                 if c.get("outcome") and is_bad(c["outcome"])]
+    for d, c in bad_calls[:20]:
+        why = c.get("error") or f"max abs error {c.get('max_abs_err_vs_reference')} vs the reference of its meaning"
+        print(f"{c['outcome'].upper():8s} {d['id']} :: {c['binding']}({c.get('args')}): {why}")
     print(f"{len(data['results'])} checks, {len(data['discrepancies'])} discrepancy reports in "
           f"{data.get('duration_s', 0):.1f} s -> {out_dir / 'results.json'}, index.html, junit.xml")
-    status = 1 if bad else 0
+    status = 1 if bad or bad_calls else 0
     if getattr(args, "baseline", None):
         status = max(status, _compare_and_print(json.loads(Path(args.baseline).read_text()), data, args.max_slowdown))
     return status
@@ -284,9 +291,11 @@ def _parse_kv(items: Sequence[str]) -> dict[str, Any]:
 def cmd_explain(args: argparse.Namespace) -> int:
     from types import MappingProxyType
 
-    from .adapters import Unsupported, get, registry
+    from .adapters import Unsupported, get, load_adapter, registry
     from .canonical import Case, freeze, op_info
 
+    for a in args.adapter or []:
+        load_adapter(a)
     try:
         b = get(args.binding)
     except KeyError as e:
@@ -296,6 +305,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     op = args.op or b.ops[0]
     weight = tuple(int(v) for v in args.weight_shape.split(",")) if args.weight_shape else None
     shapes = op_info(op).shapes_for_explain(shape, weight)
+    try:
+        b.check_args(native)
+    except TypeError as e:
+        return _usage_error(f"explain: {e}")
     try:
         meaning = b.from_native(native, shapes, op=op)
     except Exception as e:  # noqa: BLE001
@@ -326,6 +339,77 @@ def cmd_explain(args: argparse.Namespace) -> int:
             extra = f"  [{'; '.join(call.notes)}]" if call.notes else ""
             print(f"    {call.render(tuple(t for t in ('x', 'w', 'b') if t in shapes))}{extra}")
     return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Explore native calls binding by binding; exit 1 on a finding the expectations do not cover."""
+    from .adapters import load_adapter
+    from .harness import expectations as exp
+    from .harness.results import write_json_atomic, write_text_atomic
+    from .harness.search import findings_spec, run_search
+    from .harness.spec import SpecError
+    from .harness.workers import InProcess, Isolated, configure_threads
+    from .reports import findings as findings_page
+    from .session import UsageError, select_bindings
+
+    try:
+        for a in args.adapter or []:
+            load_adapter(a)
+        names = select_bindings(args.binding, args.framework)
+        expectations = exp.load(args.expectations)
+    except UsageError as e:
+        return _usage_error(str(e))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return _usage_error(f"--out: cannot write to {out}: {e.strerror or e}")
+    from .adapters import get
+
+    if args.isolation:
+        executor: Any = Isolated(list(args.adapter or []), args.threads, log_dir=out / "logs")
+    else:
+        executor = InProcess()
+        configure_threads(args.threads, {get(n).framework for n in names})
+    tty = sys.stderr.isatty()
+    state = {"last": 0.0}
+
+    def progress(binding: str, n: int, nf: int, secs: float) -> None:
+        now = time.perf_counter()
+        if now - state["last"] > (0.5 if tty else 10.0):
+            state["last"] = now
+            end = "\r" if tty else "\n"
+            print(f"upconform search: {binding}: {n} examples, {n / max(secs, 1e-9):.0f}/s, {nf} failing{' ' * 10}",
+                  end=end, file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    try:
+        report = run_search(names, executor=executor, max_examples=args.max_examples, budget_s=args.budget_s,
+                            seed=args.seed, special_share=1.0 if args.special_values else 0.15, timeout=args.timeout,
+                            expectations=expectations, progress=progress)
+    except KeyboardInterrupt:
+        print("\nupconform search: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        executor.close()
+    if tty:
+        print(file=sys.stderr)
+    data = {"seed": args.seed, "duration_s": round(time.perf_counter() - t0, 3),
+            "findings": [f.to_json() for f in report.findings], "examples": report.examples,
+            "seconds": {k: round(v, 3) for k, v in report.seconds.items()}}
+    write_json_atomic(out / "findings.json", data)
+    write_text_atomic(out / "findings.yaml", yaml.safe_dump(findings_spec(report.findings), sort_keys=False, width=100))
+    findings_page.write(data, out / "index.html")
+    total = sum(report.examples.values())
+    print(f"{total} examples, {len(report.findings)} findings ({len(report.new())} new) in {data['duration_s']:.1f} s "
+          f"-> {out / 'findings.json'}, findings.yaml, index.html")
+    for f in report.findings:
+        tag = "KNOWN" if f.known else "NEW  "
+        print(f"{tag} {f.id} :: {f.binding}: {f.native_call()} on {f.shapes['x']}: {f.message[:140]}")
+    return 1 if report.new() else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,6 +446,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-v", "--verbose", action="store_true",
                    help="show the frameworks' own log lines (default: in OUT/logs/FRAMEWORK.log)")
     r.set_defaults(fn=cmd_run)
+
+    se = sub.add_parser("search", help="explore native calls with Hypothesis; shrink and explain what does not conform")
+    se.add_argument("--binding", action="append", help="a binding's dotted name (repeatable)")
+    se.add_argument("--framework", action="append", help="a framework name or alias (repeatable)")
+    se.add_argument("--adapter", action="append", help="module:object with extra bindings (repeatable)")
+    se.add_argument("--max-examples", type=int, default=200, help="examples per binding and operator (default 200)")
+    se.add_argument("--budget-s", type=float, help="seconds for the whole search, shared out over the bindings")
+    se.add_argument("--seed", type=int, default=0, help="the search is deterministic for a seed")
+    se.add_argument("--special-values", action="store_true",
+                    help="every example's input has NaN, Inf, -0.0, subnormals, float16 overflow (default: 15 %%)")
+    se.add_argument("--expectations", default="specs/expectations.yaml", help="known findings (not new)")
+    se.add_argument("--out", default="reports/search", help="output folder (default reports/search)")
+    se.add_argument("--threads", type=int, default=1, help="threads for every framework (default 1)")
+    se.add_argument("--timeout", type=float, default=60.0, help="seconds per example before its worker is killed")
+    se.add_argument("--no-isolation", dest="isolation", action="store_false", help="run frameworks in this process")
+    se.set_defaults(fn=cmd_search)
 
     m = sub.add_parser("merge", help="combine shard outputs into one results.json and report")
     m.add_argument("dirs", nargs="+")
@@ -411,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--shape", default="1,3,8,8", help="input shape, canonical NCHW (default 1,3,8,8)")
     e.add_argument("--weight-shape", help="conv_transpose weights (C_in, C_out/g, *k)")
     e.add_argument("--op", help="which op the call serves, when the binding serves several")
+    e.add_argument("--adapter", action="append", help="module:object with extra bindings (repeatable)")
     e.set_defaults(fn=cmd_explain)
     return ap
 

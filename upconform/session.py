@@ -109,6 +109,30 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def select_bindings(bindings: Sequence[str] | None, frameworks: Sequence[str] | None) -> list[str]:
+    """Registered binding names, narrowed to ``bindings`` and to ``frameworks`` (names or aliases).
+
+    Example:
+        >>> "tf.repeat" in select_bindings(None, ["keras"])
+        True
+    """
+    names = list(registry())
+    if bindings:
+        unknown = [b for b in bindings if b not in names]
+        if unknown:
+            raise UsageError(f"--binding: unknown {unknown}; known: {sorted(names)}")
+        names = list(bindings)
+    if frameworks:
+        wanted = set()
+        for f in frameworks:
+            try:
+                wanted.add(framework(f).name)
+            except KeyError as e:
+                raise UsageError(f"--{e.args[0]}") from None
+        names = [n for n in names if get(n).framework in wanted]
+    return names
+
+
 class Progress:
     """Checks done, checks per second and the current case: a rich progress bar on a terminal, a line
     every 500 checks otherwise. Separate from the JSONL sink (which sees every result)."""
@@ -173,22 +197,7 @@ class Session:
     # ------------------------------------------------------------------------------ selection
 
     def _binding_names(self) -> list[str]:
-        o = self.options
-        names = list(registry())
-        if o.bindings:
-            unknown = [b for b in o.bindings if b not in names]
-            if unknown:
-                raise UsageError(f"--binding: unknown {unknown}; known: {sorted(names)}")
-            names = list(o.bindings)
-        if o.frameworks:
-            wanted = set()
-            for f in o.frameworks:
-                try:
-                    wanted.add(framework(f).name)
-                except KeyError as e:
-                    raise UsageError(f"--{e.args[0]}") from None
-            names = [n for n in names if get(n).framework in wanted]
-        return names
+        return select_bindings(self.options.bindings, self.options.frameworks)
 
     def _select(self, cases: list[Case]) -> list[Case]:
         import fnmatch
@@ -286,8 +295,8 @@ class Session:
                             timing_budget_s=o.timing_budget, on_result=record, skip=done, executor=executor,
                             timeout=o.timeout)
             names = set(self.names)
-            reports = [run_discrepancy(d, executor, o.timeout) for d in self.discrepancy_specs if o.discrepancies
-                       and all(c["binding"] in names for c in d.calls)]
+            reports = [run_discrepancy(d, executor, o.timeout, self.expectations) for d in self.discrepancy_specs
+                       if o.discrepancies and all(c["binding"] in names for c in d.calls)]
         except KeyboardInterrupt:
             raise Interrupted(len(done) + bar.count, jsonl, out_dir) from None
         finally:

@@ -98,4 +98,36 @@ CONV_TRANSPOSE = OpInfo(
     output_shape=output_shape, tensors=("x", "w"), optional_tensors=("b",),
     enums={"auto_pad": AUTO_PADS, "weight_convention": WEIGHT_CONVENTIONS}, uint8_ok=False,
     derived=("output_spatial",), extra_tensors=extra_tensors, explain_shapes=explain_shapes,
+    search_space=lambda: search_space(),
 )
+
+
+def search_space() -> Any:
+    """Canonical transposed convolutions (transposed weights) for ``upconform search``."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw(d: Any) -> dict[str, Any]:
+        k = d(st.integers(1, 3))
+        group = d(st.integers(1, 2))
+        cin, cog = group * d(st.integers(1, 2)), d(st.integers(1, 2))
+        ker = [d(st.integers(1, 4)) for _ in range(k)]
+        s = [d(st.integers(1, 3)) for _ in range(k)]
+        dl = [d(st.integers(1, 2)) for _ in range(k)]
+        sp = [d(st.integers(1, 6)) for _ in range(k)]
+        params: dict[str, Any] = {"strides": s, "dilations": dl, "group": group}
+        style = d(st.sampled_from(["pads", "auto_pad", "output_shape"]))
+        if style == "pads":
+            params["pads"] = [d(st.integers(0, (v - 1) * e)) for v, e in zip(ker, dl)] * 2
+            params["output_padding"] = [d(st.integers(0, max(a, b) - 1)) for a, b in zip(s, dl)]
+        elif style == "auto_pad":
+            params["auto_pad"] = d(st.sampled_from(AUTO_PADS))
+        else:
+            full = [s[i] * (sp[i] - 1) + (ker[i] - 1) * dl[i] + 1 for i in range(k)]
+            params["output_shape"] = [d(st.integers(max(1, f - 3), f + 1)) for f in full]
+        shapes = {"x": (d(st.integers(1, 2)), cin, *sp), "w": (cin, cog, *ker)}
+        if d(st.booleans()):
+            shapes["b"] = (cog * group,)
+        return {"params": params, "shapes": shapes, "dtype": d(st.sampled_from(["float32", "float64", "float16"]))}
+
+    return draw()

@@ -3,8 +3,10 @@
 Generators: ``normal`` (mean 0, std 1), ``uniform`` ([low, high), default [0, 1)), ``arange``
 (0, 1, 2, ... in row-major order, wrapped where the dtype stops being exact, so a wrong index
 shows up as a wrong value), ``constant`` (``value``), ``ties`` (integers 0..levels-1, many equal
-maxima for pooling). uint8 inputs are integers in [0, 255] whatever the generator asks, except
-``arange``/``constant``/``ties`` which are already integers.
+maxima for pooling), ``special`` (normal values with about a quarter replaced by NaN, +-Inf, -0.0,
+subnormals, values that overflow float16, exact halves; uint8: 0 and 255). uint8 inputs are
+integers in [0, 255] whatever the generator asks, except ``arange``/``constant``/``ties`` which
+are already integers.
 Tensors beyond ``x`` (conv_transpose's weights and bias) come from the operator's record
 (``OpInfo.extra_tensors``).
 """
@@ -18,7 +20,10 @@ import numpy as np
 
 from .dtypes import np_dtype
 
-GENERATORS = ("normal", "uniform", "arange", "constant", "ties")
+GENERATORS = ("normal", "uniform", "arange", "constant", "ties", "special")
+
+# What ``special`` plants: every value a kernel may treat specially.
+SPECIAL_VALUES = (np.nan, np.inf, -np.inf, -0.0, 1e-310, 5e-45, 7e4, -7e4, 0.5, 2.5)
 
 # Largest count of consecutive integers each dtype holds exactly (arange wraps there).
 _EXACT_INTS = {"float16": 2048, "bfloat16": 256, "uint8": 256, "float32": 1 << 24, "float64": 1 << 53}
@@ -39,6 +44,11 @@ def generate(name: str, args: Mapping[str, Any], shape: tuple[int, ...], dtype: 
         data = np.full(shape, float(args.get("value", 1.0)))
     elif name == "ties":
         data = rng.integers(0, int(args.get("levels", 3)), size=shape).astype(np.float64)
+    elif name == "special":
+        data = rng.normal(size=shape)
+        pick = rng.random(size=shape) < 0.25
+        pool = np.array([0.0, 255.0]) if dtype == "uint8" else np.array(SPECIAL_VALUES)
+        data = np.where(pick, rng.choice(pool, size=shape), np.abs(data) * 40 if dtype == "uint8" else data)
     elif dtype == "uint8":
         data = rng.integers(0, 256, size=shape).astype(np.float64)
     elif name == "uniform":
@@ -49,7 +59,8 @@ def generate(name: str, args: Mapping[str, Any], shape: tuple[int, ...], dtype: 
         raise ValueError(f"input: {name!r} is not one of {list(GENERATORS)}")
     if dtype == "uint8":
         data = np.clip(np.round(data), 0, 255)
-    return data.astype(np_dtype(dtype))
+    with np.errstate(over="ignore"):  # special values overflow float16 on purpose
+        return data.astype(np_dtype(dtype))
 
 
 def case_tensors(case: Any) -> dict[str, np.ndarray]:

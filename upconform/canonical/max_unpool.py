@@ -48,4 +48,21 @@ def pool_then_unpool(tensors: Mapping[str, np.ndarray], params: Mapping[str, Any
 
 
 MAX_UNPOOL = OpInfo("max_unpool", family="max_unpool", reference=reference.max_unpool, normalize=normalize,
-                    output_shape=output_shape, compute=pool_then_unpool)
+                    output_shape=output_shape, compute=pool_then_unpool, search_space=lambda: search_space())
+
+
+def search_space() -> Any:
+    """Canonical max_unpool cases (the pooling input, kernel, strides, pads) for ``upconform search``."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw(d: Any) -> dict[str, Any]:
+        k = d(st.integers(1, 3))
+        ks = [d(st.integers(1, 3)) for _ in range(k)]
+        st_ = [d(st.integers(1, 3)) for _ in range(k)]
+        pads = [d(st.integers(0, (v - 1) // 2)) for v in ks] * 2
+        x = (d(st.integers(1, 2)), d(st.integers(1, 3)), *[v + d(st.integers(0, 6)) for v in ks])
+        return {"params": {"kernel_shape": ks, "strides": st_, "pads": pads}, "shapes": {"x": x},
+                "dtype": d(st.sampled_from(["float32", "float64", "float16"]))}
+
+    return draw()

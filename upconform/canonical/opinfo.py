@@ -57,6 +57,9 @@ class OpInfo:
     # and those of them that change the result for integer inputs only
     conventions: tuple[str, ...] = ()
     integer_conventions: tuple[str, ...] = ()
+    # a Hypothesis strategy of {"params", "shapes", "dtype"} (``upconform search`` for bindings without
+    # a native strategy of their own); hypothesis is imported only when it is called
+    search_space: Callable[[], Any] | None = None
 
     def readings(self, normal: Mapping[str, Any], dtype: str) -> dict[str, Any]:
         """The non-default readings a normal form asks for that matter for ``dtype``.

@@ -34,6 +34,27 @@ def unshuffled_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
 
 
 PIXEL_SHUFFLE = OpInfo("pixel_shuffle", family="pixel_shuffle", reference=reference.pixel_shuffle,
-                       normalize=normalize, output_shape=shuffled_shape, enums={"mode": MODES})
+                       normalize=normalize, output_shape=shuffled_shape, enums={"mode": MODES},
+                       search_space=lambda: _space(False))
 PIXEL_UNSHUFFLE = OpInfo("pixel_unshuffle", family="pixel_shuffle", reference=reference.pixel_unshuffle,
-                         normalize=normalize, output_shape=unshuffled_shape, enums={"mode": MODES})
+                         normalize=normalize, output_shape=unshuffled_shape, enums={"mode": MODES},
+                         search_space=lambda: _space(True))
+
+
+def _space(unshuffle: bool) -> Any:
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw(d: Any) -> dict[str, Any]:
+        k = d(st.integers(1, 3))
+        r = d(st.integers(1, 3))
+        c = d(st.integers(1, 2))
+        sp = [d(st.integers(1, 4)) for _ in range(k)]
+        if unshuffle:
+            x, params = (d(st.integers(1, 2)), c, *[v * r for v in sp]), {"downscale_factor": r}
+        else:
+            x, params = (d(st.integers(1, 2)), c * r**k, *sp), {"upscale_factor": r}
+        params["mode"] = d(st.sampled_from(MODES))
+        return {"params": params, "shapes": {"x": x}, "dtype": d(st.sampled_from(["float32", "float16", "uint8"]))}
+
+    return draw()

@@ -25,4 +25,19 @@ def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
     return (*x[:2], *(v * r for v, r in zip(x[2:], n["repeats"])))
 
 
-REPEAT = OpInfo("repeat", family="repeat", reference=reference.repeat, normalize=normalize, output_shape=output_shape)
+REPEAT = OpInfo("repeat", family="repeat", reference=reference.repeat, normalize=normalize, output_shape=output_shape,
+                search_space=lambda: search_space())
+
+
+def search_space() -> Any:
+    """Canonical repeat cases for ``upconform search``."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw(d: Any) -> dict[str, Any]:
+        k = d(st.integers(1, 3))
+        x = (d(st.integers(1, 2)), d(st.integers(1, 3)), *[d(st.integers(1, 6)) for _ in range(k)])
+        return {"params": {"repeats": [d(st.integers(1, 4)) for _ in range(k)]}, "shapes": {"x": x},
+                "dtype": d(st.sampled_from(["float32", "float64", "float16", "uint8"]))}
+
+    return draw()

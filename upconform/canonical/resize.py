@@ -151,4 +151,31 @@ RESIZE = OpInfo(
     },
     conventions=("output_size_rule", "align_corners_length", "integer_rounding"),
     integer_conventions=("integer_rounding",),
+    search_space=lambda: search_space(),
 )
+
+
+def search_space() -> Any:
+    """Canonical resize cases for ``upconform search``: rank 1-2, sizes or scales, every mode."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw(d: Any) -> dict[str, Any]:
+        k = d(st.integers(1, 2))
+        x = (d(st.integers(1, 2)), d(st.integers(1, 3)), *[d(st.integers(1, 12)) for _ in range(k)])
+        mode = d(st.sampled_from(MODES))
+        box = mode in ("area", "adaptive_avg")
+        ctm = "half_pixel" if box else d(st.sampled_from([c for c in COORDINATE_TRANSFORMATION_MODES
+                                                          if c != "tf_crop_and_resize"]))
+        p: dict[str, Any] = {"mode": mode, "coordinate_transformation_mode": ctm,
+                             "nearest_mode": d(st.sampled_from(NEAREST_MODES)),
+                             "cubic_coeff_a": d(st.sampled_from([-0.75, -0.5])), "exclude_outside": d(st.booleans()),
+                             "antialias": False if box else d(st.booleans())}
+        if d(st.booleans()):
+            p["sizes"] = [*x[:2], *[d(st.integers(1, 16)) for _ in range(k)]]
+        else:
+            p["scales"] = [1.0, 1.0, *[float(d(st.one_of(st.integers(1, 4), st.sampled_from(
+                [0.5, 1.5, 2.5, 0.75, 1.7, 0.3, 3.3])))) for _ in range(k)]]
+        return {"params": p, "shapes": {"x": x}, "dtype": d(st.sampled_from(["float32", "float64", "float16", "uint8"]))}
+
+    return draw()

@@ -65,7 +65,8 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tolerance: Tol
             {"mismatch_count": n, "total": int(a.size), "mismatch_fraction": n / max(a.size, 1)},
         )
     finite = np.isfinite(e)
-    diff = np.where(finite, np.abs(a - e), 0.0)
+    with np.errstate(invalid="ignore"):  # inf - inf at matching infinities: masked out just below
+        diff = np.where(finite, np.abs(a - e), 0.0)
     mag = np.abs(np.where(finite, e, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(mag > 0, diff / mag, np.where(diff > 0, np.inf, 0.0))

@@ -11,12 +11,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..canonical import DEFAULT_TOLERANCES, generate, op_info, plain
+from . import expectations as exp
 from .compare import compare
+from .outcome import Outcome
 from .spec import Discrepancy
 
 
@@ -41,8 +44,26 @@ def discrepancy_tensors(d: Discrepancy) -> tuple[dict[str, np.ndarray], dict[str
     return tensors, shapes
 
 
-def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0) -> dict[str, Any]:
-    """The report for one discrepancy entry (JSON-able); frameworks run through ``executor``."""
+def call_outcome(entry: dict[str, Any]) -> Outcome:
+    """A call's verdict: ``fail`` when its claimed meaning does not conform, ``error`` when the
+    framework raised on a meaning the reference accepts, ``unsupported`` without a claim.
+
+    Example:
+        >>> str(call_outcome({"canonical": {"mode": "linear"}, "conforms": False, "error": None}))
+        'fail'
+    """
+    if entry.get("canonical") is None:
+        return Outcome.ERROR if entry.get("error") and entry.get("unsupported_reason") is None else Outcome.UNSUPPORTED
+    if entry.get("error") or entry.get("reference_error"):
+        return Outcome.ERROR
+    return Outcome.PASS if entry.get("conforms") else Outcome.FAIL
+
+
+def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
+                    expectations: Sequence[exp.Expectation] = ()) -> dict[str, Any]:
+    """The report for one discrepancy entry (JSON-able); frameworks run through ``executor``. Each
+    call gets an ``outcome`` (see :func:`call_outcome`), turned into xfail/xpass by an expectation on
+    the report's id and the call's binding."""
     from .workers import InProcess
 
     ex = executor or InProcess()
@@ -75,6 +96,13 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0)
                 entry["reference_check"] = cmp.check
             except Exception as e:  # noqa: BLE001
                 entry["reference_error"] = f"{type(e).__name__}: {e}"
+        oc = call_outcome(entry)
+        known = exp.find(list(expectations), d.id, name, d.dtype)
+        if known is not None and oc in (Outcome.FAIL, Outcome.ERROR):
+            oc, entry["expectation"] = Outcome.XFAIL, known.to_json()
+        elif known is not None and oc is Outcome.PASS:
+            oc, entry["expectation"] = Outcome.XPASS, known.to_json()
+        entry["outcome"] = oc.value
         calls.append(entry)
         outs.append(out)
         canon.append(entry["canonical"])

@@ -329,6 +329,14 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
         for j, call in enumerate(raw["calls"]):
             if call["binding"] not in known:
                 problem((*where, "calls", j, "binding"), f"unknown binding {call['binding']!r}; known: {sorted(known)}")
+                continue
+            from ..adapters import get
+
+            try:  # an argument the API does not take is an error, as in the user's program
+                get(call["binding"]).check_args(call.get("args", {}) or {})
+            except TypeError as e:
+                bad = str(e).split("'")[1] if "'" in str(e) else ""
+                problem((*where, "calls", j, "args", bad) if bad else (*where, "calls", j, "args"), str(e))
         dop = raw.get("op", file_op)
         if dop is None:
             problem((*where, "op"), "a discrepancy needs an op (here or at the top of the file)")

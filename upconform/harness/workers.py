@@ -104,6 +104,7 @@ def do_native(payload: Mapping[str, Any]) -> dict[str, Any]:
     b = get(payload["binding"])
     out: dict[str, Any] = {"canonical": None, "unsupported_reason": None, "output": None, "error": None}
     try:
+        b.check_args(payload["args"])
         meaning = b.from_native(payload["args"], payload["shapes"], op=payload.get("op"))
         if isinstance(meaning, Unsupported):
             out["unsupported_reason"] = meaning.reason
@@ -116,13 +117,69 @@ def do_native(payload: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def do_explore(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """One search example: what the native call means (``from_native``), what it computes, and
+    whether ``to_native`` of that meaning gives back a call with the same meaning."""
+    b = get(payload["binding"])
+    args, shapes, op = dict(payload["args"]), {k: tuple(v) for k, v in payload["shapes"].items()}, payload["op"]
+    out: dict[str, Any] = {"canonical": None, "unsupported_reason": None, "output": None, "error": None,
+                           "args_error": None, "from_native_error": None, "round_trip": None}
+    try:
+        b.check_args(args)
+    except TypeError as e:
+        out["args_error"] = str(e)
+        return out
+    try:
+        meaning = b.from_native(args, shapes, op=op)
+    except Exception as e:  # noqa: BLE001 - the translation crashed: a finding
+        out["from_native_error"] = _err(e)
+        meaning = None
+    if isinstance(meaning, Unsupported):
+        out["unsupported_reason"] = meaning.reason
+    elif meaning is not None:
+        out["canonical"] = plain(meaning)
+    try:
+        out["output"] = b.run(NativeCall(b.name, args), payload["tensors"], payload.get("device", "cpu"))
+    except Exception as e:  # noqa: BLE001 - the framework raised
+        out["error"] = _err(e)
+    if out["canonical"] is not None:
+        out["round_trip"] = _round_trip(b, op, out["canonical"], shapes, payload["dtype"])
+    return out
+
+
+def _round_trip(b: Any, op: str, meaning: dict[str, Any], shapes: dict[str, tuple[int, ...]],
+                dtype: str) -> dict[str, Any]:
+    """to_native(meaning), then from_native of that call: the same meaning, or what differs."""
+    from ..canonical import op_info
+
+    derived = op_info(op).derived
+    try:
+        case = Case(id=f"{op}/round_trip[{dtype}]", op=op, name="round_trip", dtype=dtype,
+                    params=freeze({k: v for k, v in meaning.items() if k not in derived}),
+                    shapes=MappingProxyType(dict(shapes)))
+        call = b.unsupported_reading(case) or b.to_native(case)
+        if isinstance(call, Unsupported):
+            return {"status": "refused", "reason": call.reason}
+        back = b.from_native(dict(call.args), shapes, op=op)
+        if isinstance(back, Unsupported):
+            return {"status": "differs", "reason": f"{call.render()} has no meaning back: {back.reason}"}
+        want = plain(case.normal)
+        got = plain(op_info(op).normal_form({k: v for k, v in back.items() if k not in derived}, shapes))
+        if got != want:
+            diff = {k: [want.get(k), got.get(k)] for k in sorted(set(want) | set(got)) if want.get(k) != got.get(k)}
+            return {"status": "differs", "reason": f"{call.render()} means {diff} (meaning, back)"}
+        return {"status": "ok"}
+    except Exception as e:  # noqa: BLE001
+        return {"status": "error", "reason": _err(e)}
+
+
 def do_warmup(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The worker's first answer: by then the framework is imported and pinned (``_worker_main``),
     outside any check's timeout."""
     return {"versions": framework_of(payload["binding"]).versions()}
 
 
-HANDLERS = {"check": do_check, "native": do_native, "warmup": do_warmup}
+HANDLERS = {"check": do_check, "native": do_native, "explore": do_explore, "warmup": do_warmup}
 
 
 def configure_threads(threads: int, frameworks: set[str] | Sequence[str]) -> None:
