@@ -58,6 +58,9 @@ def test_findings_replay_with_upconform_run(planted):
     data = json.loads((out / "replay" / "results.json").read_text())
     outcomes = {c["binding"]: c["outcome"] for d in data["discrepancies"] for c in d["calls"]}
     assert outcomes == {"planted.resize": "fail", "planted.repeat": "fail"}
+    page = (out / "replay" / "index.html").read_text()
+    verdict = page[page.index('id="verdict"'):page.index('id="summary"')]
+    assert "planted.resize" in verdict and "planted.repeat" in verdict  # the verdict lists the failing calls
 
 
 def test_search_is_deterministic_and_known_findings_are_not_new(planted, tmp_path):

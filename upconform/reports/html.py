@@ -99,6 +99,12 @@ def build_verdict(data: Data) -> dict[str, Any]:
     disagreeing, n_agreeing = [], 0
     for i, d in enumerate(data.get("discrepancies", []) or []):
         calls = d.get("calls", [])
+        for c in calls:  # a call whose claimed meaning does not conform is a bad outcome too
+            if c.get("outcome") and Outcome(c["outcome"]).bad:
+                o = Outcome(c["outcome"])
+                reason = c.get("error") or f"max abs error {_fmt(c.get('max_abs_err_vs_reference'))} vs the reference"
+                bad.append({"case_id": d["id"], "binding": c["binding"], "outcome": o.value, "css": o.css,
+                            "reason": f"{c['binding']}({c.get('args')}): {reason}", "anchor": discrepancy_anchor(i)})
         pairs = [{"a": f"#{p['a']} {calls[p['a']]['binding']}", "b": f"#{p['b']} {calls[p['b']]['binding']}",
                   "text": _fmt(p["max_abs_diff"]) if p.get("max_abs_diff") is not None else p.get("note", "n/a"),
                   "params": ", ".join(f"{k}: {v[0]} -> {v[1]}" for k, v in (p.get("differing_params") or {}).items())}
