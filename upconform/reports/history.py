@@ -28,6 +28,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from ..harness.outcome import is_bad
 from ..harness.results import framework_versions
 from ..harness.stats import median
 
@@ -45,7 +46,6 @@ _SCHEMA = (
   outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL)""",
     "CREATE INDEX IF NOT EXISTS checks_run ON checks(run_id)",
 )
-_BAD = ("fail", "error", "xpass", "crash", "timeout")
 
 
 def _num(v: Any) -> float | None:
@@ -120,7 +120,7 @@ def append(path: str | Path, data: dict[str, Any], results_path: str) -> int:
             "threads, device, n_checks, n_bad, results_path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (p.get("time_utc"), p.get("git_commit"), p.get("upconform"), p.get("python"), p.get("numpy"),
              json.dumps(framework_versions(p)), p.get("platform"), p.get("cpu"), p.get("threads"),
-             p.get("device"), len(res), sum(r["outcome"] in _BAD for r in res), results_path))
+             p.get("device"), len(res), sum(is_bad(r["outcome"]) for r in res), results_path))
         run_id = int(cur.lastrowid)
         con.executemany(
             "INSERT INTO checks VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -193,7 +193,7 @@ def trends(path: str | Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
             out["time"].setdefault(op, []).append((run_id, median(ts)))
         if us:
             out["ulp"].setdefault(op, []).append((run_id, max(us)))
-        out["bad"].setdefault(op, []).append((run_id, float(sum(o in _BAD for _, _, o in vals))))
+        out["bad"].setdefault(op, []).append((run_id, float(sum(is_bad(o) for _, _, o in vals))))
     return out
 
 

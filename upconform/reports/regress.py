@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..harness.outcome import is_bad
 from ..harness.results import framework_versions
 from ..harness.stats import median, samples_differ
 
-GOOD = ("pass", "xfail", "unsupported")
-BAD = ("fail", "error", "xpass", "crash", "timeout")
 # provenance keys compared besides each framework distribution's version
 _PROVENANCE = ("upconform", "python", "numpy", "platform", "cpu", "threads", "device")
 
@@ -70,7 +69,7 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: flo
         entry = {"case_id": k[0], "binding": k[1]}
         if rb["outcome"] != rn["outcome"]:
             out["outcome_changes"].append({**entry, "from": rb["outcome"], "to": rn["outcome"],
-                                           "regression": rb["outcome"] in GOOD and rn["outcome"] in BAD,
+                                           "regression": not is_bad(rb["outcome"]) and is_bad(rn["outcome"]),
                                            "reason": rn.get("reason", "")})
         ub, un = _num(rb.get("metrics", {}).get("max_ulp")), _num(rn.get("metrics", {}).get("max_ulp"))
         ab, an = _num(rb.get("metrics", {}).get("max_abs_err")), _num(rn.get("metrics", {}).get("max_abs_err"))
