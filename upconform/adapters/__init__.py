@@ -64,6 +64,13 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "tf.nn.space_to_depth": ("tf_bindings", "SpaceToDepth"),
     "tf.nn.max_pool_with_argmax": ("tf_bindings", "MaxPoolWithArgmaxUnpool"),
     "tf.repeat": ("tf_bindings", "TfRepeat"),
+    "tf.nn.atrous_conv2d_transpose": ("tf_bindings", "AtrousConv2dTranspose"),
+    "keras.ops.image.resize": ("tf_bindings", "KerasImageResize"),
+    "keras.layers.Resizing": ("tf_bindings", "KerasResizing"),
+    "keras.ops.conv_transpose": ("tf_bindings", "KerasOpsConvTranspose"),
+    "keras.ops.depth_to_space": ("tf_bindings", "KerasDepthToSpace"),
+    "keras.ops.space_to_depth": ("tf_bindings", "KerasSpaceToDepth"),
+    "keras.ops.repeat": ("tf_bindings", "KerasRepeat"),
 }
 
 _EXTRA: dict[str, Callable[[], Binding]] = {}

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..canonical import Case, normalize, per_axis
+from ..canonical import Case, normalize
 from ..canonical.conv_transpose import pads_from_begins
 from ..reference.resize import exact_ratio
-from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
+from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, unsupported_op
 
 
 def _tf() -> Any:
@@ -76,17 +76,111 @@ FRAMEWORK = Framework("tensorflow", aliases=("tf", "keras"), distributions=("ten
                       module="tensorflow", extra="tensorflow", configure_threads=_configure_threads)
 
 
+def _strategies() -> Any:
+    """hypothesis.strategies, imported only when a search space is asked for."""
+    from hypothesis import strategies
+
+    return strategies
+
+
+def _batch_channels(st: Any, c_max: int = 4) -> Any:
+    return st.tuples(st.integers(1, 2), st.integers(1, c_max))
+
+
+def _spatial(st: Any, rank: int, hi: int = 12) -> Any:
+    return st.tuples(*[st.integers(1, hi)] * rank)
+
+
+def _int_or_list(st: Any, values: Any, rank: int, *, four: bool = False) -> Any:
+    """An int, a per-axis list or (``four``) the full-rank form [1, *v, 1] of the same values."""
+    forms = [values.map(int), st.lists(values, min_size=rank, max_size=rank)]
+    if four:
+        forms.append(st.lists(values, min_size=rank, max_size=rank).map(lambda v: [1, *v, 1]))
+    return st.one_of(*forms)
+
+
+def _maybe(st: Any, value: Any) -> Any:
+    """A strategy for an optional argument: absent (``_ABSENT``) first, so shrinking drops it."""
+    return st.one_of(st.just(_ABSENT), value)
+
+
+_ABSENT = object()
+
+
+def _args(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not _ABSENT}
+
+
+def _positive_pair(v: Any, api: str, what: str = "size") -> list[int] | Unsupported:
+    """A [h, w] of positive integers, or why TF rejects it."""
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        return Unsupported(f"{api} raises: {what} must be 2 integers (new_height, new_width); got {v!r}")
+    if any(isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e <= 0 for e in v):
+        return Unsupported(f"{api} raises: {what} must be positive integers; got {v!r}")
+    return [int(e) for e in v]
+
+
+def _spatial_arg(v: Any, rank: int, api: str, what: str, channels_last: bool = True,
+                 minimum: int = 1) -> list[int] | Unsupported:
+    """An int, a list of 1 or ``rank`` values, or the full-rank form (1 at N and C, in the call's layout)."""
+    vals = list(v) if isinstance(v, (list, tuple)) else [v]
+    if any(isinstance(e, bool) or not isinstance(e, (int, np.integer)) for e in vals):
+        return Unsupported(f"{api} raises: {what} must be integers; got {v!r}")
+    vals = [int(e) for e in vals]
+    if len(vals) == rank + 2:
+        outer = (vals[0], vals[-1]) if channels_last else (vals[0], vals[1])
+        if outer != (1, 1):
+            return Unsupported(f"{api} raises: {what} {vals} is not 1 on the batch and channel axes")
+        vals = vals[1:-1] if channels_last else vals[2:]
+    elif len(vals) == 1:
+        vals = vals * rank
+    elif len(vals) != rank:
+        return Unsupported(f"{api} raises: {what} needs 1, {rank} or {rank + 2} values; got {vals}")
+    if any(e < minimum for e in vals):
+        return Unsupported(f"{api} raises: {what} must be >= {minimum}; got {vals}")
+    return vals
+
+
+# TF data_format strings per spatial rank: (channels-last, channels-first)
+_TF_FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
+
+
+def _tf_channels_last(args: Mapping[str, Any], rank: int, api: str) -> bool | Unsupported:
+    """Whether a tf.nn call's ``data_format`` is channels-last (its default), or why TF rejects it."""
+    fmt = args.get("data_format", _TF_FORMATS[rank][0])
+    if fmt == _TF_FORMATS[rank][0]:
+        return True
+    if fmt == _TF_FORMATS[rank][1]:
+        return False
+    return Unsupported(f"{api} raises: data_format {fmt!r} is not {' or '.join(_TF_FORMATS[rank])}")
+
+
+def _keras_channels_last(args: Mapping[str, Any], api: str) -> bool | Unsupported:
+    """Whether a Keras call's ``data_format`` is channels_last (None: the default config, channels_last)."""
+    fmt = args.get("data_format")
+    if fmt is None or str(fmt).lower() == "channels_last":
+        return True
+    if str(fmt).lower() == "channels_first":
+        return False
+    return Unsupported(f"{api} raises: data_format {fmt!r} is not 'channels_last' or 'channels_first'")
+
+
 class TfBinding(Binding):
+    """A TensorFlow / Keras API. ``prepare`` returns (fn, args, kwargs, device[, channels_last]): the
+    last element, when there, says the layout of the output (a call's ``data_format``)."""
+
     framework = "tensorflow"
     channels_last = True
+    dtypes: tuple[str, ...] = ("float32",)  # what search_space draws
 
     def execute(self, prepared: Any) -> Any:
-        fn, args, kwargs, device = prepared
+        fn, args, kwargs, device = prepared[:4]
         with _tf().device(_device(device)):
             return fn(*args, **kwargs)
 
     def to_canonical(self, out: Any, prepared: Any) -> np.ndarray:
-        return from_tf(out, self.channels_last)
+        last = prepared[4] if len(prepared) > 4 else self.channels_last
+        return from_tf(out, last)
 
 
 def _float32_only(dtype: str, what: str) -> Unsupported | None:
@@ -115,18 +209,36 @@ def _resize_size(n: dict[str, Any], x: tuple[int, ...], api: str) -> list[int] |
                                    f"the case's scale {v} differs")
     if out[:2] != list(x[:2]):
         return Unsupported(f"{api} resizes H and W only; this case resizes N or C")
+    if any(v <= 0 for v in out[2:]):
+        return Unsupported(f"{api} raises for an empty output size {out[2:]}")
     return out[2:]
 
 
-def _canonical_size(args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]]) -> list[int]:
+def _canonical_size(size: list[int], shapes: Mapping[str, tuple[int, ...]]) -> list[int]:
     x = shapes["x"]
-    size = args["size"]
     return [x[0], x[1], int(size[0]), int(size[1])]
+
+
+def _tf_aspect_size(hw: tuple[int, ...], size: list[int]) -> list[int]:
+    """tf.image.resize(preserve_aspect_ratio=True)'s size: min of the float32 ratios, times each side,
+    rounded half to even (tf.round) (image_ops_impl._resize_images_common)."""
+    f = np.float32
+    scale = min(f(size[0]) / f(hw[0]), f(size[1]) / f(hw[1]))
+    return [int(np.round(f(scale * f(v)))) for v in hw]
+
+
+_TF_METHODS = ("nearest", "bilinear", "area", "bicubic", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
+_DTYPES_ANY = ("float32", "float64", "float16", "bfloat16", "uint8")
+
+
+def _image_shapes(st: Any) -> Any:
+    return st.builds(lambda nc, hw: {"x": (*nc, *hw)}, _batch_channels(st), _spatial(st, 2))
 
 
 class ImageResize(TfBinding):
     name = "tf.image.resize"
     ops = ("resize",)
+    native_args = frozenset({"size", "method", "preserve_aspect_ratio", "antialias", "name"})
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
@@ -167,24 +279,52 @@ class ImageResize(TfBinding):
             args["antialias"] = True
         return NativeCall(self.name, args)
 
-    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
-                    op: str | None = None) -> dict[str, Any] | Unsupported:
-        method = str(args.get("method", "bilinear")).lower()
-        if args.get("preserve_aspect_ratio"):
-            return Unsupported("preserve_aspect_ratio: TF picks the size itself; give the resulting size instead")
-        p: dict[str, Any] = {"sizes": _canonical_size(args, shapes)}
-        aa = bool(args.get("antialias", False))
-        if method == "nearest":
+    def meaning(self, size: list[int], method: Any, antialias: bool,
+                shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | Unsupported:
+        """The canonical meaning of tf.image.resize(x, size, method, antialias) (also Keras's resizes)."""
+        x = shapes["x"]
+        if len(x) != 4:
+            return Unsupported(f"{self.name} resizes 2-D images (4-D NHWC or 3-D HWC) only")
+        if method not in _TF_METHODS:  # ResizeMethod values are lower-case strings, compared as they are
+            return Unsupported(f"{self.name} raises: method {method!r} is not one of {list(_TF_METHODS)}")
+        p: dict[str, Any] = {"sizes": _canonical_size(size, shapes)}
+        if method == "nearest":  # antialias is ignored (resize_nearest_neighbor)
             p.update(mode="nearest", coordinate_transformation_mode="tf_half_pixel_for_nn", nearest_mode="floor")
         elif method == "bilinear":
-            p.update(mode="linear", antialias=aa, exclude_outside=aa)
+            p.update(mode="linear", antialias=antialias, exclude_outside=antialias)
         elif method == "bicubic":
-            p.update(mode="cubic", cubic_coeff_a=-0.5, exclude_outside=True, antialias=aa)
-        elif method == "area":
+            p.update(mode="cubic", cubic_coeff_a=-0.5, exclude_outside=True, antialias=antialias)
+        elif method == "area":  # antialias is ignored (resize_area)
             p.update(mode="area")
         else:
-            return Unsupported(f"method {method!r} (lanczos, gaussian, mitchellcubic) has no ONNX Resize equivalent")
+            return Unsupported(f"method {method!r} (lanczos, gaussian, mitchellcubic kernels of scale_and_translate) "
+                               "has no ONNX Resize equivalent")
         return normalize("resize", p, shapes)
+
+    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
+                    op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        size = _positive_pair(args.get("size"), self.name)
+        if isinstance(size, Unsupported):
+            return size
+        if args.get("preserve_aspect_ratio") and len(shapes["x"]) == 4:
+            size = _tf_aspect_size(shapes["x"][2:], size)
+            if 0 in size:
+                return Unsupported(f"preserve_aspect_ratio rounds a side to 0 ({size}): TF raises")
+        return self.meaning(size, args.get("method", "bilinear"), bool(args.get("antialias", False)), shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+
+        def build(shapes: dict, size: tuple, method: str, par: Any, aa: Any, dt: str) -> dict[str, Any]:
+            dtype = dt if method == "nearest" else "float32"  # other methods return float32 for any input
+            return {"args": _args({"size": list(size), "method": method, "preserve_aspect_ratio": par,
+                                   "antialias": aa}), "shapes": shapes, "dtype": dtype}
+
+        return st.builds(build, _image_shapes(st), _spatial(st, 2), st.sampled_from(_TF_METHODS),
+                         _maybe(st, st.booleans()), _maybe(st, st.booleans()), st.sampled_from(_DTYPES_ANY))
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         return _tf().image.resize, (to_tf(tensors["x"]),), dict(call.args), device
@@ -196,8 +336,12 @@ class _ResizeV1(TfBinding):
     ops = ("resize",)
     mode = "linear"
     fn = ""
+    native_args = frozenset({"size", "align_corners", "half_pixel_centers", "name"})
     # (align_corners, half_pixel_centers) -> canonical parameters
     table: dict[tuple[bool, bool], dict[str, Any]] = {}
+
+    def _call_args(self, size: list[int], ac: bool, hpc: bool) -> dict[str, Any]:
+        return {"size": size, "align_corners": ac, "half_pixel_centers": hpc}
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
@@ -210,11 +354,10 @@ class _ResizeV1(TfBinding):
             bad = _float32_only(case.dtype, self.name)
             if bad:
                 return bad
-        shapes = case.shapes
-        for (ac, hpc), canon in self.table.items():
-            want = normalize("resize", {"sizes": [*shapes["x"][:2], *size], **canon}, shapes)
+        for (ac, hpc) in self.table:
+            want = self.from_native(self._call_args(size, ac, hpc), case.shapes)
             if want == n:
-                return NativeCall(self.name, {"size": size, "align_corners": ac, "half_pixel_centers": hpc})
+                return NativeCall(self.name, self._call_args(size, ac, hpc))
         if n["mode"] != self.mode:
             return Unsupported(f"{self.name} is mode {self.mode} only")
         options = "; ".join(f"({ac}, {h}) = {c['coordinate_transformation_mode']}"
@@ -226,10 +369,30 @@ class _ResizeV1(TfBinding):
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        size = _positive_pair(args.get("size"), self.name)
+        if isinstance(size, Unsupported):
+            return size
+        if len(shapes["x"]) != 4:
+            return Unsupported(f"{self.name} resizes 2-D images (4-D NHWC) only")
         key = (bool(args.get("align_corners", False)), bool(args.get("half_pixel_centers", False)))
         if key not in self.table:
             return Unsupported(f"{self.name} raises for align_corners={key[0]}, half_pixel_centers={key[1]}")
-        return normalize("resize", {"sizes": _canonical_size(args, shapes), **self.table[key]}, shapes)
+        return normalize("resize", {"sizes": _canonical_size(size, shapes), **self.table[key]}, shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+        keys = [k for k in ("align_corners", "half_pixel_centers") if k in self.native_args]
+        dtypes = _DTYPES_ANY if self.mode == "nearest" else ("float32",)
+
+        def build(shapes: dict, size: tuple, flags: tuple, dt: str) -> dict[str, Any]:
+            a = {"size": list(size), **dict(zip(keys, flags))}
+            return {"args": _args(a), "shapes": shapes, "dtype": dt}
+
+        flags = st.tuples(*[_maybe(st, st.booleans())] * len(keys))
+        return st.builds(build, _image_shapes(st), _spatial(st, 2), flags, st.sampled_from(dtypes))
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         fn = getattr(_tf().compat.v1.image, self.fn)
@@ -273,26 +436,30 @@ class ResizeBicubicV1(_ResizeV1):
 
 
 class ResizeAreaV1(_ResizeV1):
+    """tf.compat.v1.image.resize_area(images, size, align_corners=False, name=None): no half_pixel_centers."""
+
     name = "tf.compat.v1.image.resize_area"
     fn = "resize_area"
     mode = "area"
+    native_args = frozenset({"size", "align_corners", "name"})
     table = {(False, False): {"mode": "area"}}
+
+    def _call_args(self, size: list[int], ac: bool, hpc: bool) -> dict[str, Any]:
+        return {"size": size}
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
         if args.get("align_corners"):
             return Unsupported("resize_area with align_corners=True scales boxes by (in-1)/(out-1) and clamps the "
                                "last: no canonical equivalent")
-        return normalize("resize", {"sizes": _canonical_size(args, shapes), "mode": "area"}, shapes)
-
-    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
-        args = {k: v for k, v in call.args.items() if k != "half_pixel_centers"}
-        return _tf().compat.v1.image.resize_area, (to_tf(tensors["x"]),), args, device
+        return super().from_native(args, shapes, op)
 
 
 class CropAndResize(TfBinding):
     name = "tf.image.crop_and_resize"
     ops = ("resize",)
+    native_args = frozenset({"boxes", "box_indices", "crop_size", "method", "extrapolation_value", "name"})
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
@@ -317,6 +484,8 @@ class CropAndResize(TfBinding):
         roi = n["roi"]
         if out[:2] != list(x[:2]) or roi[0] != 0 or roi[1] != 0 or roi[4] != 1 or roi[5] != 1:
             return Unsupported("tf.image.crop_and_resize crops H and W only")
+        if 0 in out[2:]:
+            return Unsupported("tf.image.crop_and_resize raises for an empty crop size")
         if n["mode"] == "linear":
             method = "bilinear"
         elif n["mode"] == "nearest" and n["nearest_mode"] == "round_prefer_ceil":
@@ -330,22 +499,54 @@ class CropAndResize(TfBinding):
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
         x = shapes["x"]
+        for k in ("boxes", "box_indices", "crop_size"):
+            if k not in args:
+                raise TypeError(f"{self.name}: missing required argument {k!r}")
         boxes = [list(map(float, b)) for b in args["boxes"]]
-        if list(args.get("box_indices", [])) != list(range(x[0])) or any(b != boxes[0] for b in boxes):
+        idx = [int(i) for i in args["box_indices"]]
+        if any(len(b) != 4 for b in boxes) or len(idx) != len(boxes):
+            return Unsupported("tf.image.crop_and_resize raises: boxes must be [num_boxes, 4] and box_indices "
+                               "[num_boxes]")
+        if any(not 0 <= i < x[0] for i in idx):
+            return Unsupported(f"tf.image.crop_and_resize raises: box_indices {idx} outside [0, {x[0]})")
+        size = _positive_pair(args["crop_size"], self.name, "crop_size")
+        if isinstance(size, Unsupported):
+            return size
+        method = args.get("method", "bilinear")
+        if method not in ("bilinear", "nearest"):
+            return Unsupported(f"tf.image.crop_and_resize raises: method {method!r} is not bilinear or nearest")
+        if len(x) != 4 or x[1] == 0:
+            return Unsupported("tf.image.crop_and_resize takes 4-D NHWC images with at least one channel")
+        if idx != list(range(x[0])) or any(b != boxes[0] for b in boxes):
             return Unsupported("only one box per image, the same for every image, has a canonical equivalent")
         y1, x1, y2, x2 = boxes[0]
-        method = args.get("method", "bilinear")
-        p = {"sizes": list(args["crop_size"]), "axes": [2, 3], "roi": [y1, x1, y2, x2],
+        p = {"sizes": [x[0], x[1], *size], "roi": [0.0, 0.0, y1, x1, 1.0, 1.0, y2, x2],
              "coordinate_transformation_mode": "tf_crop_and_resize",
              "extrapolation_value": float(args.get("extrapolation_value", 0.0))}
         if method == "bilinear":
             p["mode"] = "linear"
-        elif method == "nearest":
-            p.update(mode="nearest", nearest_mode="round_prefer_ceil")
         else:
-            return Unsupported(f"method {method!r} is not bilinear or nearest")
+            p.update(mode="nearest", nearest_mode="round_prefer_ceil")
         return normalize("resize", p, shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+        coord = st.integers(-4, 12).map(lambda v: v / 8)  # -0.5 .. 1.5 in exact eighths
+
+        def build(shapes: dict, box: list, size: tuple, method: str, ext: Any, shuffle: bool) -> dict[str, Any]:
+            n = shapes["x"][0]
+            idx = list(range(n))[::-1] if shuffle else list(range(n))
+            a = {"boxes": [list(box)] * n, "box_indices": idx, "crop_size": list(size), "method": method,
+                 "extrapolation_value": ext}
+            return {"args": _args(a), "shapes": shapes, "dtype": "float32"}
+
+        return st.builds(build, _image_shapes(st), st.lists(coord, min_size=4, max_size=4), _spatial(st, 2),
+                         st.sampled_from(["bilinear", "nearest", "bicubic"]),
+                         _maybe(st, st.sampled_from([0.0, -1.0, 2.5])), st.booleans())
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         a = dict(call.args)
@@ -359,9 +560,17 @@ def _keras() -> Any:
     return keras
 
 
+# Keras 3.15's image resize interpolations (keras/src/backend/tensorflow/image.py RESIZE_INTERPOLATIONS)
+_KERAS_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5")
+
+
 class UpSampling2D(TfBinding):
+    """keras.layers.UpSampling2D(size, data_format, interpolation): nearest is keras.ops.repeat on H and W;
+    every other interpolation is keras.ops.image.resize to (H * size[0], W * size[1])."""
+
     name = "keras.layers.UpSampling2D"
     ops = ("resize", "repeat")
+    native_args = frozenset({"size", "data_format", "interpolation"})
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         x = tuple(case.shapes["x"])
@@ -380,42 +589,71 @@ class UpSampling2D(TfBinding):
         if s[:2] != [1.0, 1.0] or any(v != int(v) or v < 1 for v in s[2:]) or "keep_aspect_ratio_policy" in n:
             return Unsupported(f"UpSampling2D repeats by integer factors on H and W; scales {s} are not that")
         size = [int(v) for v in s[2:]]
-        for interp in ("nearest", "bilinear"):
+        for interp in ("nearest", "bilinear", "bicubic", "area"):
             want = self.from_native({"size": size, "interpolation": interp}, case.shapes)
             if want == n:
-                if interp == "bilinear":
-                    bad = _float32_only(case.dtype, "UpSampling2D(interpolation='bilinear')")
+                if interp != "nearest":
+                    bad = _float32_only(case.dtype, f"UpSampling2D(interpolation={interp!r})")
                     if bad:
                         return bad
                 return NativeCall(self.name, {"size": size, "interpolation": interp})
-        return Unsupported("UpSampling2D is nearest (repeat: asymmetric + floor) or bilinear (half_pixel) only")
+        return Unsupported("UpSampling2D is nearest (repeat: asymmetric + floor), bilinear (half_pixel), bicubic "
+                           "(a=-0.5, exclude_outside, half_pixel) or area only")
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
         size = args.get("size", 2)
         size = list(size) if isinstance(size, (list, tuple)) else [size, size]
-        interp = args.get("interpolation", "nearest")
+        if len(size) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0 for v in size):
+            return Unsupported(f"UpSampling2D raises: size must be 2 positive integers; got {args.get('size')!r}")
+        last = _keras_channels_last(args, self.name)
+        if isinstance(last, Unsupported):
+            return last
+        interp = str(args.get("interpolation", "nearest")).lower()  # the layer lower-cases it
+        if interp not in _KERAS_INTERPOLATIONS:
+            return Unsupported(f"UpSampling2D raises: interpolation {interp!r} is not one of "
+                               f"{list(_KERAS_INTERPOLATIONS)}")
+        if len(shapes["x"]) != 4:
+            return Unsupported("UpSampling2D takes 4-D inputs")
         if op == "repeat":
             if interp != "nearest":
                 return Unsupported("UpSampling2D is a repeat only with interpolation='nearest'")
             return {"repeats": [int(v) for v in size]}
-        p = {"scales": [1.0, 1.0, *map(float, size)]}
         if interp == "nearest":
-            p.update(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-        elif interp == "bilinear":
-            p.update(mode="linear", coordinate_transformation_mode="half_pixel")
-        else:
-            return Unsupported(f"interpolation {interp!r} has no canonical mapping here")
-        return normalize("resize", p, shapes)
+            p = {"scales": [1.0, 1.0, *map(float, size)], "mode": "nearest",
+                 "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+            return normalize("resize", p, shapes)
+        # keras.ops.image.resize(x, (H * size[0], W * size[1]), interpolation) = tf.image.resize
+        x = shapes["x"]
+        return ImageResize().meaning([x[2] * int(size[0]), x[3] * int(size[1])], interp, False, shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+        interps = ("nearest",) if op == "repeat" else (*_KERAS_INTERPOLATIONS, "gaussian")
+
+        def build(shapes: dict, size: Any, fmt: Any, interp: Any, dt: str) -> dict[str, Any]:
+            dtype = dt if interp in ("nearest", _ABSENT) else "float32"
+            return {"args": _args({"size": size, "data_format": fmt, "interpolation": interp}), "shapes": shapes,
+                    "dtype": dtype}
+
+        size = st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1, 4)))
+        return st.builds(build, _image_shapes(st), _maybe(st, size),
+                         _maybe(st, st.sampled_from(["channels_last", "channels_first"])),
+                         _maybe(st, st.sampled_from(interps)), st.sampled_from(_DTYPES_ANY))
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         x = tensors["x"]
         kw = dict(call.args)
+        last = _keras_channels_last(kw, self.name)
+        last = True if isinstance(last, Unsupported) else last
         if x.dtype.kind == "f" or x.dtype.name == "bfloat16":
             kw["dtype"] = x.dtype.name  # no autocast to float32
         with _tf().device(_device(device)):
             layer = _keras().layers.UpSampling2D(**kw)
-        return layer, (to_tf(x),), {}, device
+        return layer, (to_tf(x, last),), {}, device, last
 
 
 # ----------------------------------------------------------------------------------- conv_transpose
@@ -433,22 +671,47 @@ def _tf_valid_ok(in_len: int, out_len: int, k_eff: int, s: int) -> bool:
     return out_len >= k_eff and (out_len - k_eff) // s + 1 == in_len
 
 
+def _out_channels(shapes: Mapping[str, tuple[int, ...]]) -> int:
+    """C_out of canonical weights (C_in, C_out, *k); a direct-form case's (C_out, C_in, *k) is rotated
+    by ``prepare`` (call.prep), so its C_out is w[0]."""
+    x, w = shapes["x"], shapes["w"]
+    return int(w[1]) if w[0] == x[1] else int(w[0])
+
+
+def _conv_shapes(st: Any, rank: int, bias: Any) -> Any:
+    """x (N, C_in, *sp), w (C_in, C_out, *k) with k 1..5, and sometimes b (C_out,)."""
+    def build(nc: tuple, sp: tuple, cout: int, k: tuple, b: bool) -> dict[str, tuple[int, ...]]:
+        out = {"x": (*nc, *sp), "w": (nc[1], cout, *k)}
+        if b:
+            out["b"] = (cout,)
+        return out
+
+    return st.builds(build, _batch_channels(st), _spatial(st, rank, 8), st.integers(1, 4),
+                     st.tuples(*[st.integers(1, 5)] * rank), bias)
+
+
 class _TfConvTranspose(TfBinding):
+    """tf.nn.conv{1,2,3}d_transpose(input, filters, output_shape, strides, padding, data_format, dilations):
+    output_shape and strides in the call's layout (NHWC by default); the kernel is (*k, C_out, C_in)."""
+
     ops = ("conv_transpose",)
     rank = 2
     fn = "conv2d_transpose"
-    explicit = False
+    explicit = False  # explicit [[0, 0], [t, b], [l, r], [0, 0]] paddings (conv2d_transpose only)
+    cpu_dilations = False  # TF's CPU kernels reject dilations > 1
+    native_args = frozenset({"output_shape", "strides", "padding", "data_format", "dilations", "name"})
+    dtypes = ("float32", "float64")  # half precision: see docs/coverage-tensorflow.md
 
     def _geometry(self, case: Case) -> tuple[dict[str, Any], list[int], list[int], list[int]] | Unsupported:
         if case.op != "conv_transpose":
             return unsupported_op(self, case.op)
         k = spatial_rank(case.shapes)
-        if k != self.rank:
-            return Unsupported(f"{self.name} is {self.rank}-D; this case is {k}-D")
+        if self.rank and k != self.rank or not 1 <= k <= 3:
+            return Unsupported(f"{self.name} is {self.rank or '1-D to 3'}-D; this case is {k}-D")
         n = self.normal_form(case)
         if n["group"] != 1:
             return Unsupported(f"{self.name} has no groups")
-        if any(d > 1 for d in n["dilations"]):
+        if any(d > 1 for d in n["dilations"]) and not self.cpu_dilations:
             return Unsupported("TensorFlow's CPU conv-transpose kernels (Conv2DBackpropInput) reject dilation "
                                "rates > 1: 'Current CPU implementations do not yet support dilation rates larger "
                                "than 1'")
@@ -461,7 +724,7 @@ class _TfConvTranspose(TfBinding):
         if isinstance(g, Unsupported):
             return g
         n, ins, k_eff, outs = g
-        k = self.rank
+        k = len(ins)
         st, begins = n["strides"], n["pads"][:k]
         w = case.shapes["w"]
         cout = w[0] if n["weight_convention"] == "direct" else w[1]
@@ -488,35 +751,78 @@ class _TfConvTranspose(TfBinding):
         return NativeCall(self.name, {"output_shape": [case.shapes["x"][0], *outs, cout], "strides": st,
                                       "padding": padding, "dilations": n["dilations"]}, prep, tuple(notes))
 
-    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
-                    op: str | None = None) -> dict[str, Any] | Unsupported:
-        k = self.rank
+    def _meaning(self, st: list[int], dl: list[int], padding: Any, outs: list[int],
+                 shapes: Mapping[str, tuple[int, ...]], api: str) -> dict[str, Any] | Unsupported:
+        """The canonical meaning of TF's conv-transpose geometry (TF's checks included), channels last."""
+        if isinstance(padding, Unsupported):
+            return padding
         x, w = shapes["x"], shapes["w"]
-        st = args.get("strides", 1)
-        st = per_axis(st, k)
-        if len(st) == k + 2:
-            st = st[1:-1]
-        dl = args.get("dilations") or 1
-        dl = per_axis(dl, k)
-        if len(dl) == k + 2:
-            dl = dl[1:-1]
-        outs = list(args["output_shape"])[1:-1]
+        k = len(x) - 2
+        if self.rank and k != self.rank:
+            return Unsupported(f"{api} is {self.rank}-D; the input is {k}-D")
+        if any(d > 1 for d in dl) and not self.cpu_dilations:
+            return Unsupported(f"{api} with dilations {dl}: TF's CPU kernels raise 'Current CPU implementations do "
+                               "not yet support dilation rates larger than 1' (GPU only)")
+        if any(s > 1 for s in st) and any(d > 1 for d in dl):
+            return Unsupported(f"{api} raises for strides {st} with dilations {dl} (both > 1)")
         k_eff = [(w[2 + i] - 1) * dl[i] + 1 for i in range(k)]
-        pad = args.get("padding", "SAME")
         begins = []
         for i in range(k):
-            if pad == "SAME":
+            if padding == "SAME":
                 b = _tf_same_begin(x[2 + i], outs[i], k_eff[i], st[i])
                 if b is None:
-                    return Unsupported(f"TF raises: SAME needs ceil(output / stride) == input on axis {i}")
-            elif pad == "VALID":
+                    return Unsupported(f"{api} raises: SAME needs ceil(output / stride) == input on axis {i}")
+            elif padding == "VALID":
                 if not _tf_valid_ok(x[2 + i], outs[i], k_eff[i], st[i]):
-                    return Unsupported(f"TF raises: VALID output {outs[i]} does not pool back to {x[2 + i]}")
+                    return Unsupported(f"{api} raises: VALID output {outs[i]} does not convolve back to {x[2 + i]}")
                 b = 0
             else:
-                b = int(pad[1 + i][0])
+                b, e = padding[i]
+                t = outs[i] + b + e - k_eff[i]
+                if t < 0 or t // st[i] + 1 != x[2 + i]:
+                    return Unsupported(f"{api} raises: output {outs[i]} with explicit pads ({b}, {e}) does not "
+                                       f"convolve back to {x[2 + i]}")
             begins.append(b)
         return self._canonical_from_begins(st, dl, begins, outs, shapes)
+
+    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
+                    op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        for req in ("output_shape", "strides"):
+            if req not in args:
+                raise TypeError(f"{self.name}: missing required argument {req!r}")
+        k = self.rank
+        last = _tf_channels_last(args, k, self.name)
+        if isinstance(last, Unsupported):
+            return last
+        if not last:
+            return Unsupported(f"{self.name} with data_format {args['data_format']!r}: TF's CPU kernels raise "
+                               "('only supports N...C'; GPU only)")
+        st = _spatial_arg(args["strides"], k, self.name, "strides")
+        dl = _spatial_arg(args.get("dilations") or 1, k, self.name, "dilations")
+        if isinstance(st, Unsupported) or isinstance(dl, Unsupported):
+            return st if isinstance(st, Unsupported) else dl
+        x = shapes["x"]
+        shape = [int(v) for v in args["output_shape"]]
+        if len(shape) != k + 2 or shape[0] != x[0] or shape[-1] != _out_channels(shapes):
+            return Unsupported(f"{self.name} raises: output_shape {shape} is not [N={x[0]}, *spatial, "
+                               f"C_out={_out_channels(shapes)}] "
+                               "(NHWC)")
+        return self._meaning(st, dl, self._padding(args.get("padding", "SAME")), shape[1:-1], shapes, self.name)
+
+    def _padding(self, pad: Any) -> Any:
+        """'SAME', 'VALID', per-axis (begin, end) pairs, or Unsupported (as TF would raise)."""
+        if pad in ("SAME", "VALID"):
+            return pad
+        if isinstance(pad, (list, tuple)) and self.explicit:
+            pairs = [list(p) for p in pad]
+            if len(pairs) == self.rank + 2 and pairs[0] == [0, 0] and pairs[-1] == [0, 0] \
+                    and all(len(p) == 2 and min(p) >= 0 for p in pairs):
+                return [(int(b), int(e)) for b, e in pairs[1:-1]]
+            return Unsupported(f"{self.name} raises: explicit padding {pad} is not [[0, 0], *[begin, end] >= 0, "
+                               "[0, 0]] (NHWC)")
+        return Unsupported(f"{self.name} raises: padding {pad!r} is not 'SAME', 'VALID'"
+                           + (" or explicit pairs" if self.explicit else ""))
 
     @staticmethod
     def _canonical_from_begins(st: list[int], dl: list[int], begins: list[int], outs: list[int],
@@ -525,6 +831,42 @@ class _TfConvTranspose(TfBinding):
         return normalize("conv_transpose", {"strides": st, "dilations": dl, "pads": pads, "output_padding": extra},
                          shapes)
 
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+        k = self.rank
+        pads = ["SAME", "VALID", "same"] + (["explicit"] if self.explicit else [])
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            shapes = d(_conv_shapes(st, k, st.just(False)))
+            x, w = shapes["x"], shapes["w"]
+            s = d(st.lists(st.integers(1, 4), min_size=k, max_size=k))
+            dl = d(st.lists(st.integers(1, 2), min_size=k, max_size=k)) if d(st.booleans()) else [1] * k
+            pad = d(st.sampled_from(pads))
+            k_eff = [(w[2 + i] - 1) * dl[i] + 1 for i in range(k)]
+            outs, padding = [], pad
+            if pad == "explicit":
+                pairs = [d(st.tuples(st.integers(0, 3), st.integers(0, 3))) for _ in range(k)]
+                padding = [[0, 0], *[list(p) for p in pairs], [0, 0]]
+                base = [(x[2 + i] - 1) * s[i] + k_eff[i] - sum(pairs[i]) for i in range(k)]
+            elif pad.upper() == "SAME":
+                base = [(x[2 + i] - 1) * s[i] + 1 for i in range(k)]
+            else:
+                base = [(x[2 + i] - 1) * s[i] + k_eff[i] for i in range(k)]
+            for i in range(k):  # inside the valid range mostly; one past either end sometimes
+                outs.append(max(base[i] + d(st.integers(-1, s[i])), 1))
+            a = {"output_shape": [x[0], *outs, w[1]], "strides": d(st.sampled_from([s, [1, *s, 1]])),
+                 "padding": padding}
+            if any(v > 1 for v in dl):
+                a["dilations"] = dl
+            if d(st.booleans()):
+                a["data_format"] = d(st.sampled_from(_TF_FORMATS[k]))
+            return {"args": a, "shapes": shapes, "dtype": d(st.sampled_from(self.dtypes))}
+
+        return draw()
+
     def _kernel(self, call: NativeCall, w: np.ndarray) -> np.ndarray:
         from ..reference import direct_to_transposed
 
@@ -532,18 +874,23 @@ class _TfConvTranspose(TfBinding):
             w = direct_to_transposed(w).astype(w.dtype)
         return np.ascontiguousarray(np.moveaxis(np.moveaxis(w, 0, -1), 0, -2))  # (*k, C_out, C_in)
 
-    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+    def _bias_run(self, fn: Any, tensors: Mapping[str, np.ndarray], last: bool = True) -> Any:
         tf = _tf()
-        filt = to_tf(self._kernel(call, tensors["w"]), channels_last=False)
         b = tensors.get("b")
-        fn = getattr(tf.nn, self.fn)
         bias = None if b is None else to_tf(b, channels_last=False)
 
         def run(x: Any, f: Any, **kw: Any) -> Any:
             y = fn(x, f, **kw)
-            return y if bias is None else tf.nn.bias_add(y, bias)
+            return y if bias is None else tf.nn.bias_add(y, bias, data_format="N...C" if last else "NC...")
 
-        return run, (to_tf(tensors["x"]), filt), dict(call.args), device
+        return run
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        last = _tf_channels_last(call.args, self.rank, self.name)
+        last = True if isinstance(last, Unsupported) else last
+        filt = to_tf(self._kernel(call, tensors["w"]), channels_last=False)
+        run = self._bias_run(getattr(_tf().nn, self.fn), tensors, last)
+        return run, (to_tf(tensors["x"], last), filt), dict(call.args), device, last
 
 
 class Conv1dTranspose(_TfConvTranspose):
@@ -565,74 +912,285 @@ class Conv3dTranspose(_TfConvTranspose):
     fn = "conv3d_transpose"
 
 
-class KerasConv2DTranspose(_TfConvTranspose):
-    name = "keras.layers.Conv2DTranspose"
-    rank = 2
+class AtrousConv2dTranspose(Conv2dTranspose):
+    """tf.nn.atrous_conv2d_transpose(value, filters, output_shape, rate, padding): stride 1, dilation
+    ``rate`` (runs on CPU: space_to_batch around a VALID conv2d_backprop_input, nn_ops.py)."""
 
-    def _layer_kwargs(self, args: Mapping[str, Any], cout: int, ksize: list[int]) -> dict[str, Any]:
-        return {"filters": cout, "kernel_size": ksize, "strides": args.get("strides", 1),
-                "padding": args.get("padding", "valid"), "output_padding": args.get("output_padding"),
-                "dilation_rate": args.get("dilation_rate", 1)}
-
-    def _output(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]]) -> list[int]:
-        x, w = shapes["x"], shapes["w"]
-        layer = _keras().layers.Conv2DTranspose(**self._layer_kwargs(args, w[1], list(w[2:])))
-        shp = layer.compute_output_shape((x[0], x[2], x[3], x[1]))
-        return [int(v) for v in shp[1:3]]
+    name = "tf.nn.atrous_conv2d_transpose"
+    explicit = False
+    cpu_dilations = True
+    native_args = frozenset({"output_shape", "rate", "padding", "name"})
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         g = self._geometry(case)
         if isinstance(g, Unsupported):
             return g
         n = g[0]
-        st, dl = n["strides"], n["dilations"]
-        ops = [None] + [list(p) for p in itertools.product(*[range(max(s, d)) for s, d in zip(st, dl)])]
-        for padding in ("valid", "same"):
-            for op in ops:
-                args = {"strides": st, "padding": padding, "output_padding": op, "dilation_rate": dl}
-                try:
-                    canon = self.from_native(args, case.shapes)
-                except Exception:  # noqa: BLE001 - keras rejects the combination
-                    continue
-                if not isinstance(canon, Unsupported) and {**canon, "weight_convention": n["weight_convention"]} == n:
-                    args["use_bias"] = "b" in case.shapes
-                    prep = {"rotate": n["weight_convention"] == "direct"}
-                    return NativeCall(self.name, args, prep, ("layer.set_weights([kernel (kH, kW, C_out, C_in), bias])",))
-        return Unsupported("no Conv2DTranspose padding ('valid'/'same') and output_padding reproduce these pads")
+        if n["strides"] != [1, 1] or n["dilations"][0] != n["dilations"][1]:
+            return Unsupported(f"{self.name} is stride 1 with one dilation rate for H and W; not strides "
+                               f"{n['strides']}, dilations {n['dilations']}")
+        call = Conv2dTranspose.to_native(self, case)
+        if isinstance(call, Unsupported):
+            return call
+        if not isinstance(call.args["padding"], str):
+            return Unsupported(f"{self.name} pads SAME or VALID only")
+        args = {"output_shape": call.args["output_shape"], "rate": n["dilations"][0], "padding": call.args["padding"]}
+        if self.from_native(args, case.shapes) != n | {"weight_convention": "transposed"}:
+            return Unsupported(f"{self.name} cannot express pads {n['pads']} with output {n['output_spatial']}")
+        return NativeCall(self.name, args, call.prep, call.notes)
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
-        outs = self._output(args, shapes)
+        self.check_args(args)
+        for req in ("output_shape", "rate", "padding"):
+            if req not in args:
+                raise TypeError(f"{self.name}: missing required argument {req!r}")
+        rate = args["rate"]
+        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate < 1:
+            return Unsupported(f"{self.name} raises: rate must be an integer >= 1; got {rate!r}")
         x = shapes["x"]
-        return _TfConvTranspose.from_native(self, {"output_shape": [x[0], *outs, shapes["w"][1]],
-                                                   "strides": args.get("strides", 1),
-                                                   "padding": str(args.get("padding", "valid")).upper(),
-                                                   "dilations": args.get("dilation_rate", 1)}, shapes)
+        shape = [int(v) for v in args["output_shape"]]
+        if len(shape) != 4 or shape[0] != x[0] or shape[-1] != _out_channels(shapes):
+            return Unsupported(f"{self.name} raises: output_shape {shape} is not [N={x[0]}, H, W, "
+                               f"C_out={_out_channels(shapes)}]")
+        pad = args["padding"]
+        if pad not in ("SAME", "VALID"):
+            return Unsupported(f"{self.name} raises: padding {pad!r} is not 'SAME' or 'VALID'")
+        # rate > 1: space_to_batch, a VALID stride-1 conv2d_backprop_input, batch_to_space and a crop of the
+        # SAME pads; it raises unless output_shape is what stride 1 with dilation rate gives (SAME: the input
+        # size, VALID: in + (k - 1) * rate), so the meaning is conv2d_transpose(strides 1, dilations rate)
+        return self._meaning([1, 1], [int(rate)] * 2, pad, shape[1:3], shapes, self.name)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+
+        def build(shapes: dict, rate: int, pad: str, delta: tuple) -> dict[str, Any]:
+            x, w = shapes["x"], shapes["w"]
+            outs = [max(x[2 + i] + (0 if pad == "SAME" else (w[2 + i] - 1) * rate) + delta[i], 1) for i in range(2)]
+            return {"args": {"output_shape": [x[0], *outs, w[1]], "rate": rate, "padding": pad}, "shapes": shapes,
+                    "dtype": "float32"}
+
+        return st.builds(build, _conv_shapes(st, 2, st.just(False)), st.integers(1, 3),
+                         st.sampled_from(["SAME", "VALID"]), st.tuples(*[st.sampled_from([0, 0, 0, 1, -1])] * 2))
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        filt = to_tf(self._kernel(call, tensors["w"]), channels_last=False)
+        run = self._bias_run(_tf().nn.atrous_conv2d_transpose, tensors)
+        return run, (to_tf(tensors["x"]), filt), dict(call.args), device
+
+
+def _keras_conv_output(x: tuple[int, ...], w: tuple[int, ...], strides: Any, padding: str, output_padding: Any,
+                       dilation_rate: Any) -> list[int]:
+    """Keras's output spatial size (backend_utils.compute_conv_transpose_output_shape), channels last."""
+    from keras.src.backend.common.backend_utils import compute_conv_transpose_output_shape
+
+    k = len(x) - 2
+    shape = compute_conv_transpose_output_shape((x[0], *x[2:], x[1]), list(w[2:]), w[1], strides, padding,
+                                                output_padding, "channels_last", dilation_rate)
+    return [int(v) for v in shape[1:1 + k]]
+
+
+class _KerasConvTranspose(_TfConvTranspose):
+    """Keras's conv transpose: tf.nn.conv_transpose(output_shape from Keras's formula, padding.upper())."""
+
+    dtypes = ("float32", "float64")
+    layer = False  # the layer (not keras.ops) raises for output_padding >= strides
+
+    def keras_meaning(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
+                      rate_key: str = "dilation_rate") -> dict[str, Any] | Unsupported:
+        x, w = shapes["x"], shapes["w"]
+        k = len(x) - 2
+        if k != self.rank and self.rank:
+            return Unsupported(f"{self.name} is {self.rank}-D; the input is {k}-D")
+        last = _keras_channels_last(args, self.name)
+        if isinstance(last, Unsupported):
+            return last
+        if not last:
+            return Unsupported(f"{self.name} with data_format='channels_first': TF's CPU conv-transpose kernels "
+                               "raise 'Conv2DCustomBackpropInputOp only supports NHWC' (GPU only)")
+        padding = str(args.get("padding", "valid")).lower()
+        if padding not in ("valid", "same"):
+            return Unsupported(f"{self.name} raises: padding {args.get('padding')!r} is not 'valid' or 'same'")
+        st = _spatial_arg(args.get("strides", 1), k, self.name, "strides")
+        dl = _spatial_arg(args.get(rate_key, 1), k, self.name, rate_key)
+        if isinstance(st, Unsupported) or isinstance(dl, Unsupported):
+            return st if isinstance(st, Unsupported) else dl
+        op = args.get("output_padding")
+        if op is not None:
+            op = _spatial_arg(op, k, self.name, "output_padding", minimum=0)
+            if isinstance(op, Unsupported):
+                return op
+            if self.layer and any(o >= s for o, s in zip(op, st)):  # the layer checks; keras.ops does not
+                return Unsupported(f"{self.name} raises: output_padding {op} must be less than strides {st}")
+        outs = _keras_conv_output(x, w, st, padding, op, dl)
+        if min(outs) < 1:
+            return Unsupported(f"{self.name} raises: empty output {outs}")
+        return self._meaning(st, dl, padding.upper(), outs, shapes, self.name)
+
+    def keras_args(self, n: dict[str, Any], shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | None:
+        """Keras arguments (padding, output_padding) that reproduce a normal form, or None."""
+        st, dl = n["strides"], n["dilations"]
+        ops = [None] + [list(p) for p in itertools.product(*[range(s) for s in st])]
+        for padding in ("valid", "same"):
+            for op in ops:
+                args = {"strides": st, "padding": padding, "output_padding": op, "dilation_rate": dl}
+                canon = self.keras_meaning(args, shapes)
+                if not isinstance(canon, Unsupported) and {**canon, "weight_convention": n["weight_convention"]} == n:
+                    return args
+        return None
+
+    def prepare_keras(self, call: NativeCall, tensors: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
+        """(NHWC input, (*k, C_out, C_in) kernel) as TF tensors."""
+        return to_tf(tensors["x"]), to_tf(self._kernel(call, tensors["w"]), channels_last=False)
+
+
+class KerasConv2DTranspose(_KerasConvTranspose):
+    """keras.layers.Conv2DTranspose(filters, kernel_size, strides, padding, output_padding, data_format,
+    dilation_rate, activation, use_bias, ...): weights set with layer.set_weights([kernel, bias])."""
+
+    name = "keras.layers.Conv2DTranspose"
+    rank = 2
+    layer = True
+    native_args = frozenset({"filters", "kernel_size", "strides", "padding", "output_padding", "data_format",
+                             "dilation_rate", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+                             "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+                             "bias_constraint"})
+
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
+        g = self._geometry(case)
+        if isinstance(g, Unsupported):
+            return g
+        n = g[0]
+        args = self.keras_args(n, case.shapes)
+        if args is None:
+            return Unsupported("no Conv2DTranspose padding ('valid'/'same') and output_padding reproduce these pads")
+        w = case.shapes["w"]
+        cout = w[0] if n["weight_convention"] == "direct" else w[1]
+        ksize = list(w[2:])
+        call = {"filters": cout, "kernel_size": ksize, **args, "use_bias": "b" in case.shapes}
+        prep = {"rotate": n["weight_convention"] == "direct"}
+        return NativeCall(self.name, call, prep, ("layer.set_weights([kernel (kH, kW, C_out, C_in), bias])",))
+
+    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
+                    op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        for req in ("filters", "kernel_size"):
+            if req not in args:
+                raise TypeError(f"{self.name}: missing required argument {req!r}")
+        w = shapes["w"]
+        ks = _spatial_arg(args["kernel_size"], 2, self.name, "kernel_size")
+        if isinstance(ks, Unsupported):
+            return ks
+        if int(args["filters"]) != _out_channels(shapes) or ks != list(w[2:]):
+            return Unsupported(f"filters={args['filters']}, kernel_size={ks} do not fit weights {tuple(w)} "
+                               "(C_in, C_out, kH, kW)")
+        if args.get("activation") not in (None, "linear"):
+            return Unsupported(f"activation {args['activation']!r} follows the transposed convolution")
+        if not args.get("use_bias", True) and "b" in shapes:
+            return Unsupported("use_bias=False adds no bias: the case's bias 'b' is not used")
+        return self.keras_meaning(args, shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+
+        def build(shapes: dict, s: list, pad: str, op_: Any, dl: Any, fmt: Any, int_k: bool, dt: str) -> dict:
+            w = shapes["w"]
+            a = {"filters": w[1], "kernel_size": w[2] if int_k and w[2] == w[3] else list(w[2:]), "strides": s,
+                 "padding": pad, "output_padding": op_, "dilation_rate": dl, "data_format": fmt,
+                 "use_bias": "b" in shapes}
+            return {"args": _args(a), "shapes": shapes, "dtype": dt}
+
+        return st.builds(build, _conv_shapes(st, 2, st.booleans()), st.lists(st.integers(1, 4), min_size=2, max_size=2),
+                         st.sampled_from(["valid", "same"]),
+                         _maybe(st, st.one_of(st.integers(0, 3), st.lists(st.integers(0, 3), min_size=2, max_size=2))),
+                         _maybe(st, st.integers(1, 2)), _maybe(st, st.sampled_from(["channels_last", "channels_first"])),
+                         st.booleans(), st.sampled_from(self.dtypes))
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         x = tensors["x"]
         kernel = self._kernel(call, tensors["w"])  # (kH, kW, C_out, C_in)
-        kw = self._layer_kwargs(call.args, kernel.shape[-2], list(kernel.shape[:2]))
-        kw["use_bias"] = tensors.get("b") is not None
+        kw = {k: v for k, v in call.args.items() if k in self.native_args}
         kw["dtype"] = x.dtype.name
+        last = _keras_channels_last(kw, self.name)
+        last = True if isinstance(last, Unsupported) else last
         with _tf().device(_device(device)):
             layer = _keras().layers.Conv2DTranspose(**kw)
-            layer.build((x.shape[0], x.shape[2], x.shape[3], x.shape[1]))
-            weights = [kernel.astype(np.float32)]
-            if kw["use_bias"]:
-                weights.append(tensors["b"].astype(np.float32))
+            layer.build((x.shape[0], x.shape[2], x.shape[3], x.shape[1]) if last else x.shape)
+            weights = [kernel.astype(x.dtype)]
+            if layer.use_bias:
+                b = tensors.get("b")
+                weights.append(np.zeros(kernel.shape[-2], x.dtype) if b is None else b.astype(x.dtype))
             layer.set_weights(weights)
-        return layer, (to_tf(x),), {}, device
+        return layer, (to_tf(x, last),), {}, device, last
+
+
+class KerasOpsConvTranspose(_KerasConvTranspose):
+    """keras.ops.conv_transpose(inputs, kernel, strides, padding, output_padding, data_format, dilation_rate),
+    1-D to 3-D, kernel (*k, C_out, C_in)."""
+
+    name = "keras.ops.conv_transpose"
+    rank = 0  # any of 1, 2, 3
+    native_args = frozenset({"strides", "padding", "output_padding", "data_format", "dilation_rate"})
+
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
+        g = self._geometry(case)
+        if isinstance(g, Unsupported):
+            return g
+        args = self.keras_args(g[0], case.shapes)
+        if args is None:
+            return Unsupported("no keras.ops.conv_transpose padding ('valid'/'same') and output_padding reproduce "
+                               "these pads")
+        return NativeCall(self.name, args, {"rotate": g[0]["weight_convention"] == "direct"},
+                          ("kernel (C_in, C_out, *k) -> (*k, C_out, C_in); input and output channels last",))
+
+    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
+                    op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        if not 1 <= spatial_rank(shapes) <= 3:
+            return Unsupported(f"{self.name} is 1-D to 3-D")
+        return self.keras_meaning(args, shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            k = d(st.integers(1, 3))
+            shapes = d(_conv_shapes(st, k, st.booleans()))
+            a = {"strides": d(_int_or_list(st, st.integers(1, 4), k)), "padding": d(st.sampled_from(["valid", "same"])),
+                 "output_padding": d(_maybe(st, _int_or_list(st, st.integers(0, 3), k))),
+                 "dilation_rate": d(_maybe(st, st.integers(1, 2))),
+                 "data_format": d(_maybe(st, st.sampled_from(["channels_last", "channels_first"])))}
+            return {"args": _args(a), "shapes": shapes, "dtype": d(st.sampled_from(self.dtypes))}
+
+        return draw()
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        last = _keras_channels_last(call.args, self.name)
+        last = True if isinstance(last, Unsupported) else last
+        k = self._kernel(call, tensors["w"])
+        run = self._bias_run(_keras().ops.conv_transpose, tensors, last)
+        return run, (to_tf(tensors["x"], last), to_tf(k, channels_last=False)), dict(call.args), device, last
 
 
 # ----------------------------------------------------------------------------------- pixel shuffle
 
 
 class DepthToSpace(TfBinding):
+    """tf.nn.depth_to_space(input, block_size, data_format='NHWC'): DCR channel order."""
+
     name = "tf.nn.depth_to_space"
     ops = ("pixel_shuffle",)
     arg = "upscale_factor"
     fn = "depth_to_space"
+    native_args = frozenset({"block_size", "data_format", "name"})
+    dtypes = _DTYPES_ANY
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op not in self.ops:
@@ -644,12 +1202,56 @@ class DepthToSpace(TfBinding):
             return Unsupported(f"{self.name} uses the DCR channel order only; this case is {n.get('mode', 'CRD')}")
         return NativeCall(self.name, {"block_size": int(n[self.arg])})
 
+    def layout(self, args: Mapping[str, Any]) -> bool | Unsupported:
+        """Channels last, or why the call cannot run (NCHW has no CPU kernel)."""
+        last = _tf_channels_last(args, 2, self.name)
+        if last is False:
+            return Unsupported(f"{self.name} with data_format='NCHW': no CPU kernel ('Could not find device for "
+                               "node'; GPU only)")
+        return last
+
+    def block_meaning(self, bs: Any, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | Unsupported:
+        """The canonical meaning of a block size on an input of ``shapes`` (TF's checks included)."""
+        if isinstance(bs, bool) or not isinstance(bs, (int, np.integer)) or bs < 2:
+            return Unsupported(f"{self.name} raises: block_size must be an integer >= 2; got {bs!r}")
+        x = shapes["x"]
+        if len(x) != 4:
+            return Unsupported(f"{self.name} takes 4-D inputs")
+        if self.arg == "upscale_factor" and x[1] % (bs * bs):
+            return Unsupported(f"{self.name} raises: depth {x[1]} is not divisible by block_size^2 = {bs * bs}")
+        if self.arg == "downscale_factor" and (x[2] % bs or x[3] % bs):
+            return Unsupported(f"{self.name} raises: H, W = {x[2:]} are not divisible by block_size {bs}")
+        return normalize(self.ops[0], {self.arg: int(bs), "mode": "DCR"}, shapes)
+
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
-        return normalize(self.ops[0], {self.arg: int(args["block_size"]), "mode": "DCR"}, shapes)
+        self.check_args(args)
+        if "block_size" not in args:
+            raise TypeError(f"{self.name}: missing required argument 'block_size'")
+        last = self.layout(args)
+        return last if isinstance(last, Unsupported) else self.block_meaning(args["block_size"], shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+        formats = ["NHWC", "NCHW"] if self.native_args != frozenset({"block_size", "data_format"}) else \
+            ["channels_last", "channels_first"]
+
+        def build(n: int, c: int, hw: tuple, bs: int, fmt: Any, dt: str) -> dict[str, Any]:
+            if self.arg == "upscale_factor":
+                shape = (n, c * bs * bs, *hw)
+            else:
+                shape = (n, c, *(v * bs for v in hw))
+            return {"args": _args({"block_size": bs, "data_format": fmt}), "shapes": {"x": shape}, "dtype": dt}
+
+        return st.builds(build, st.integers(1, 2), st.integers(1, 3), _spatial(st, 2, 4), st.integers(1, 4),
+                         _maybe(st, st.sampled_from(formats)), st.sampled_from(self.dtypes))
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
-        return getattr(_tf().nn, self.fn), (to_tf(tensors["x"]),), dict(call.args), device
+        last = self.layout(call.args)
+        last = True if isinstance(last, Unsupported) else last
+        return getattr(_tf().nn, self.fn), (to_tf(tensors["x"], last),), dict(call.args), device, last
 
 
 class SpaceToDepth(DepthToSpace):
@@ -659,18 +1261,49 @@ class SpaceToDepth(DepthToSpace):
     fn = "space_to_depth"
 
 
+class KerasDepthToSpace(DepthToSpace):
+    """keras.ops.depth_to_space(x, block_size, data_format='channels_last'): tf.nn.depth_to_space, with
+    channels_first transposed to NHWC and back by Keras (so it runs on CPU)."""
+
+    name = "keras.ops.depth_to_space"
+    native_args = frozenset({"block_size", "data_format"})
+
+    def layout(self, args: Mapping[str, Any]) -> bool | Unsupported:
+        fmt = args.get("data_format", "channels_last")
+        if fmt not in ("channels_last", "channels_first"):  # compared as given (keras.ops.nn)
+            return Unsupported(f"{self.name} raises: data_format {fmt!r} is not 'channels_last' or 'channels_first'")
+        return fmt == "channels_last"
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        last = self.layout(call.args)
+        last = True if isinstance(last, Unsupported) else last
+        return getattr(_keras().ops, self.fn), (to_tf(tensors["x"], last),), dict(call.args), device, last
+
+
+class KerasSpaceToDepth(KerasDepthToSpace):
+    name = "keras.ops.space_to_depth"
+    ops = ("pixel_unshuffle",)
+    arg = "downscale_factor"
+    fn = "space_to_depth"
+
+
 # ----------------------------------------------------------------------------------- max_unpool
 
 
-def _unpool_run(x: Any, ksize: list[int], strides: list[int], padding: str, out: list[int]) -> Any:
-    """Pool with argmax (include_batch_in_index=False: (y * W + x) * C + c), then scatter per plane."""
+def _unpool_run(x: Any, ksize: Any, strides: Any, padding: str, out: list[int], include_batch_in_index: bool = False,
+                output_dtype: Any = "int64") -> Any:
+    """Pool with argmax, then scatter per plane: the index is (y * W + x) * C + c, plus b * H * W * C
+    with include_batch_in_index, so the plane position is (index mod H * W * C) // C."""
     tf = _tf()
-    values, argmax = tf.nn.max_pool_with_argmax(x, ksize, strides, padding, include_batch_in_index=False)
+    values, argmax = tf.nn.max_pool_with_argmax(x, ksize, strides, padding, output_dtype=tf.as_dtype(output_dtype),
+                                                include_batch_in_index=include_batch_in_index)
+    shape = tf.shape(x, out_type=argmax.dtype)
     n, c = tf.shape(x)[0], tf.shape(x)[3]
-    plane = tf.cast(argmax // tf.cast(c, argmax.dtype), tf.int64)  # y * W + x
+    plane = (argmax % (shape[1] * shape[2] * shape[3])) // shape[3]  # y * W + x
+    plane = tf.cast(plane, tf.int64)
     vals = tf.reshape(tf.transpose(values, [0, 3, 1, 2]), [-1])
     pos = tf.reshape(tf.transpose(plane, [0, 3, 1, 2]), [-1])
-    m = tf.size(values) // (n * c)
+    m = tf.size(values) // tf.maximum(n * c, 1)
     ni = tf.repeat(tf.range(n, dtype=tf.int64), c * m)
     ci = tf.tile(tf.repeat(tf.range(c, dtype=tf.int64), m), [n])
     idx = tf.stack([ni, ci, pos], axis=1)
@@ -679,9 +1312,17 @@ def _unpool_run(x: Any, ksize: list[int], strides: list[int], padding: str, out:
 
 
 class MaxPoolWithArgmaxUnpool(TfBinding):
+    """tf.nn.max_pool_with_argmax(input, ksize, strides, padding, data_format, output_dtype,
+    include_batch_in_index), then the values scattered at their argmax into ``output_shape`` (the
+    unpooled [H, W], or [N, H, W, C] NHWC; by default the input's [H, W], whose positions argmax
+    numbers): the unpooling a TF program writes."""
+
     name = "tf.nn.max_pool_with_argmax"
     ops = ("max_unpool",)
     channels_last = False  # the scatter writes NCHW directly
+    native_args = frozenset({"ksize", "strides", "padding", "data_format", "output_dtype", "include_batch_in_index",
+                             "name", "output_shape"})
+    dtypes = ("float32", "float64", "float16", "bfloat16")
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "max_unpool":
@@ -704,60 +1345,284 @@ class MaxPoolWithArgmaxUnpool(TfBinding):
                 padding = "SAME"
         if padding is None:
             return Unsupported(f"max_pool_with_argmax pads VALID or SAME only; pads {pads} are neither")
-        return NativeCall(self.name, {"ksize": ks, "strides": st, "padding": padding, "output_shape": n["output_shape"]},
+        args = {"ksize": ks, "strides": st, "padding": padding, "output_shape": n["output_shape"]}
+        if self.from_native(args, case.shapes) != n:
+            return Unsupported(f"{self.name} cannot express {n}")
+        return NativeCall(self.name, args,
                           notes=("values scattered with tf.tensor_scatter_nd_update at argmax // C (per-plane index)",))
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        for req in ("ksize", "strides", "padding"):
+            if req not in args:
+                raise TypeError(f"{self.name}: missing required argument {req!r}")
         x = shapes["x"]
-        ks, st = per_axis(args["ksize"], 2), per_axis(args["strides"], 2)
-        if args.get("padding", "VALID") == "SAME":
+        if len(x) != 4:
+            return Unsupported(f"{self.name} takes 4-D NHWC inputs")
+        if args.get("data_format", "NHWC") != "NHWC":
+            return Unsupported(f"{self.name} raises: data_format {args['data_format']!r} (only 'NHWC' is supported)")
+        if str(args.get("output_dtype", "int64")).removeprefix("<dtype: '").rstrip("'>") not in ("int32", "int64"):
+            return Unsupported(f"{self.name} raises: output_dtype {args['output_dtype']!r} is not int32 or int64")
+        ks = _spatial_arg(args["ksize"], 2, self.name, "ksize")
+        st = _spatial_arg(args["strides"], 2, self.name, "strides")
+        if isinstance(ks, Unsupported) or isinstance(st, Unsupported):
+            return ks if isinstance(ks, Unsupported) else st
+        padding = args["padding"]
+        if padding == "SAME":
             t = [max((-(-x[2 + i] // st[i]) - 1) * st[i] + ks[i] - x[2 + i], 0) for i in range(2)]
             pads = [t[0] // 2, t[1] // 2, t[0] - t[0] // 2, t[1] - t[1] // 2]
-        else:
+        elif padding == "VALID":
+            if ks[0] > x[2] or ks[1] > x[3]:
+                return Unsupported(f"VALID pooling with ksize {ks} > input {list(x[2:])} pools nothing (an empty "
+                                   "output); the canonical MaxPool needs kernel <= input")
             pads = [0, 0, 0, 0]
-        p = {"kernel_shape": list(ks), "strides": list(st), "pads": pads}
-        if args.get("output_shape") is not None:
-            p["output_shape"] = list(args["output_shape"])
+        else:
+            return Unsupported(f"{self.name} raises: padding {padding!r} is not 'SAME' or 'VALID'")
+        p: dict[str, Any] = {"kernel_shape": list(ks), "strides": list(st), "pads": pads}
+        out = args.get("output_shape", list(x[2:]))  # default: the pooled input's shape (what argmax indexes)
+        if out is not None:
+            out = [int(v) for v in out]
+            if len(out) == 4:
+                if (out[0], out[3]) != (x[0], x[1]):
+                    return Unsupported(f"output_shape {out} is not [N={x[0]}, H, W, C={x[1]}] (NHWC)")
+                out = out[1:3]
+            if len(out) != 2 or min(out) < 1:
+                return Unsupported(f"output_shape {args['output_shape']} is not [H, W] or [N, H, W, C]")
+            if out[0] * out[1] < x[2] * x[3]:
+                return Unsupported(f"output_shape {out} holds fewer than the {x[2] * x[3]} input positions the "
+                                   "argmax indices can name: the scatter raises")
+            p["output_shape"] = out
         return normalize("max_unpool", p, shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            shapes = d(_image_shapes(st))
+            x = shapes["x"]
+            ks = d(st.lists(st.integers(1, 4), min_size=2, max_size=2))
+            ss = d(st.lists(st.integers(1, 4), min_size=2, max_size=2))
+            a: dict[str, Any] = {"ksize": d(st.sampled_from([ks, [1, *ks, 1], ks[0]])),
+                                 "strides": d(st.sampled_from([ss, [1, *ss, 1], ss[0]])),
+                                 "padding": d(st.sampled_from(["VALID", "SAME"]))}
+            if d(st.booleans()):
+                a["output_shape"] = d(st.sampled_from([list(x[2:]), [x[0], *x[2:], x[1]]]))
+            if d(st.booleans()):
+                a["include_batch_in_index"] = True
+            if d(st.booleans()):
+                a["output_dtype"] = d(st.sampled_from(["int32", "int64"]))
+            return {"args": a, "shapes": shapes, "dtype": d(st.sampled_from(self.dtypes))}
+
+        return draw()
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         a = call.args
-        out = a.get("output_shape")
-        if out is None:  # the canonical default, (pooled - 1) * stride + kernel - pads
-            n = self.from_native(a, {"x": tuple(tensors["x"].shape)})
-            out = n["output_shape"]
-        return _unpool_run, (to_tf(tensors["x"]), a["ksize"], a["strides"], a.get("padding", "VALID"), out), {}, device
+        x = tensors["x"]
+        n = self.from_native(a, {"x": tuple(x.shape)})
+        out = n["output_shape"] if isinstance(n, dict) else list(x.shape[2:])
+        return _unpool_run, (to_tf(x), a["ksize"], a["strides"], a["padding"], out,
+                             bool(a.get("include_batch_in_index", False)), a.get("output_dtype", "int64")), {}, device
 
 
 # ----------------------------------------------------------------------------------- repeat
 
 
-def _tf_repeat_chain(x: Any, repeats: list[int]) -> Any:
-    tf = _tf()
-    for axis, r in enumerate(repeats, start=2):
-        if r != 1:
-            x = tf.repeat(x, r, axis=axis)
-    return x
-
-
 class TfRepeat(TfBinding):
+    """tf.repeat(input, repeats, axis): one axis, in the call's layout (NHWC: spatial axes 1..rank,
+    negative from the end: -1 is C); axis=None flattens (no canonical meaning)."""
+
     name = "tf.repeat"
     ops = ("repeat",)
-    channels_last = False
+    fn = "repeat"
+    native_args = frozenset({"repeats", "axis", "name"})
+    dtypes = _DTYPES_ANY
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "repeat":
             return unsupported_op(self, case.op)
         r = case.normal_form()["repeats"]
-        return NativeCall(self.name, {"repeats": r, "axis": list(range(2, 2 + len(r)))},
-                          notes=("one tf.repeat(x, repeats[i], axis=axis[i]) per spatial axis (NCHW, no transpose)",))
+        axes = [i for i, v in enumerate(r) if v != 1] or [0]
+        if len(axes) > 1:
+            return Unsupported(f"{self.name} repeats along one axis; repeats {r} need one call per axis")
+        return NativeCall(self.name, {"repeats": r[axes[0]], "axis": 1 + axes[0]},
+                          notes=("axis counts in NHWC: 1 is the first spatial axis",))
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        if "repeats" not in args:
+            raise TypeError(f"{self.name}: missing required argument 'repeats'")
+        x = shapes["x"]
         k = spatial_rank(shapes)
-        r = spatial_repeats(args.get("axis", list(range(2, 2 + k))), args["repeats"], k, self.name)
-        return r if isinstance(r, Unsupported) else {"repeats": r}
+        axis = args.get("axis")
+        if axis is None:
+            return Unsupported(f"{self.name} without axis repeats the flattened input: a 1-D result")
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            return Unsupported(f"{self.name} raises: axis must be an int; got {axis!r}")
+        if not -(k + 2) <= axis < k + 2:
+            return Unsupported(f"{self.name} raises: axis {axis} is out of range for rank {k + 2}")
+        a = int(axis) % (k + 2)
+        if not 1 <= a <= k:
+            return Unsupported(f"{self.name} along axis {axis} ({'N' if a == 0 else 'C'} in channels-last order) "
+                               "is not a spatial repeat")
+        reps = args["repeats"]
+        reps = list(reps) if isinstance(reps, (list, tuple)) else [reps]
+        if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in reps):
+            return Unsupported(f"{self.name} raises: repeats must be non-negative integers; got {args['repeats']!r}")
+        length = x[2 + a - 1]
+        if len(reps) not in (1, length):
+            return Unsupported(f"{self.name} raises: {len(reps)} repeats for an axis of length {length}")
+        if len(set(reps)) > 1:
+            return Unsupported(f"per-element repeats {reps} (not all equal) are not a uniform repeat")
+        if reps[0] == 0:
+            return Unsupported(f"{self.name} with repeats 0 empties the axis; the canonical repeat is >= 1")
+        r = [1] * k
+        r[a - 1] = int(reps[0])
+        return {"repeats": r}
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            k = d(st.integers(1, 3))
+            shapes = {"x": (*d(_batch_channels(st)), *d(_spatial(st, k, 6)))}
+            axis = d(st.integers(-(k + 2), k + 1))
+            length = shapes["x"][2 + (axis % (k + 2)) - 1] if 1 <= axis % (k + 2) <= k else 1
+            reps = d(st.one_of(st.integers(1, 4), st.integers(0, 3).map(lambda v: [v] * length),
+                               st.lists(st.integers(0, 3), min_size=length, max_size=length)))
+            a = {"repeats": reps, "axis": axis if d(st.integers(0, 9)) else None}
+            return {"args": a, "shapes": shapes, "dtype": d(st.sampled_from(self.dtypes))}
+
+        return draw()
+
+    def _fn(self) -> Any:
+        return _tf().repeat
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
-        return _tf_repeat_chain, (to_tf(tensors["x"], channels_last=False), list(call.args["repeats"])), {}, device
+        return self._fn(), (to_tf(tensors["x"]),), dict(call.args), device
+
+
+class KerasRepeat(TfRepeat):
+    """keras.ops.repeat(x, repeats, axis=None): numpy's repeat, the same reading as tf.repeat."""
+
+    name = "keras.ops.repeat"
+    native_args = frozenset({"repeats", "axis"})
+
+    def _fn(self) -> Any:
+        return _keras().ops.repeat
+
+
+# ----------------------------------------------------------------------------------- Keras resizes
+
+
+class KerasImageResize(TfBinding):
+    """keras.ops.image.resize(images, size, interpolation, antialias, crop_to_aspect_ratio,
+    pad_to_aspect_ratio, fill_mode, fill_value, data_format): tf.image.resize after an optional
+    centred crop or pad to the target aspect ratio (a no-op when the ratio already matches)."""
+
+    name = "keras.ops.image.resize"
+    ops = ("resize",)
+    native_args = frozenset({"size", "interpolation", "antialias", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
+                             "fill_mode", "fill_value", "data_format"})
+    size_keys: tuple[str, ...] = ("size",)
+
+    def _size(self, args: Mapping[str, Any]) -> Any:
+        return args.get("size")
+
+    def _call(self, size: list[int], interp: str) -> dict[str, Any]:
+        return {"size": size, "interpolation": interp}
+
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
+        call = ImageResize().to_native(case)
+        if isinstance(call, Unsupported):
+            return call
+        a = self._call(list(call.args["size"]), call.args["method"])
+        if call.args.get("antialias"):
+            a["antialias"] = True
+        return NativeCall(self.name, a)
+
+    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
+                    op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        size = _positive_pair(self._size(args), self.name)
+        if isinstance(size, Unsupported):
+            return size
+        interp = args.get("interpolation", "bilinear")
+        if interp not in _KERAS_INTERPOLATIONS:
+            return Unsupported(f"{self.name} raises: interpolation {interp!r} is not one of "
+                               f"{list(_KERAS_INTERPOLATIONS)}")
+        if args.get("fill_mode", "constant") != "constant":
+            return Unsupported(f"{self.name} raises: fill_mode {args['fill_mode']!r} (only 'constant')")
+        last = _keras_channels_last(args, self.name)
+        if isinstance(last, Unsupported):
+            return last
+        crop, pad = bool(args.get("crop_to_aspect_ratio")), bool(args.get("pad_to_aspect_ratio"))
+        if crop and pad:
+            return Unsupported(f"{self.name} raises: crop_to_aspect_ratio and pad_to_aspect_ratio together")
+        x = shapes["x"]
+        if (crop or pad) and len(x) == 4:
+            h, w = x[2], x[3]
+            f = np.float32
+            ch, cw = int(f(w * size[0]) / f(size[1])), int(f(h * size[1]) / f(size[0]))
+            box = (max(min(h, ch), 1), max(min(w, cw), 1)) if crop else (max(h, ch), max(w, cw))
+            if box != (h, w):
+                return Unsupported(f"{'crop' if crop else 'pad'}_to_aspect_ratio changes the image to {box} before "
+                                   "resizing: no canonical resize")
+        return ImageResize().meaning(size, interp, bool(args.get("antialias", False)), shapes)
+
+    def search_space(self, op: str) -> Any:
+        if op not in self.ops:
+            return None
+        st = _strategies()
+
+        def build(shapes: dict, size: tuple, interp: Any, aa: Any, crop: Any, pad: Any, fmt: Any) -> dict:
+            a = {**dict(zip(self.size_keys, size if len(self.size_keys) == 2 else [list(size)])),
+                 "interpolation": interp, "antialias": aa, "crop_to_aspect_ratio": crop, "pad_to_aspect_ratio": pad,
+                 "data_format": fmt}
+            return {"args": _args(a), "shapes": shapes, "dtype": "float32"}
+
+        return st.builds(build, _image_shapes(st), _spatial(st, 2), _maybe(st, st.sampled_from(_KERAS_INTERPOLATIONS)),
+                         _maybe(st, st.booleans()), _maybe(st, st.booleans()), _maybe(st, st.booleans()),
+                         _maybe(st, st.sampled_from(["channels_last", "channels_first"])))
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        last = _keras_channels_last(call.args, self.name)
+        last = True if isinstance(last, Unsupported) else last
+        return _keras().ops.image.resize, (to_tf(tensors["x"], last),), dict(call.args), device, last
+
+
+class KerasResizing(KerasImageResize):
+    """keras.layers.Resizing(height, width, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio,
+    fill_mode, fill_value, antialias, data_format): keras.ops.image.resize in a layer."""
+
+    name = "keras.layers.Resizing"
+    native_args = frozenset({"height", "width", "interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
+                             "fill_mode", "fill_value", "antialias", "data_format"})
+    size_keys = ("height", "width")
+
+    def _size(self, args: Mapping[str, Any]) -> Any:
+        for req in self.size_keys:
+            if req not in args:
+                raise TypeError(f"{self.name}: missing required argument {req!r}")
+        return [args["height"], args["width"]]
+
+    def _call(self, size: list[int], interp: str) -> dict[str, Any]:
+        return {"height": size[0], "width": size[1], "interpolation": interp}
+
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
+        bad = _float32_only(case.dtype, f"{self.name} (a float32 layer; nearest included)")
+        return bad or super().to_native(case)
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        last = _keras_channels_last(call.args, self.name)
+        last = True if isinstance(last, Unsupported) else last
+        with _tf().device(_device(device)):
+            layer = _keras().layers.Resizing(**call.args)
+        return layer, (to_tf(tensors["x"], last),), {}, device, last
