@@ -306,7 +306,11 @@ class _Coord:
         self.den = den
 
     def as_float(self) -> np.ndarray:
-        return self.num / self.den if self.den is not None else self.num
+        if self.den is None:
+            return self.num
+        if self.num.dtype == object:  # Python ints: exact true division, correctly rounded
+            return np.array([n / self.den for n in self.num], dtype=np.float64)
+        return self.num / self.den
 
 
 def _coordinates(ctm: str, in_len: int, out_len: int, scale: Fraction | float, start: float,
@@ -318,12 +322,16 @@ def _coordinates(ctm: str, in_len: int, out_len: int, scale: Fraction | float, s
             return _Coord(np.full(out_len, 0.5 * (start + end) * (in_len - 1)))
         return _Coord(start * (in_len - 1) + i * (end - start) * (in_len - 1) / (float(length) - 1))
     if ctm == "tf_crop_and_resize":
+        # Exact fractions of the binary floats start and end: a coordinate that lands on a pixel, on
+        # a half (a nearest tie) or on the border (0, L_in - 1) lands there exactly, not a rounding
+        # error beside it (which would pick the other pixel, or extrapolate).
+        s, e = Fraction(start), Fraction(end)
         if out_len > 1:
-            # The same line written as a convex combination, so the last sample lands exactly on
-            # end * (L_in - 1) instead of a rounding error past it (which would extrapolate).
-            t = i / (out_len - 1)
-            return _Coord(((1.0 - t) * start + t * end) * (in_len - 1))
-        return _Coord(np.full(1, 0.5 * (start + end) * (in_len - 1)))
+            xs = [s * (in_len - 1) + Fraction(k * (in_len - 1), out_len - 1) * (e - s) for k in range(out_len)]
+        else:
+            xs = [(s + e) / 2 * (in_len - 1)]
+        den = math.lcm(*(x.denominator for x in xs))
+        return _Coord(np.array([x.numerator * (den // x.denominator) for x in xs], dtype=object), den)
     # align_corners and pytorch_half_pixel use the resized length L = scale * L_in, which is the
     # output size when sizes are given but may be fractional with scales (ONNX's reference
     # implementation and backend tests: 4 -> scale 0.6 maps output 1 to 1 * 3 / (2.4 - 1)).
@@ -372,12 +380,14 @@ def _round(coord: _Coord, nearest_mode: str) -> np.ndarray:
     if coord.den is not None:
         n, d = coord.num, coord.den
         if nearest_mode == "floor":
-            return n // d
-        if nearest_mode == "ceil":
-            return -((-n) // d)
-        if nearest_mode == "round_prefer_floor":  # ceil(x - 1/2)
-            return -((-(2 * n - d)) // (2 * d))
-        return (2 * n + d) // (2 * d)  # round_prefer_ceil: floor(x + 1/2)
+            r = n // d
+        elif nearest_mode == "ceil":
+            r = -((-n) // d)
+        elif nearest_mode == "round_prefer_floor":  # ceil(x - 1/2)
+            r = -((-(2 * n - d)) // (2 * d))
+        else:
+            r = (2 * n + d) // (2 * d)  # round_prefer_ceil: floor(x + 1/2)
+        return np.asarray(r).astype(np.int64)
     xf = coord.num
     if nearest_mode == "floor":
         r = np.floor(xf)
