@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..canonical import Case, normalize, per_axis
-from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, spatial_repeats, unsupported_op
+from ..canonical import Case, normalize, op_info, per_axis
+from .base import Binding, Framework, NativeCall, Unsupported, bf16_to_numpy, spatial_rank, unsupported_op
 
 
 def _torch() -> Any:
@@ -58,6 +58,42 @@ FRAMEWORK = Framework("torch", aliases=("pytorch",), distributions=("torch",), m
                       configure_threads=_configure_threads, synchronize=_synchronize)
 
 
+_ABSENT = object()  # a strategy's "argument not given" (dropped from the drawn args)
+_FLOATS = ("float32", "float64", "float16", "bfloat16")
+_ALL = (*_FLOATS, "uint8")
+
+
+def _st() -> Any:
+    from hypothesis import strategies as st
+
+    return st
+
+
+def _args(**kw: Any) -> dict[str, Any]:
+    """Drawn keyword arguments without the absent ones."""
+    return {k: v for k, v in kw.items() if v is not _ABSENT}
+
+
+def _maybe(st: Any, inner: Any) -> Any:
+    """``inner`` or the argument left out (shrinks to left out)."""
+    return st.booleans().flatmap(lambda give: inner if give else st.just(_ABSENT))
+
+
+def _scalar_or_list(st: Any, elem: Any, k: int) -> Any:
+    """One value for every axis (first, so it shrinks there) or one per axis."""
+    return st.one_of(elem, st.lists(elem, min_size=k, max_size=k))
+
+
+def _ints(v: Any, k: int, name: str, api: str, minimum: int = 0) -> list[int] | Unsupported:
+    """Per-axis integers as torch accepts them (an int or a sequence of k ints), or why torch raises."""
+    vals = list(v) if isinstance(v, (list, tuple)) else [v] * k
+    if len(vals) != k or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in vals):
+        return Unsupported(f"{api} raises: {name}={v!r} is not an int or {k} ints")
+    if any(a < minimum for a in vals):
+        return Unsupported(f"{api} raises: {name}={v!r} must be >= {minimum}")
+    return [int(a) for a in vals]
+
+
 class TorchBinding(Binding):
     framework = "torch"
 
@@ -79,8 +115,32 @@ class Interpolate(TorchBinding):
     ops = ("resize", "repeat")
     # uint8 bilinear and bicubic run Pillow-style separable passes, rounded to uint8 after each axis
     readings = {"integer_rounding": ("per_axis",)}
+    native_args = frozenset({"size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"})
+    # module forms: arguments the module sets itself (UpsamplingBilinear2d: bilinear, align_corners=True)
+    fixed_args: Mapping[str, Any] = {}
+    search_ranks: tuple[int, ...] = (1, 2, 3)
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
+        """The functional translation, then checked: the call's own meaning (what torch computes, see
+        from_native) must be the case's, else the case is unsupported with what torch would compute."""
+        call = self._functional_call(case)
+        if isinstance(call, Unsupported):
+            return call
+        args = dict(call.args)
+        for key, v in self.fixed_args.items():
+            if args.pop(key, v if key != "align_corners" else None) != v:
+                return Unsupported(f"{self.name} fixes {key}={v!r}; this case needs {call.args.get(key)!r}")
+        extra = set(args) - self.native_args
+        if extra:
+            return Unsupported(f"{self.name} takes no {sorted(extra)} (this case needs {call.args})")
+        back = self.from_native(args, case.shapes, op=case.op)
+        want = {k: v for k, v in self.normal_form(case).items() if k not in op_info(case.op).integer_conventions}
+        if isinstance(back, Unsupported) or back != want:
+            got = back.reason if isinstance(back, Unsupported) else back
+            return Unsupported(f"{self.name}({args}) does not compute this case: it means {got}")
+        return NativeCall(self.name, args, call.prep, call.notes)
+
+    def _functional_call(self, case: Case) -> NativeCall | Unsupported:
         k = spatial_rank(case.shapes)
         if case.op == "repeat":
             r = case.normal_form()["repeats"]
@@ -154,55 +214,145 @@ class Interpolate(TorchBinding):
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        n = _interpolate_meaning({**args, **self.fixed_args}, tuple(shapes["x"]))
+        if op != "repeat" or isinstance(n, Unsupported):
+            return n
         x = tuple(shapes["x"])
-        k = len(x) - 2
-        mode = args.get("mode", "nearest")
-        ac = args.get("align_corners")
-        aa = bool(args.get("antialias", False))
-        size, sf = args.get("size"), args.get("scale_factor")
-        if (size is None) == (sf is None):
-            return Unsupported("interpolate needs exactly one of size and scale_factor")
-        if ac is not None and mode not in ("linear", "bilinear", "trilinear", "bicubic"):
-            return Unsupported(f"interpolate raises: align_corners is only for linear modes, not {mode!r}")
-        if mode in ("linear", "bilinear", "trilinear") and _LINEAR[k] != mode:
-            return Unsupported(f"interpolate raises: mode {mode!r} needs a {mode_rank(mode) + 2}-D input, got {len(x)}-D")
-        p: dict[str, Any] = {}
-        if size is not None:
-            p["sizes"] = [*x[:2], *per_axis(size, k)]
-        elif args.get("recompute_scale_factor"):
-            p["sizes"] = [*x[:2], *[math.floor(i * s) for i, s in zip(x[2:], per_axis(sf, k, cast=float))]]
-        else:
-            p["scales"] = [1.0, 1.0, *per_axis(sf, k, cast=float)]
-        if op == "repeat":
-            s = p.get("scales", [])[2:]
-            if mode != "nearest" or not s or any(v != int(v) for v in s):
-                return Unsupported("interpolate is a repeat only in mode 'nearest' with integer scale_factor")
-            return {"repeats": [int(v) for v in s]}
-        if mode == "nearest":
-            p.update(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-        elif mode == "nearest-exact":
-            p.update(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
-        elif mode in _LINEAR.values() or mode == "bicubic":
-            p["mode"] = "linear" if mode != "bicubic" else "cubic"
-            p["coordinate_transformation_mode"] = "align_corners" if ac else "half_pixel"
-            if ac and "scales" in p:  # torch divides by the integer output length minus one
-                p["align_corners_length"] = "integer"
-            if aa:
-                p.update(antialias=True, exclude_outside=True)
-            if mode == "bicubic":
-                p["cubic_coeff_a"] = -0.5 if aa else -0.75
-                if aa:  # PIL's filter applies its kernel (a=-0.5, outside taps dropped) when upsampling too
-                    p["exclude_outside"] = True
-        elif mode == "area":
-            p["mode"] = "adaptive_avg"
-        else:
-            return Unsupported(f"interpolate mode {mode!r} is not one of nearest, nearest-exact, linear, bilinear, "
-                               "trilinear, bicubic, area")
-        return normalize("resize", p, shapes)
+        nearest_floor = (n["mode"], n["coordinate_transformation_mode"], n.get("nearest_mode")) == \
+            ("nearest", "asymmetric", "floor")
+        if not nearest_floor or "sizes" not in n or any(i == 0 or o % i for i, o in zip(x[2:], n["sizes"][2:])):
+            return Unsupported("interpolate is a repeat only in mode 'nearest' with integer factors out / in")
+        return {"repeats": [o // i for i, o in zip(x[2:], n["sizes"][2:])]}
+
+    def search_space(self, op: str) -> Any:
+        """Every mode (lanczos and wrong-rank modes included), size or scale_factor (int, float, per axis),
+        recompute_scale_factor, align_corners, antialias; ranks 1-3; the dtypes each mode has a CPU kernel for."""
+        st = _st()
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            k = d(st.sampled_from(self.search_ranks)) if d(st.integers(0, 9)) < 9 else d(st.integers(1, 3))
+            x = (d(st.integers(1, 2)), d(st.integers(1, 4)), *d(st.lists(st.integers(1, 12), min_size=k, max_size=k)))
+            if op == "repeat":
+                sf = d(_scalar_or_list(st, st.integers(1, 4), k))
+                dt = d(st.sampled_from(_ALL))
+                a = {key: v for key, v in {"scale_factor": sf, "mode": "nearest"}.items() if key in self.native_args}
+                return {"args": a, "shapes": {"x": x}, "dtype": dt}
+            mode = d(st.sampled_from(list(dict.fromkeys(["nearest", _LINEAR[k], "nearest-exact", "bicubic", "area",
+                                                         "linear", "bilinear", "trilinear", "lanczos"]))))
+            if self.fixed_args:
+                mode = self.fixed_args["mode"]
+            if d(st.booleans()):
+                size = d(_scalar_or_list(st, st.integers(1, 12), k))
+                a = {"size": size}
+            else:
+                elem = st.one_of(st.integers(1, 4), st.integers(1, 16).map(lambda v: v / 4),
+                                 st.integers(1, 40).map(lambda v: v / 10),
+                                 st.floats(0.05, 4.0, allow_nan=False, allow_infinity=False))
+                a = {"scale_factor": d(_scalar_or_list(st, elem, k)),
+                     "recompute_scale_factor": d(st.sampled_from([_ABSENT, None, False, True]))}
+            interp = mode in ("linear", "bilinear", "trilinear", "bicubic", "lanczos")
+            rare = st.integers(0, 9).map(lambda v: v >= 8)  # an argument the mode rejects, now and then
+            if interp or d(rare):
+                a["align_corners"] = d(st.sampled_from([_ABSENT, False, True, None]))
+            aa_ok = mode in ("bilinear", "bicubic", "lanczos") and k == 2
+            if aa_ok or d(rare):
+                a["antialias"] = d(st.sampled_from([_ABSENT, False, True]))
+            a["mode"] = mode if mode != "nearest" or d(st.booleans()) else _ABSENT
+            a = {key: v for key, v in a.items() if key in self.native_args}
+            aa = a.get("antialias") is True
+            dtypes = _ALL if mode in ("nearest", "nearest-exact") or (mode in ("bilinear", "bicubic") and not aa) \
+                else ("float32", "float64", "uint8") if aa_ok and (aa or mode == "lanczos") else _FLOATS
+            return {"args": _args(**a), "shapes": {"x": x}, "dtype": d(st.sampled_from(dtypes))}
+
+        return draw()
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         F = _torch().nn.functional
         return F.interpolate, (to_torch(tensors["x"], device),), dict(call.args)
+
+
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area", "lanczos")
+
+
+def _interpolate_meaning(args: Mapping[str, Any], x: tuple[int, ...]) -> dict[str, Any] | Unsupported:
+    """The canonical normal form of ``F.interpolate(x, **args)``, modelled on PyTorch 2.13's own code
+    (torch/nn/functional.py, ATen UpSample.h and UpSampleKernel.cpp), or why there is none."""
+    api = "interpolate"
+    k = len(x) - 2
+    mode = args.get("mode", "nearest")
+    ac = args.get("align_corners")
+    aa = bool(args.get("antialias", False))
+    rsf = args.get("recompute_scale_factor")
+    size, sf = args.get("size"), args.get("scale_factor")
+    if not 1 <= k <= 3:
+        return Unsupported(f"{api} takes 3-D to 5-D inputs, got {len(x)}-D")
+    if mode not in _MODES:
+        return Unsupported(f"{api} raises: mode {mode!r} is not one of {', '.join(_MODES)}")
+    if ac is not None and mode in ("nearest", "area", "nearest-exact"):
+        return Unsupported(f"{api} raises: align_corners is only for interpolating modes, not {mode!r}")
+    if (size is None) == (sf is None):
+        return Unsupported(f"{api} raises: it needs exactly one of size and scale_factor")
+    if rsf and size is not None:
+        return Unsupported(f"{api} raises: recompute_scale_factor is not meaningful with an explicit size")
+    if aa and not (mode in ("bilinear", "bicubic", "lanczos") and k == 2):
+        return Unsupported(f"{api} raises: antialias is for bilinear, bicubic and lanczos on 4-D inputs only")
+    if mode in ("linear", "bilinear", "trilinear") and _LINEAR[k] != mode or mode in ("bicubic", "lanczos") and k != 2:
+        return Unsupported(f"{api} raises: mode {mode!r} does not take a {len(x)}-D input")
+    if mode == "lanczos":
+        return Unsupported(f"{api}'s lanczos (PIL's Lanczos-3 filter, antialias only) has no canonical mode")
+    if size is not None:
+        out = _ints(size, k, "size", api, minimum=1)
+        if isinstance(out, Unsupported):
+            return out
+        scales = None
+    else:
+        vals = list(sf) if isinstance(sf, (list, tuple)) else [sf] * k
+        if len(vals) != k or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            return Unsupported(f"{api} raises: scale_factor={sf!r} is not a number or {k} numbers")
+        scales = [float(v) for v in vals]
+        if not all(math.isfinite(v) and v > 0 for v in scales):
+            return Unsupported(f"{api} raises: scale_factor={sf!r} must be finite and > 0")
+        # the output length is int(in * s), the double product truncated (UpSample.cpp compute_output_size;
+        # _sym_int(in * s) in Python with recompute_scale_factor): 100 * 0.29 = 28.999999999999996 -> 28
+        out = [int(i * v) for i, v in zip(x[2:], scales)]
+        if any(o < 1 for o in out):
+            return Unsupported(f"{api} raises: scale_factor={sf!r} gives an empty output {out}")
+        if rsf or mode == "area":  # the kernel gets the sizes only (area always recomputes)
+            scales = None
+    if scales is not None:
+        # axes whose output length equals the input's are copied, whatever the scale, by the linear
+        # kernels (compute_source_index_and_lambda) and by the antialias ones (an unchanged axis is skipped)
+        copies = mode in ("linear", "bilinear", "trilinear") or aa
+        scales = [1.0 if copies and o == i else s for s, i, o in zip(scales, x[2:], out)]
+        if mode == "nearest" and k == 2:  # upsample_nearest2d's nearest_idx: out == in copies, out == 2 in is i >> 1
+            scales = [1.0 if o == i else 2.0 if o == 2 * i else s for s, i, o in zip(scales, x[2:], out)]
+    p: dict[str, Any] = {"scales": [1.0, 1.0, *scales]} if scales is not None else {"sizes": [*x[:2], *out]}
+    if mode == "nearest":
+        p.update(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    elif mode == "nearest-exact":
+        p.update(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
+    elif mode == "area":
+        p["mode"] = "adaptive_avg"
+    else:
+        p["mode"] = "linear" if mode != "bicubic" else "cubic"
+        p["coordinate_transformation_mode"] = "align_corners" if ac else "half_pixel"
+        if ac and aa:
+            return Unsupported(f"{api} antialias with align_corners=True centres its filter at (i + 0.5) * (in - 1) "
+                               "/ (out - 1) in pixel-edge coordinates: neither align_corners nor half_pixel")
+        if ac and scales is not None:  # torch divides by the integer output length minus one
+            p["align_corners_length"] = "integer"
+        if aa:  # PIL's filters: outside taps dropped, bicubic a = -0.5, also when upsampling
+            p.update(antialias=True, exclude_outside=True)
+        if mode == "bicubic":
+            p["cubic_coeff_a"] = -0.5 if aa else -0.75
+    n = normalize("resize", p, {"x": x})
+    got = list(op_info("resize").output_shape(n, {"x": x}))[2:]
+    if got != out:
+        return Unsupported(f"{api} sizes the output int(in * scale) = {out} in double precision; the canonical "
+                           f"scale {scales} (an exact ratio) gives {got}")
+    return n
 
 
 def _out_shape(n: Mapping[str, Any], x: tuple[int, ...]) -> list[int]:
@@ -219,6 +369,7 @@ def mode_rank(mode: str) -> int:
 class _ConvTranspose(TorchBinding):
     ops = ("conv_transpose",)
     rank = 2
+    native_args = frozenset({"stride", "padding", "output_padding", "groups", "dilation"})
 
     @property
     def fn_name(self) -> str:
@@ -250,25 +401,82 @@ class _ConvTranspose(TorchBinding):
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
-        k = self.rank
+        self.check_args(args)
+        return self._meaning(args, shapes)
+
+    def _meaning(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | Unsupported:
+        """What conv_transpose{k}d computes, with the checks torch makes before it computes anything."""
+        k, api = self.rank, self.name
+        x, w = tuple(shapes["x"]), tuple(shapes["w"])
+        if len(x) != k + 2 or len(w) != k + 2:
+            return Unsupported(f"{api} takes a {k + 2}-D input and weight; got {len(x)}-D and {len(w)}-D")
         if isinstance(args.get("padding"), str):
-            return Unsupported(f"{self.name} takes integer padding only")
-        pad = per_axis(args.get("padding", 0), k)
-        p = {"strides": per_axis(args.get("stride", 1), k), "pads": pad + pad,
-             "output_padding": per_axis(args.get("output_padding", 0), k), "group": int(args.get("groups", 1)),
-             "dilations": per_axis(args.get("dilation", 1), k)}
-        return normalize("conv_transpose", p, shapes)
+            return Unsupported(f"{api} raises: it takes integer padding only, not {args['padding']!r}")
+        vals = {}
+        for key, default, lo in (("stride", 1, 1), ("padding", 0, 0), ("output_padding", 0, 0), ("dilation", 1, 1)):
+            v = _ints(args.get(key, default), k, key, api, minimum=lo)
+            if isinstance(v, Unsupported):
+                return v
+            vals[key] = v
+        g = args.get("groups", 1)
+        if not isinstance(g, int) or isinstance(g, bool) or g < 1:
+            return Unsupported(f"{api} raises: groups={g!r} must be a positive int")
+        # the native weight is (C_in, C_out / g, *k); a case may hold it in the direct form (C_out, C_in / g, *k),
+        # which prepare rotates into it
+        c_out = w[1] * g if w[0] == x[1] else w[0] if w[1] * g == x[1] else None
+        if c_out is None or x[1] % g:
+            return Unsupported(f"{api} raises: weight {list(w)} does not fit {x[1]} input channels in groups={g}")
+        if "b" in shapes and tuple(shapes["b"]) != (c_out,):
+            return Unsupported(f"{api} raises: bias {list(shapes['b'])} is not ({c_out},)")
+        st, pad, op, dl = vals["stride"], vals["padding"], vals["output_padding"], vals["dilation"]
+        if any(o >= max(s, d) for o, s, d in zip(op, st, dl)):
+            return Unsupported(f"{api} raises: output_padding {op} must be smaller than stride {st} or dilation {dl}")
+        out = [(i - 1) * s - 2 * p + d * (kk - 1) + 1 + o for i, s, p, d, kk, o in zip(x[2:], st, pad, dl, w[2:], op)]
+        if any(v < 1 for v in out):
+            return Unsupported(f"{api}: the output size {out} is empty (torch raises below 0, returns an empty tensor at 0)")
+        try:
+            return normalize("conv_transpose", {"strides": st, "pads": pad + pad, "output_padding": op, "group": g,
+                                                "dilations": dl}, shapes)
+        except ValueError as e:
+            return Unsupported(f"no canonical meaning: {e}")
+
+    def search_space(self, op: str) -> Any:
+        """stride, padding, output_padding, dilation (int or per axis), groups, bias or not; float dtypes."""
+        st = _st()
+        k = self.rank
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            g, cin, cout = d(st.integers(1, 2)), d(st.integers(1, 2)), d(st.integers(1, 2))
+            x = (d(st.integers(1, 2)), g * cin, *d(st.lists(st.integers(1, 8 if k < 3 else 5), min_size=k, max_size=k)))
+            w = (g * cin, cout, *d(st.lists(st.integers(1, 4), min_size=k, max_size=k)))
+            stride = d(_maybe(st, _scalar_or_list(st, st.integers(1, 3), k)))
+            dil = d(_maybe(st, _scalar_or_list(st, st.integers(1, 2), k)))
+            most = max(max(per_axis(1 if stride is _ABSENT else stride, k)), max(per_axis(1 if dil is _ABSENT else dil, k)))
+            a = _args(stride=stride, padding=d(_maybe(st, _scalar_or_list(st, st.integers(0, 2), k))),
+                      output_padding=d(_maybe(st, _scalar_or_list(st, st.integers(0, most), k))),
+                      groups=g if g > 1 or d(st.booleans()) else _ABSENT, dilation=dil)
+            shapes = {"x": x, "w": w}
+            if d(st.booleans()):
+                shapes["b"] = (cout * g,)
+            return {"args": a, "shapes": shapes, "dtype": d(st.sampled_from(_FLOATS))}
+
+        return draw()
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        w, b = self._weights(call, tensors)
+        fn = getattr(_torch().nn.functional, self.fn_name)
+        return fn, (to_torch(tensors["x"], device), to_torch(w, device),
+                    None if b is None else to_torch(b, device)), dict(call.args)
+
+    @staticmethod
+    def _weights(call: NativeCall, tensors: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         from ..reference import direct_to_transposed
 
         w = tensors["w"]
         if call.prep.get("rotate"):
             w = direct_to_transposed(w, group=call.prep.get("group", 1)).astype(w.dtype)
-        b = tensors.get("b")
-        fn = getattr(_torch().nn.functional, self.fn_name)
-        return fn, (to_torch(tensors["x"], device), to_torch(w, device),
-                    None if b is None else to_torch(b, device)), dict(call.args)
+        return w, tensors.get("b")
 
 
 class ConvTranspose1d(_ConvTranspose):
@@ -286,6 +494,118 @@ class ConvTranspose3d(_ConvTranspose):
     rank = 3
 
 
+class _ConvTransposeModule(_ConvTranspose):
+    """``torch.nn.ConvTranspose{k}d(in_channels, out_channels, kernel_size, ...)(x, output_size=...)`` with its
+    weight and bias set from the case's tensors; the functional translation plus the module's own arguments."""
+
+    native_args = _ConvTranspose.native_args | {"in_channels", "out_channels", "kernel_size", "bias", "padding_mode",
+                                                "device", "dtype", "output_size"}
+
+    def to_native(self, case: Case) -> NativeCall | Unsupported:
+        call = super().to_native(case)
+        if isinstance(call, Unsupported):
+            return call
+        w, g = case.shapes["w"], int(call.args["groups"])
+        c_in, c_out = (int(w[1]) * g, int(w[0])) if call.prep.get("rotate") else (int(w[0]), int(w[1]) * g)
+        args = {"in_channels": c_in, "out_channels": c_out, "kernel_size": [int(v) for v in w[2:]], **call.args,
+                "bias": "b" in case.shapes}
+        return NativeCall(self.name, args, call.prep, call.notes)
+
+    def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
+                    op: str | None = None) -> dict[str, Any] | Unsupported:
+        self.check_args(args)
+        api, k = self.name, self.rank
+        x, w = tuple(shapes["x"]), tuple(shapes["w"])
+        g = args.get("groups", 1)
+        if args.get("padding_mode", "zeros") != "zeros":
+            return Unsupported(f"{api} raises: only padding_mode='zeros' is supported, not {args['padding_mode']!r}")
+        if args.get("device") not in (None, "cpu") or args.get("dtype") is not None:
+            return Unsupported(f"{api}: device and dtype are the harness's (the case's dtype, its device)")
+        if "in_channels" not in args or "out_channels" not in args or "kernel_size" not in args:
+            return Unsupported(f"{api} raises: in_channels, out_channels and kernel_size are required")
+        ks = _ints(args["kernel_size"], k, "kernel_size", api, minimum=1)
+        if isinstance(ks, Unsupported):
+            return ks
+        if isinstance(g, int) and g > 0 and (args["in_channels"] % g or args["out_channels"] % g):
+            return Unsupported(f"{api} raises: in_channels and out_channels must be divisible by groups={g}")
+        cin, cout = args["in_channels"], args["out_channels"]
+        if isinstance(g, int) and g > 0 and w not in ((cin, cout // g, *ks), (cout, cin // g, *ks)) or cin != x[1]:
+            return Unsupported(f"{api}'s weight is ({cin}, {cout} / {g}, *{ks}) for {cin} input channels; "
+                               f"the case has {x[1]} channels and weight {list(w)}")
+        if bool(args.get("bias", True)) != ("b" in shapes):
+            return Unsupported(f"{api}(bias={args.get('bias', True)}) and the case's bias ({'b' in shapes}) differ")
+        fargs = {key: args[key] for key in _ConvTranspose.native_args if key in args}
+        if args.get("output_size") is not None:
+            # forward(x, output_size) replaces output_padding by output_size - min_size (conv.py _output_padding)
+            o = list(args["output_size"])
+            o = o[2:] if len(o) == k + 2 else o
+            st = per_axis(args.get("stride", 1), k)
+            pad = per_axis(args.get("padding", 0), k)
+            dl = per_axis(args.get("dilation", 1), k)
+            if len(o) != k:
+                return Unsupported(f"{api} raises: output_size {args['output_size']} needs {k} or {k + 2} values")
+            low = [(i - 1) * s - 2 * p + d * (kk - 1) + 1 for i, s, p, d, kk in zip(x[2:], st, pad, dl, ks)]
+            high = [lo + s - 1 for lo, s in zip(low, st)]
+            if any(not lo <= v <= hi for v, lo, hi in zip(o, low, high)):
+                return Unsupported(f"{api} raises: output_size {o} is outside {low} .. {high}")
+            fargs["output_padding"] = [v - lo for v, lo in zip(o, low)]
+        return self._meaning(fargs, shapes)
+
+    def search_space(self, op: str) -> Any:
+        """The functional space as module arguments, plus padding_mode (now and then not zeros) and output_size."""
+        st = _st()
+        k = self.rank
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            ex = d(super(_ConvTransposeModule, self).search_space(op))
+            a, w = ex["args"], ex["shapes"]["w"]
+            g = a.get("groups", 1)
+            ks = list(w[2:])
+            margs = {"in_channels": w[0], "out_channels": w[1] * g,
+                     "kernel_size": ks[0] if len(set(ks)) == 1 and d(st.booleans()) else ks, **a}
+            if "b" not in ex["shapes"] or d(st.booleans()):
+                margs["bias"] = "b" in ex["shapes"]
+            if d(st.integers(0, 9)) == 9:
+                margs["padding_mode"] = d(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+            if d(st.integers(0, 3)) == 3:
+                x = ex["shapes"]["x"]
+                st_, p_, dl = (per_axis(a.get(key, dv), k) for key, dv in (("stride", 1), ("padding", 0), ("dilation", 1)))
+                low = [(i - 1) * s - 2 * p + dd * (kk - 1) + 1 for i, s, p, dd, kk in zip(x[2:], st_, p_, dl, ks)]
+                margs["output_size"] = [lo + d(st.integers(0, s)) for lo, s in zip(low, st_)]
+            return {**ex, "args": margs}
+
+        return draw()
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        torch = _torch()
+        w, b = self._weights(call, tensors)
+        a = {key: v for key, v in call.args.items() if key != "output_size"}
+        xt = to_torch(tensors["x"], device)
+        m = getattr(torch.nn, f"ConvTranspose{self.rank}d")(**a).to(device=device, dtype=xt.dtype)
+        with torch.no_grad():
+            m.weight.copy_(to_torch(w, device))
+            if b is not None and m.bias is not None:
+                m.bias.copy_(to_torch(b, device))
+        kw = {"output_size": call.args["output_size"]} if call.args.get("output_size") is not None else {}
+        return m, (xt,), kw
+
+
+class ConvTranspose1dModule(_ConvTransposeModule):
+    name = "torch.nn.ConvTranspose1d"
+    rank = 1
+
+
+class ConvTranspose2dModule(_ConvTransposeModule):
+    name = "torch.nn.ConvTranspose2d"
+    rank = 2
+
+
+class ConvTranspose3dModule(_ConvTransposeModule):
+    name = "torch.nn.ConvTranspose3d"
+    rank = 3
+
+
 # ----------------------------------------------------------------------------------- pixel shuffle
 
 
@@ -293,6 +613,10 @@ class PixelShuffle(TorchBinding):
     name = "torch.nn.functional.pixel_shuffle"
     ops = ("pixel_shuffle",)
     arg = "upscale_factor"
+
+    @property
+    def native_args(self) -> frozenset[str]:  # type: ignore[override]
+        return frozenset({self.arg})
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op not in self.ops:
@@ -306,10 +630,44 @@ class PixelShuffle(TorchBinding):
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
-        return normalize(self.ops[0], {self.arg: int(args[self.arg]), "mode": "CRD"}, shapes)
+        self.check_args(args)
+        x = tuple(shapes["x"])
+        r = args.get(self.arg)
+        if not isinstance(r, int) or isinstance(r, bool) or r < 1:
+            return Unsupported(f"{self.name} raises: {self.arg}={r!r} must be a positive int")
+        if len(x) != 4:
+            # torch reads the last three axes as (C, H, W) and any before them as batch: on a 3-D input
+            # (N, C, L) N would be the channels, on a 5-D one (N, C, D, H, W) D would
+            return Unsupported(f"{self.name} shuffles (C, H, W) = the last three axes: only a 4-D input is "
+                               f"(N, C, H, W); a {len(x)}-D one means another operation")
+        if self.ops[0] == "pixel_shuffle" and x[1] % (r * r):
+            return Unsupported(f"{self.name} raises: channels {x[1]} are not divisible by {r}**2")
+        if self.ops[0] == "pixel_unshuffle" and (x[2] % r or x[3] % r):
+            return Unsupported(f"{self.name} raises: spatial {list(x[2:])} is not divisible by {r}")
+        return normalize(self.ops[0], {self.arg: r, "mode": "CRD"}, shapes)
+
+    def search_space(self, op: str) -> Any:
+        """Factors 1-3 and channel counts (now and then not divisible), 4-D inputs mostly, every dtype."""
+        st = _st()
+        unshuffle = self.ops[0] == "pixel_unshuffle"
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            k = 2 if d(st.integers(0, 9)) < 9 else d(st.sampled_from([1, 3]))
+            r = d(st.integers(1, 3))
+            off = st.integers(0, 9).map(lambda v: int(v == 9))
+            if unshuffle:
+                sp = [r * d(st.integers(1, 4)) + d(off) for _ in range(k)]
+                x = (d(st.integers(1, 2)), d(st.integers(1, 4)), *sp)
+            else:
+                x = (d(st.integers(1, 2)), d(st.integers(1, 3)) * r ** 2 + d(off),
+                     *d(st.lists(st.integers(1, 6), min_size=k, max_size=k)))
+            return {"args": {self.arg: r}, "shapes": {"x": x}, "dtype": d(st.sampled_from(_ALL))}
+
+        return draw()
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
-        fn = getattr(_torch().nn.functional, self.name.rsplit(".", 1)[1])
+        fn = getattr(_torch().nn.functional, self.ops[0])
         return fn, (to_torch(tensors["x"], device), call.args[self.arg]), {}
 
 
@@ -319,12 +677,45 @@ class PixelUnshuffle(PixelShuffle):
     arg = "downscale_factor"
 
 
+class PixelShuffleModule(PixelShuffle):
+    name = "torch.nn.PixelShuffle"
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        return _torch().nn.PixelShuffle(call.args[self.arg]), (to_torch(tensors["x"], device),), {}
+
+
+class PixelUnshuffleModule(PixelUnshuffle):
+    name = "torch.nn.PixelUnshuffle"
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        return _torch().nn.PixelUnshuffle(call.args[self.arg]), (to_torch(tensors["x"], device),), {}
+
+
 # ----------------------------------------------------------------------------------- max_unpool
+
+
+def _index_overflow(x: Any, ks: list[int], st: list[int], pad: list[int], out: list[int]) -> str | None:
+    """Why an unpool may raise for some data, or None. max_pool's indices are flat in the input plane;
+    max_unpool scatters them into the output plane and raises "Found an invalid max index" for one past
+    its end, which happens for the inputs whose maximum lies at such a position (data-dependent)."""
+    last = []
+    for i, k, s, p in zip(x, ks, st, pad):
+        pooled = (i + 2 * p - k) // s + 1
+        last.append(min(i - 1, (pooled - 1) * s - p + k - 1))  # the last input position any window covers
+    top = 0
+    for i, v in zip(x, last):
+        top = top * i + v  # its flat index in the input plane
+    plane = math.prod(out)
+    if top >= plane:
+        return (f"max_unpool: the pooling windows reach flat input index {top}, past the output plane of {plane} "
+                f"({list(out)}); torch raises 'Found an invalid max index' whenever a maximum lies there")
+    return None
 
 
 class _MaxUnpool(TorchBinding):
     ops = ("max_unpool",)
     rank = 2
+    native_args = frozenset({"kernel_size", "stride", "padding", "output_size"})
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "max_unpool":
@@ -346,6 +737,9 @@ class _MaxUnpool(TorchBinding):
                 return Unsupported(f"max_unpool{k}d accepts output_size within (default - stride, default + stride) = "
                                    f"({default - n['strides'][i]}, {default + n['strides'][i]}) on axis {i}; "
                                    f"the case asks {n['output_shape'][i]}")
+        bad = _index_overflow(case.shapes["x"][2:], n["kernel_shape"], n["strides"], pads[:k], n["output_shape"])
+        if bad:
+            return Unsupported(bad)
         return NativeCall(self.name, {"kernel_size": n["kernel_shape"], "stride": n["strides"], "padding": pads[:k],
                                       "output_size": n["output_shape"]},
                           notes=(f"indices from torch.nn.functional.max_pool{k}d(x, kernel_size, stride, padding, "
@@ -353,26 +747,82 @@ class _MaxUnpool(TorchBinding):
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
-        k = self.rank
-        ks = per_axis(args["kernel_size"], k)
-        st = per_axis(args.get("stride") if args.get("stride") is not None else ks, k)
-        pad = per_axis(args.get("padding", 0), k)
+        self.check_args(args)
+        k, api = self.rank, self.name
+        x = tuple(shapes["x"])
+        if len(x) != k + 2:
+            return Unsupported(f"{api} takes a {k + 2}-D (N, C, ...) input; got {len(x)}-D")
+        if "kernel_size" not in args:
+            return Unsupported(f"{api} raises: kernel_size is required")
+        ks = _ints(args["kernel_size"], k, "kernel_size", api, minimum=1)
+        if isinstance(ks, Unsupported):
+            return ks
+        st = _ints(args.get("stride") if args.get("stride") is not None else ks, k, "stride", api, minimum=1)
+        pad = _ints(args.get("padding", 0), k, "padding", api, minimum=0)
+        if isinstance(st, Unsupported) or isinstance(pad, Unsupported):
+            return st if isinstance(st, Unsupported) else pad  # type: ignore[return-value]
+        if any(2 * p > kk for p, kk in zip(pad, ks)):
+            return Unsupported(f"max_pool{k}d raises: padding {pad} must be at most half of kernel_size {ks}")
+        pooled = [(i + 2 * p - kk) // s + 1 for i, p, kk, s in zip(x[2:], pad, ks, st)]
+        if any(v < 1 for v in pooled):
+            return Unsupported(f"max_pool{k}d raises: the pooled size {pooled} is too small")
+        default = [(v - 1) * s - 2 * p + kk for v, s, p, kk in zip(pooled, st, pad, ks)]
         p = {"kernel_shape": ks, "strides": st, "pads": pad + pad}
         if args.get("output_size") is not None:
-            p["output_shape"] = list(args["output_size"])[-k:]
+            o = [int(v) for v in args["output_size"]]
+            o = o[2:] if len(o) == k + 2 else o  # torch drops the first two of a full size without checking them
+            if len(o) != k:
+                return Unsupported(f"{api} raises: output_size {args['output_size']} needs {k} or {k + 2} values")
+            if any(not dv - s < v < dv + s for v, dv, s in zip(o, default, st)):
+                return Unsupported(f"{api} raises: output_size {o} must lie strictly between {default} -/+ stride {st}")
+            p["output_shape"] = o
+        out = p.get("output_shape", default)
+        if any(v < 1 for v in out):
+            return Unsupported(f"{api} returns an empty output {out}: the canonical output is at least 1 per axis")
+        bad = _index_overflow(x[2:], ks, st, pad, out)
+        if bad:
+            return Unsupported(bad)
         return normalize("max_unpool", p, shapes)
 
-    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+    def search_space(self, op: str) -> Any:
+        """kernel_size, stride (None: the kernel), padding (<= kernel / 2), output_size (spatial or full, within
+        the accepted range and now and then outside), float dtypes; the case input is the pooling input."""
+        st = _st()
+        k = self.rank
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            ks = d(st.lists(st.integers(1, 4), min_size=k, max_size=k))
+            stride = d(st.one_of(st.just(_ABSENT), st.just(None), st.lists(st.integers(1, 3), min_size=k, max_size=k)))
+            pad = d(st.one_of(st.just(0), st.lists(st.integers(0, 2), min_size=k, max_size=k)))
+            pads = per_axis(pad, k)
+            sp = [d(st.integers(max(1, kk - 2 * p), 12 if k < 3 else 7)) for kk, p in zip(ks, pads)]
+            x = (d(st.integers(1, 2)), d(st.integers(1, 4)), *sp)
+            a = {"kernel_size": ks[0] if len(set(ks)) == 1 and d(st.booleans()) else ks, "stride": stride,
+                 "padding": pad if pad or d(st.booleans()) else _ABSENT}
+            if d(st.booleans()):
+                s_ = per_axis(ks if stride in (None, _ABSENT) else stride, k)
+                pooled = [(i + 2 * p - kk) // s + 1 for i, p, kk, s in zip(sp, pads, ks, s_)]
+                out = [(v - 1) * s - 2 * p + kk + d(st.integers(-s, s)) for v, s, p, kk in zip(pooled, s_, pads, ks)]
+                a["output_size"] = [*x[:2], *out] if d(st.integers(0, 3)) == 3 else out
+            return {"args": _args(**a), "shapes": {"x": x}, "dtype": d(st.sampled_from(_FLOATS))}
+
+        return draw()
+
+    def _pool(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str) -> tuple[Any, Any, Any, Any, Any]:
         F = _torch().nn.functional
         a = call.args
         ks = a["kernel_size"]
         stride = a.get("stride") if a.get("stride") is not None else ks  # torch's default: the kernel
         padding = a.get("padding", 0)
-        x = to_torch(tensors["x"], device)
         pool = getattr(F, f"max_pool{self.rank}d")
-        values, indices = pool(x, ks, stride, padding, return_indices=True)
-        unpool = getattr(F, f"max_unpool{self.rank}d")
-        return unpool, (values, indices, ks, stride, padding), {"output_size": a.get("output_size")}
+        values, indices = pool(to_torch(tensors["x"], device), ks, stride, padding, return_indices=True)
+        return values, indices, ks, stride, padding
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        values, indices, ks, stride, padding = self._pool(call, tensors, device)
+        unpool = getattr(_torch().nn.functional, f"max_unpool{self.rank}d")
+        return unpool, (values, indices, ks, stride, padding), {"output_size": call.args.get("output_size")}
 
 
 class MaxUnpool1d(_MaxUnpool):
@@ -390,20 +840,53 @@ class MaxUnpool3d(_MaxUnpool):
     rank = 3
 
 
+class _MaxUnpoolModule(_MaxUnpool):
+    """``torch.nn.MaxUnpool{k}d(kernel_size, stride, padding)(values, indices, output_size=...)``."""
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        values, indices, ks, stride, padding = self._pool(call, tensors, device)
+        m = getattr(_torch().nn, f"MaxUnpool{self.rank}d")(ks, stride, padding)
+        return m, (values, indices), {"output_size": call.args.get("output_size")}
+
+
+class MaxUnpool1dModule(_MaxUnpoolModule):
+    name = "torch.nn.MaxUnpool1d"
+    rank = 1
+
+
+class MaxUnpool2dModule(_MaxUnpoolModule):
+    name = "torch.nn.MaxUnpool2d"
+    rank = 2
+
+
+class MaxUnpool3dModule(_MaxUnpoolModule):
+    name = "torch.nn.MaxUnpool3d"
+    rank = 3
+
+
 # ----------------------------------------------------------------------------------- repeat
 
 
-def _repeat_chain(x: Any, repeats: list[int]) -> Any:
+def _repeat_chain(x: Any, repeats: Any, dims: Any, output_size: Any = None) -> Any:
+    """One torch.repeat_interleave per (repeats, dim) pair; a scalar dim is one plain call."""
     torch = _torch()
-    for axis, r in enumerate(repeats, start=2):
+    if not isinstance(dims, (list, tuple)):
+        kw = {"output_size": output_size} if output_size is not None else {}
+        return torch.repeat_interleave(x, repeats, dim=dims, **kw)
+    reps = list(repeats) if isinstance(repeats, (list, tuple)) else [repeats] * len(dims)
+    for r, dim in zip(reps, dims):
         if r != 1:
-            x = torch.repeat_interleave(x, r, dim=axis)
+            x = torch.repeat_interleave(x, r, dim=dim)
     return x
 
 
 class RepeatInterleave(TorchBinding):
+    """``torch.repeat_interleave(x, repeats, dim)``; ``dim`` (with ``repeats``) may be a list, meaning one
+    call per axis in that order (the harness's way of writing a chain)."""
+
     name = "torch.repeat_interleave"
     ops = ("repeat",)
+    native_args = frozenset({"repeats", "dim", "output_size"})
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "repeat":
@@ -414,9 +897,103 @@ class RepeatInterleave(TorchBinding):
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
-        k = spatial_rank(shapes)
-        r = spatial_repeats(args.get("dim", list(range(2, 2 + k))), args["repeats"], k, self.name)
-        return r if isinstance(r, Unsupported) else {"repeats": r}
+        self.check_args(args)
+        x = tuple(shapes["x"])
+        nd, k, api = len(x), len(x) - 2, self.name
+        dims, reps = args.get("dim"), args.get("repeats")
+        if dims is None:
+            return Unsupported(f"{api} without dim flattens the input: not a spatial repeat")
+        chain = isinstance(dims, (list, tuple))
+        dl = list(dims) if chain else [dims]
+        rl = list(reps) if isinstance(reps, (list, tuple)) else [reps] * len(dl)
+        if not chain and isinstance(reps, (list, tuple)):
+            return Unsupported(f"{api} raises: repeats must be an int or a tensor, not a list")
+        if len(rl) != len(dl) or not all(isinstance(v, int) and not isinstance(v, bool) for v in rl + dl):
+            return Unsupported(f"{api}: repeats {reps!r} and dim {dims!r} must be ints (or equally long int lists)")
+        if any(v < 0 for v in rl):
+            return Unsupported(f"{api} raises: repeats {reps!r} must be non-negative")
+        if any(not -nd <= v < nd for v in dl):
+            return Unsupported(f"{api} raises: dim {dims!r} is out of range for a {nd}-D input")
+        r = [1] * k
+        for dim, v in zip(dl, rl):
+            a = dim % nd
+            if a < 2:
+                return Unsupported(f"{api} along axis {a} repeats N or C: not a spatial repeat")
+            r[a - 2] *= v  # the same axis twice in a chain repeats twice
+        if any(v == 0 for v in r):
+            return Unsupported(f"{api} with repeats 0 empties the axis: the canonical repeat is >= 1")
+        if args.get("output_size") is not None:
+            if chain:
+                return Unsupported(f"{api}: output_size goes with one dim, not a chain")
+            if args["output_size"] != x[dl[0] % nd] * rl[0]:
+                return Unsupported(f"{api} raises: output_size {args['output_size']} is not {x[dl[0] % nd] * rl[0]}")
+        return {"repeats": r}
+
+    def search_space(self, op: str) -> Any:
+        """One call (int repeats, int dim, negative dims and N/C now and then, output_size) or a chain of
+        calls (dim and repeats lists, an axis repeated), and now and then no dim (flattening); every dtype."""
+        st = _st()
+
+        @st.composite
+        def draw(d: Any) -> dict[str, Any]:
+            k = d(st.integers(1, 3))
+            x = (d(st.integers(1, 2)), d(st.integers(1, 4)), *d(st.lists(st.integers(1, 8), min_size=k, max_size=k)))
+            nd = k + 2
+            dim_st = st.one_of(st.integers(2, nd - 1), st.integers(-k, -1), st.integers(0, 1))
+            form = d(st.integers(0, 9))
+            if form < 6:
+                dim, rep = d(dim_st), d(st.integers(1, 4))
+                a: dict[str, Any] = {"repeats": rep, "dim": dim}
+                if d(st.integers(0, 3)) == 3:
+                    a["output_size"] = x[dim % nd] * rep + d(st.sampled_from([0, 0, 1]))
+            elif form < 9:
+                dims = d(st.lists(dim_st, min_size=1, max_size=k))
+                a = {"dim": dims, "repeats": d(st.one_of(st.integers(1, 4), st.lists(st.integers(1, 4), min_size=len(dims),
+                                                                                         max_size=len(dims))))}
+            else:
+                a = {"repeats": d(st.integers(1, 4))}
+            return {"args": a, "shapes": {"x": x}, "dtype": d(st.sampled_from(_ALL))}
+
+        return draw()
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
-        return _repeat_chain, (to_torch(tensors["x"], device), list(call.args["repeats"])), {}
+        a = call.args
+        return _repeat_chain, (to_torch(tensors["x"], device), a["repeats"], a.get("dim"), a.get("output_size")), {}
+
+
+# ----------------------------------------------------------------------------------- module forms of resize
+
+
+class Upsample(Interpolate):
+    """``torch.nn.Upsample(size, scale_factor, mode, align_corners, recompute_scale_factor)``: interpolate
+    without antialias."""
+
+    name = "torch.nn.Upsample"
+    native_args = Interpolate.native_args - {"antialias"}
+
+    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
+        # the module takes a per-axis scale_factor as a tuple (a list raises in float()): JSON lists are tuples
+        a = {k: tuple(v) if isinstance(v, list) else v for k, v in call.args.items()}
+        m = getattr(_torch().nn, self.name.rsplit(".", 1)[1])(**a)
+        return m, (to_torch(tensors["x"], device),), {}
+
+
+class UpsamplingNearest2d(Upsample):
+    """``torch.nn.UpsamplingNearest2d(size, scale_factor)``: Upsample with mode='nearest'."""
+
+    name = "torch.nn.UpsamplingNearest2d"
+    ops = ("resize", "repeat")
+    native_args = frozenset({"size", "scale_factor"})
+    fixed_args = {"mode": "nearest"}
+    search_ranks = (2,)
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``torch.nn.UpsamplingBilinear2d(size, scale_factor)``: Upsample with mode='bilinear' and
+    align_corners=True (not the half-pixel default of interpolate)."""
+
+    name = "torch.nn.UpsamplingBilinear2d"
+    ops = ("resize",)
+    native_args = frozenset({"size", "scale_factor"})
+    fixed_args = {"mode": "bilinear", "align_corners": True}
+    search_ranks = (2,)
