@@ -137,7 +137,7 @@ def do_explore(payload: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(meaning, Unsupported):
         out["unsupported_reason"] = meaning.reason
     elif meaning is not None:
-        out["canonical"] = plain(meaning)
+        out["canonical"] = plain(_with_dtype_readings(b, op, meaning, shapes, payload["dtype"]))
     try:
         out["output"] = b.run(NativeCall(b.name, args), payload["tensors"], payload.get("device", "cpu"))
     except Exception as e:  # noqa: BLE001 - the framework raised
@@ -145,6 +145,19 @@ def do_explore(payload: Mapping[str, Any]) -> dict[str, Any]:
     if out["canonical"] is not None:
         out["round_trip"] = _round_trip(b, op, out["canonical"], shapes, payload["dtype"])
     return out
+
+
+def _with_dtype_readings(b: Any, op: str, meaning: Any, shapes: dict[str, tuple[int, ...]], dtype: str) -> Any:
+    """``from_native`` does not know the dtype: on integer inputs a binding follows its declared
+    reading of the conventions that matter for integers only (PyTorch's uint8 kernels round per axis)."""
+    from ..canonical import op_info
+
+    info = op_info(op)
+    extra = {k: b.readings[k][0] for k in info.integer_conventions if dtype == "uint8" and len(b.readings.get(k, ())) == 1}
+    if not extra:
+        return meaning
+    derived = info.derived
+    return info.normal_form({**{k: v for k, v in meaning.items() if k not in derived}, **extra}, shapes)
 
 
 def _round_trip(b: Any, op: str, meaning: dict[str, Any], shapes: dict[str, tuple[int, ...]],
@@ -163,6 +176,7 @@ def _round_trip(b: Any, op: str, meaning: dict[str, Any], shapes: dict[str, tupl
         back = b.from_native(dict(call.args), shapes, op=op)
         if isinstance(back, Unsupported):
             return {"status": "differs", "reason": f"{call.render()} has no meaning back: {back.reason}"}
+        back = _with_dtype_readings(b, op, back, shapes, dtype)
         want = plain(case.normal)
         got = plain(op_info(op).normal_form({k: v for k, v in back.items() if k not in derived}, shapes))
         if got != want:
