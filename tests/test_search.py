@@ -45,6 +45,9 @@ def test_search_finds_each_planted_bug_once_and_shrinks_it(planted):
     # right except on size-1 axes: the shrunk input has one
     assert rep["kind"] == "values" and 1 in rep["shapes"]["x"][2:] and max(rep["shapes"]["x"][2:]) <= 4
     assert all(f["examples"] >= 1 and f["known"] is None for f in data["findings"])
+    from upconform.harness.search import KINDS
+
+    assert all(f["kind"].removesuffix("_special") in KINDS for f in data["findings"])
     assert sum(data["examples"].values()) >= 100
     page = (out / "a" / "index.html").read_text()
     assert "planted.resize(x, scale=" in page and "evaluate(" in page  # native call and runnable repro

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..adapters import get
-from ..canonical import DEFAULT_TOLERANCES, Case, freeze, generate, op_info, plain
+from ..canonical import Case, freeze, generate, op_info, plain
 from . import expectations as exp
 from .classify import classify
 from .compare import compare
@@ -379,8 +379,3 @@ def repro(f: Finding) -> str:
         f"'generator': {f.generator!r}}}\n"
         f"print(evaluate({f.binding!r}, {f.op!r}, ex, InProcess(), 60.0))"
     )
-
-
-def tolerance_note(dtype: str) -> str:
-    t = DEFAULT_TOLERANCES[dtype]
-    return f"rtol {t.rtol:g}, atol {t.atol:g}"
