@@ -1248,10 +1248,14 @@ class DepthToSpace(TfBinding):
         return st.builds(build, st.integers(1, 2), st.integers(1, 3), _spatial(st, 2, 4), st.integers(1, 4),
                          _maybe(st, st.sampled_from(formats)), st.sampled_from(self.dtypes))
 
+    def api(self) -> Any:
+        """The namespace that holds ``fn``."""
+        return _tf().nn
+
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         last = self.layout(call.args)
         last = True if isinstance(last, Unsupported) else last
-        return getattr(_tf().nn, self.fn), (to_tf(tensors["x"], last),), dict(call.args), device, last
+        return getattr(self.api(), self.fn), (to_tf(tensors["x"], last),), dict(call.args), device, last
 
 
 class SpaceToDepth(DepthToSpace):
@@ -1274,10 +1278,8 @@ class KerasDepthToSpace(DepthToSpace):
             return Unsupported(f"{self.name} raises: data_format {fmt!r} is not 'channels_last' or 'channels_first'")
         return fmt == "channels_last"
 
-    def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
-        last = self.layout(call.args)
-        last = True if isinstance(last, Unsupported) else last
-        return getattr(_keras().ops, self.fn), (to_tf(tensors["x"], last),), dict(call.args), device, last
+    def api(self) -> Any:
+        return _keras().ops
 
 
 class KerasSpaceToDepth(KerasDepthToSpace):
