@@ -76,6 +76,11 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def key(self) -> str:
+        """The behaviour (binding, kind, categorical parameters), whatever the dtype of the example."""
+        return json.dumps(self.signature, sort_keys=True)
+
     def native_call(self) -> str:
         return f"{self.binding}({', '.join(['x', *[f'{k}={v!r}' for k, v in self.args.items()]])})"
 
@@ -272,11 +277,11 @@ def search_binding(binding: str, op: str, *, executor: Any, max_examples: int, d
             if f is not None:
                 key = json.dumps([ex["args"], ex["shapes"], ex["dtype"], ex["seed"], ex["generator"]],
                                  sort_keys=True, default=str)
-                counts.setdefault(f.id, set()).add(hashlib.sha1(key.encode()).hexdigest())
-                if f.id in done:
+                counts.setdefault(f.key, set()).add(hashlib.sha1(key.encode()).hexdigest())
+                if f.key in done:
                     return  # found in an earlier round: counted, not raised, so the search goes on
                 shrinking[0] = True
-                err = _exception_for(f.id)(f.message)
+                err = _exception_for(f.key)(f.message)
                 err.finding = f
                 raise err
 
@@ -297,13 +302,13 @@ def search_binding(binding: str, op: str, *, executor: Any, max_examples: int, d
     for round_no in range(20):
         if total[0] >= max_examples or time.perf_counter() >= deadline:
             break
-        new = [f for f in one_round(seed * 1000 + round_no, max_examples - total[0]) if f.id not in done]
+        new = [f for f in one_round(seed * 1000 + round_no, max_examples - total[0]) if f.key not in done]
         if not new:
             break
         found.extend(new)
-        done.update(f.id for f in new)
+        done.update(f.key for f in new)
     for f in found:
-        f.examples = max(len(counts.get(f.id, ())), 1)
+        f.examples = max(len(counts.get(f.key, ())), 1)
     return found
 
 
