@@ -282,3 +282,36 @@ def test_torch_uint8_interpolate_rounds_per_axis():
         exact += int((got == per_axis).sum())
         worst_final = max(worst_final, float(np.abs(got - np.clip(np.floor(R.resize(x, **kw) + 0.5), 0, 255)).max()))
     assert exact / total > 0.98 and worst_final > 1, (exact, total, worst_final)
+
+
+def test_maxunpool_index_plane_readings(onnx_runners):
+    """MaxUnpool with an output_shape other than the default: ONNX Runtime reads the indices as flat
+    positions in the output plane, onnx.reference (and ONNX's backend test) in the default plane."""
+    from onnx import TensorProto, helper
+
+    run_ort, run_ref = onnx_runners
+    node = helper.make_node("MaxUnpool", ["X", "I", "S"], ["Y"], kernel_shape=[2, 2], strides=[2, 2])
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 1, 2, 2]),
+         helper.make_tensor_value_info("I", TensorProto.INT64, [1, 1, 2, 2]),
+         helper.make_tensor_value_info("S", TensorProto.INT64, [4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 8
+    x = np.array([[[[5, 6], [7, 8]]]], np.float32)
+    idx = np.array([[[[5, 7], [13, 15]]]], np.int64)
+    shape = np.array([1, 1, 5, 5], np.int64)
+    import onnxruntime as ort
+    from onnx.reference import ReferenceEvaluator
+
+    feeds = {"X": x, "I": idx, "S": shape}
+    got_ort = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    got_ref = ReferenceEvaluator(model).run(None, feeds)[0]
+    kw = {"kernel_shape": [2, 2], "strides": [2, 2], "output_shape": [1, 1, 5, 5]}
+    np.testing.assert_array_equal(got_ort, R.max_unpool(x, idx, **kw))
+    np.testing.assert_array_equal(got_ref, R.max_unpool(x, idx, index_plane="default_shape", **kw))
+    assert normalize("max_unpool", {"kernel_shape": 2, "strides": 2, "output_shape": [5, 5],
+                                    "index_plane": "default_shape"}, {"x": (1, 1, 4, 4)})["index_plane"] == "default_shape"
+    assert "index_plane" not in normalize("max_unpool", {"kernel_shape": 2, "strides": 2, "index_plane": "default_shape"},
+                                          {"x": (1, 1, 4, 4)})

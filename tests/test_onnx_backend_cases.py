@@ -21,11 +21,10 @@ pytest.importorskip("onnx")
 
 MODULES = ("resize", "convtranspose", "depthtospace", "spacetodepth", "maxunpool")
 
-# The one published case the reference reads differently (docs/conventions.md, "MaxUnpool indices
-# with output_shape"): ONNX's indices address the pooling input's plane and output_shape pads the
-# end; the reference, as PyTorch, reads them as flat positions in the output_shape plane.
-KNOWN = {"test_maxunpool_export_with_output_shape":
-         "indices address the pooling input's plane (ONNX) vs the output plane (reference, PyTorch)"}
+# ONNX's published MaxUnpool case with output_shape follows the `default_shape` reading of
+# `index_plane` (docs/conventions.md): the indices are run in that reading here, and a test below
+# shows that the reference's default (`output_shape`, as ONNX Runtime and PyTorch) differs on it.
+INDEX_PLANE = "default_shape"
 
 
 def _cases() -> list[tuple[str, object, list[np.ndarray], list[np.ndarray]]]:
@@ -89,7 +88,9 @@ def _reference(node, inputs: list[np.ndarray]) -> np.ndarray:  # noqa: ANN001
         k = x.ndim - 2
         if len(inputs) > 2:
             kw["output_shape"] = [int(v) for v in inputs[2]]
-            sp = kw["output_shape"][-k:]
+            kw["index_plane"] = INDEX_PLANE
+            st, pads = a.get("strides", [1] * k), a.get("pads", [0] * (2 * k))
+            sp = [(x.shape[2 + i] - 1) * st[i] + a["kernel_shape"][i] - pads[i] - pads[k + i] for i in range(k)]
         else:
             st, pads = a.get("strides", [1] * k), a.get("pads", [0] * (2 * k))
             sp = [(x.shape[2 + i] - 1) * st[i] + a["kernel_shape"][i] - pads[i] - pads[k + i] for i in range(k)]
@@ -109,10 +110,19 @@ def test_every_family_has_published_cases():
 
 @pytest.mark.parametrize("name, node, inputs, outputs", CASES, ids=[c[0] for c in CASES])
 def test_reference_matches_onnx_backend_case(name, node, inputs, outputs):
-    if name in KNOWN:
-        pytest.xfail(KNOWN[name])
     got = _reference(node, inputs)
     want = outputs[0]
     assert got.shape == want.shape, (got.shape, want.shape)
     atol = 1 if want.dtype == np.uint8 else 1e-5
     np.testing.assert_allclose(got, want.astype(np.float64), rtol=1e-5, atol=atol)
+
+
+def test_maxunpool_output_shape_case_differs_in_the_other_reading():
+    global INDEX_PLANE
+    name, node, inputs, outputs = next(c for c in CASES if c[0] == "test_maxunpool_export_with_output_shape")
+    INDEX_PLANE = "output_shape"
+    try:
+        other = _reference(node, inputs)
+    finally:
+        INDEX_PLANE = "default_shape"
+    assert other.shape == outputs[0].shape and np.abs(other - outputs[0]).max() == 8.0

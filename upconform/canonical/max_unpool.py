@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import reference
+from ..reference.max_unpool import INDEX_PLANES
 from .opinfo import OpInfo, Shapes
 from .values import per_axis
 
@@ -28,11 +29,12 @@ def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
     st = per_axis(p.get("strides"), k, default=1)
     pads = list(p["pads"]) if p.get("pads") is not None else [0] * (2 * k)
     pooled = [reference.pool_output_size(x[2 + i], ks[i], st[i], 1, pads[i], pads[k + i], False) for i in range(k)]
-    if p.get("output_shape") is not None:
-        out = [int(v) for v in p["output_shape"]][-k:]
-    else:
-        out = [(pooled[i] - 1) * st[i] + ks[i] - pads[i] - pads[k + i] for i in range(k)]
-    return {"kernel_shape": ks, "strides": st, "pads": pads, "output_shape": out}
+    default = [(pooled[i] - 1) * st[i] + ks[i] - pads[i] - pads[k + i] for i in range(k)]
+    out = [int(v) for v in p["output_shape"]][-k:] if p.get("output_shape") is not None else default
+    n = {"kernel_shape": ks, "strides": st, "pads": pads, "output_shape": out}
+    if p.get("index_plane", "output_shape") != "output_shape" and out != default:
+        n["index_plane"] = p["index_plane"]  # a reading that matters only when the output is not the default
+    return n
 
 
 def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
@@ -48,7 +50,8 @@ def pool_then_unpool(tensors: Mapping[str, np.ndarray], params: Mapping[str, Any
 
 
 MAX_UNPOOL = OpInfo("max_unpool", family="max_unpool", reference=reference.max_unpool, normalize=normalize,
-                    output_shape=output_shape, compute=pool_then_unpool, search_space=lambda: search_space())
+                    output_shape=output_shape, compute=pool_then_unpool, search_space=lambda: search_space(),
+                    enums={"index_plane": INDEX_PLANES}, conventions=("index_plane",))
 
 
 def search_space() -> Any:

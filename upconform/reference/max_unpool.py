@@ -6,6 +6,15 @@
 Indices flatten each (n, c) plane of the output row-major (PyTorch max_unpool convention; see
 :mod:`.max_pool`). Duplicate indices (overlapping pooling windows that picked the same element)
 carry equal values; otherwise the last one in row-major order wins.
+
+``index_plane`` names the plane an index is flat in when ``output_shape`` differs from the default
+shape (the MaxUnpool text does not say; docs/conventions.md):
+
+    output_shape   flat in the output plane (PyTorch, ONNX Runtime, TensorFlow's scatter)
+    default_shape  flat in the default plane, each position kept at its coordinates, the extra
+                   rows and columns at the end (onnx.reference; ONNX's backend test
+                   test_maxunpool_export_with_output_shape)
+
 Sources: ONNX MaxUnpool; torch.nn.MaxUnpool2d docs.
 """
 
@@ -16,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_float64, per_axis_ints, split_pads
+from ._common import as_float64, check_enum, per_axis_ints, split_pads
+
+INDEX_PLANES = ("output_shape", "default_shape")
 
 
 def max_unpool(
@@ -27,6 +38,7 @@ def max_unpool(
     strides: int | Sequence[int] | None = None,
     pads: Sequence[int] | None = None,
     output_shape: Sequence[int] | None = None,
+    index_plane: str = "output_shape",
 ) -> np.ndarray:
     """Place each value of ``x`` at its flat per-plane index in a zero tensor; float64 out.
 
@@ -45,8 +57,10 @@ def max_unpool(
     ks = per_axis_ints("kernel_shape", kernel_shape, k, default=1, minimum=1)
     st = per_axis_ints("strides", strides, k, default=1, minimum=1)
     pb, pe = split_pads(pads, k)
+    check_enum("index_plane", index_plane, INDEX_PLANES)
+    default = [(sp[i] - 1) * st[i] + ks[i] - pb[i] - pe[i] for i in range(k)]
     if output_shape is None:
-        out = [(sp[i] - 1) * st[i] + ks[i] - pb[i] - pe[i] for i in range(k)]
+        out = default
     else:
         o = [int(v) for v in output_shape]
         if len(o) == k + 2:
@@ -61,6 +75,16 @@ def max_unpool(
     plane = int(np.prod(out))
     npix = int(np.prod(sp))
     flat = idx.reshape(n, c, npix).astype(np.int64)  # explicit sizes: N or C may be 0
+    if index_plane == "default_shape" and out != default:
+        if any(v < 1 for v in default):
+            raise ValueError(f"index_plane: the default shape {default} is empty")
+        dplane = int(np.prod(default))
+        if ((flat < 0) | (flat >= dplane)).any():
+            raise ValueError(f"indices: outside the default plane of {dplane} elements (shape {default})")
+        coords = np.unravel_index(flat, default)
+        if any((cv >= o).any() for cv, o in zip(coords, out)):
+            raise ValueError(f"indices: a position of the default shape {default} is outside output_shape {out}")
+        flat = np.ravel_multi_index(coords, out).astype(np.int64)
     bad = (flat < 0) | (flat >= plane)
     if bad.any():
         pos = np.unravel_index(int(np.flatnonzero(bad.reshape(-1))[0]), idx.shape)
