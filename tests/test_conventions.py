@@ -141,6 +141,33 @@ discrepancies:
     assert "align_corners_length" in OPS["resize"].conventions
 
 
+def test_discrepancy_report_names_a_pair_that_differs_only_by_a_reading():
+    """run_discrepancy on two calls whose meanings differ only in align_corners_length (each computed
+    by the reference, so both conform): the pair names the reading; a pair that also differs in the
+    mode does not get the note."""
+    from upconform.harness.discrepancy import run_discrepancy
+    from upconform.harness.spec import Discrepancy
+
+    base = {"mode": "linear", "coordinate_transformation_mode": "align_corners", "scales": [1.0, 1.0, 1.0, 0.6]}
+    meanings = {"scaled": normalize("resize", base, {"x": (1, 1, 1, 4)}),
+                "integer": normalize("resize", {**base, "align_corners_length": "integer"}, {"x": (1, 1, 1, 4)}),
+                "nearest": normalize("resize", {**base, "mode": "nearest"}, {"x": (1, 1, 1, 4)})}
+
+    class Canned:  # an executor whose "framework" computes each meaning with the reference
+        def call(self, binding, kind, payload, timeout=None):  # noqa: ANN001, ARG002
+            m = meanings[payload["args"]["reading"]]
+            return {"canonical": m, "unsupported_reason": None, "error": None,
+                    "output": OPS["resize"].expected(payload["tensors"], m).astype(np.float32)}
+
+    calls = tuple({"binding": "fake", "args": {"reading": r}} for r in ("scaled", "integer", "nearest"))
+    rep = run_discrepancy(Discrepancy(id="resize/readings", op="resize", shape=(1, 1, 1, 4), calls=calls), Canned())
+    assert [c["outcome"] for c in rep["calls"]] == ["pass", "pass", "pass"]
+    by = {(p["a"], p["b"]): p for p in rep["pairs"]}
+    assert by[(0, 1)]["conventions"] == ["align_corners_length"] and "reading" in by[(0, 1)]["note"]
+    assert not by[(0, 1)]["agree"]  # the readings give other numbers
+    assert "note" not in by[(0, 2)] or "reading" not in by[(0, 2)]["note"]
+
+
 # ----------------------------------------------------------------------------------- ONNX Runtime, onnx.reference
 
 

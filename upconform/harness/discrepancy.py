@@ -30,6 +30,35 @@ def differing_params(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict
     return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
+def reading_between(op: str, a: dict[str, Any] | None, b: dict[str, Any] | None,
+                    shapes: dict[str, tuple[int, ...]]) -> str | None:
+    """The reading of ambiguous text (docs/conventions.md) that turns one meaning into the other, if
+    one does: its normal form may not show it by name (the integer align_corners length becomes
+    sizes).
+
+    Example:
+        >>> p = {"mode": "linear", "coordinate_transformation_mode": "align_corners", "scales": [1, 1, 0.6]}
+        >>> from upconform.canonical import normalize
+        >>> a = normalize("resize", p, {"x": (1, 1, 4)})
+        >>> b = normalize("resize", {**p, "align_corners_length": "integer"}, {"x": (1, 1, 4)})
+        >>> reading_between("resize", a, b, {"x": (1, 1, 4)})
+        'align_corners_length'
+    """
+    if a is None or b is None or a == b:
+        return None
+    info = op_info(op)
+    strip = lambda m: {k: v for k, v in m.items() if k not in info.derived}  # noqa: E731
+    for k in info.conventions:
+        for v in info.enums.get(k, ()):
+            for one, other in ((a, b), (b, a)):
+                try:
+                    if info.normal_form({**strip(one), k: v}, shapes) == other:
+                        return k
+                except (ValueError, TypeError):
+                    continue
+    return None
+
+
 def discrepancy_tensors(d: Discrepancy) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
     """The input (from the entry's generator) and, for operators with more tensors, those tensors made
     by the operator's own record, as for a case (conv_transpose: weights ``weight_shape``, bias of
@@ -114,7 +143,10 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
                                     "differing_params": differing_params(canon[i], canon[j])}
             conv = op_info(d.op).conventions
             pair["conventions"] = [k for k in pair["differing_params"] if k in conv]
-            if pair["differing_params"] and len(pair["conventions"]) == len(pair["differing_params"]):
+            only = reading_between(d.op, canon[i], canon[j], shapes)
+            if only and pair["differing_params"]:  # e.g. the integer reading is written with sizes
+                pair["conventions"] = [only]
+            if pair["differing_params"] and (only or len(pair["conventions"]) == len(pair["differing_params"])):
                 pair["note"] = ("the calls differ only in the reading of ambiguous operator text: "
                                 + ", ".join(pair["conventions"]) + " (docs/conventions.md)")
             if a is not None and b is not None:
