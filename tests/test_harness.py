@@ -108,7 +108,7 @@ def test_cli_run_writes_results(tmp_path):
              str(tmp_path / "none.yaml"))
     assert p.returncode == 0, p.stderr
     data = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert data["schema_version"] == 1 and data["provenance"]["torch"].startswith("2.")
+    assert data["schema_version"] == 2 and data["provenance"]["torch"].startswith("2.")
     [r] = [r for r in data["results"] if r["binding"] == "torch.nn.functional.pixel_shuffle"]
     assert r["outcome"] == "pass" and r["case_id"] == "pixel_shuffle/r2[float32]"
     assert set(r["metrics"]) >= {"max_abs_err", "max_rel_err", "max_ulp", "mismatch_fraction"}

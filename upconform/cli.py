@@ -49,7 +49,8 @@ def _options(args: argparse.Namespace, **overrides: Any) -> Any:
     """The session options of a parsed command line (run, list)."""
     from .session import Options
 
-    fields = dict(specs=args.specs, bindings=args.binding, frameworks=args.framework, ops=args.op, k=args.k)
+    fields = dict(specs=args.specs, bindings=args.binding, frameworks=args.framework, ops=args.op, k=args.k,
+                  paths=getattr(args, "path", None))
     for name, attr in (("expectations", "expectations"), ("shard", "shard"), ("isolation", "isolation"),
                        ("threads", "threads"), ("device", "device"), ("timeout", "timeout"),
                        ("timing_budget", "timing_budget"), ("max_case_bytes", "max_case_bytes"),
@@ -121,7 +122,7 @@ def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Combine shard outputs (folders with results.json) into one results.json and report."""
-    from .harness.results import write_json_atomic
+    from .harness.results import SCHEMA_VERSION, check_key, check_label, write_json_atomic
     from .session import write_reports
 
     parts = []
@@ -131,17 +132,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
             parts.append(json.loads(p.read_text()))
         except (OSError, json.JSONDecodeError) as e:
             return _usage_error(f"merge: {p}: {e}")
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str, str], str] = {}
     results = []
     for d, part in zip(args.dirs, parts):
         for r in part["results"]:
-            k = (r["case_id"], r["binding"])
+            k = check_key(r)
             if k in seen:
-                return _usage_error(f"merge: {k[0]} :: {k[1]} is in both {seen[k]} and {d} (overlapping shards?)")
+                return _usage_error(f"merge: {k[0]} :: {check_label(r)} is in both {seen[k]} and {d} "
+                                    "(overlapping shards?)")
             seen[k] = d
             results.append(r)
     discs = {x["id"]: x for part in parts for x in part.get("discrepancies", [])}
-    data = {"schema_version": parts[0]["schema_version"] if parts else 1,
+    data = {"schema_version": SCHEMA_VERSION,
             "provenance": {**(parts[0]["provenance"] if parts else {}),
                            "shards": [p["provenance"] for p in parts]},
             "duration_s": max((p.get("duration_s", 0) for p in parts), default=0),
@@ -233,14 +235,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, fw in frameworks().items():
             versions = ", ".join(f"{d} {v}" for d, v in fw.versions().items()) or "-"
             state = fw.missing() or "installed"
-            print(f"{name:12s} aliases: {', '.join(fw.aliases) or '-':18s} {versions:40s} {state}")
+            paths = ", ".join(fw.path_names())
+            print(f"{name:14s} aliases: {', '.join(fw.aliases) or '-':18s} {versions:40s} paths: {paths:28s} {state}")
         return 0
     session = _session(_options(args, expectations=None, out=None, history=None))
     per_case: dict[str, int] = {}
-    for c, _ in session.checks():
+    for c, _, _ in session.checks():
         per_case[c.id] = per_case.get(c.id, 0) + 1
     for c in session.cases:
-        print(f"{c.id:60s} {c.source:32s} {per_case.get(c.id, 0)} bindings")
+        print(f"{c.id:60s} {c.source:32s} {per_case.get(c.id, 0)} checks")
     print(f"{len(session.cases)} cases, {sum(per_case.values())} checks, {len(session.discrepancy_specs)} "
           "discrepancy reports")
     return 0
@@ -422,6 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a framework name or alias (repeatable; `upconform list --frameworks` lists them)")
         p.add_argument("--binding", action="append", help="a binding's dotted name (repeatable)")
         p.add_argument("--op", action="append", help="only this op (repeatable)")
+        p.add_argument("--path", action="append",
+                       help="run every case on this path: eager, a compiled or exported path (`upconform list "
+                            "--frameworks` lists each framework's), or all (repeatable; default: each case's own "
+                            "paths:, eager when it names none)")
         p.add_argument("-k", help="only case ids containing this text or matching this glob")
 
     r = sub.add_parser("run", help="run the suite and write results.json")

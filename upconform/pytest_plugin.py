@@ -1,8 +1,8 @@
 """pytest plugin (entry point ``pytest11``): conformance checks as pytest items.
 
-``pytest --upconform specs/`` (or one spec file) collects one item per (case, binding), with node
-id ``FILE::BINDING::CASE_ID`` (JUnit: classname = binding, name = case id, as ``junit.xml`` of
-``upconform run``), and the same verdicts as ``upconform run``: pass passes, fail/error fail with
+``pytest --upconform specs/`` (or one spec file) collects one item per (case, binding, path), with
+node id ``FILE::BINDING::CASE_ID`` (``FILE::BINDING [PATH]::CASE_ID`` off the eager path; JUnit:
+classname = binding or ``binding [path]``, name = case id, as ``junit.xml`` of ``upconform run``), and the same verdicts as ``upconform run``: pass passes, fail/error fail with
 the mismatch message, unsupported is skipped with its reason, xfail is xfailed, xpass fails.
 It works with ``-k``, ``-x``, ``--junitxml`` and xdist.
 """
@@ -50,19 +50,23 @@ class SpecFile(pytest.File):
                 history=None, threads=int(os.environ.get("UPCONFORM_THREADS", os.cpu_count() or 1))))
         except (SpecError, UsageError) as e:
             raise self.CollectError(str(e)) from None
-        for case, b in session.checks():
-            yield CheckItem.from_parent(self, name=f"{b}::{case.id}", case=case, binding=b, suite=session)
+        from .harness.results import check_label
+
+        for case, b, p in session.checks():
+            label = check_label({"binding": b, "path": p})
+            yield CheckItem.from_parent(self, name=f"{label}::{case.id}", case=case, binding=b, path=p, suite=session)
 
 
 class CheckItem(pytest.Item):
-    def __init__(self, *, case: Any, binding: str, suite: Any, **kw: Any) -> None:
+    def __init__(self, *, case: Any, binding: str, suite: Any, path: str = "eager", **kw: Any) -> None:
         super().__init__(**kw)
         self.case = case
         self.binding = binding
+        self.check_path = path
         self.suite = suite
 
     def runtest(self) -> None:
-        r = self.suite.check_one(self.case, self.binding)
+        r = self.suite.check_one(self.case, self.binding, self.check_path)
         self.user_properties.append(("outcome", str(r.outcome)))
         if r.outcome == "pass":
             return

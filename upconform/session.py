@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .adapters import framework, get, load_adapter, registry
+from .adapters import EAGER, framework, get, load_adapter, path_names, registry
 from .canonical import Case, MissingDtype, case_tensors, expected_output
 from .harness import expectations as exp
 from .harness.budget import over_budget
 from .harness.discrepancy import run_discrepancy
 from .harness.results import SCHEMA_VERSION, provenance, sanitize, write_json_atomic, write_text_atomic
-from .harness.runner import Result, bindings_for, check, run_cases
+from .harness.results import check_key
+from .harness.runner import Result, check, checks_for, run_cases
 from .harness.spec import Discrepancy, SpecError, default_spec_paths, load_files
 from .harness.workers import InProcess, Isolated, configure_threads
 
@@ -45,6 +46,7 @@ class Options:
     expectations: str | Path | None = "specs/expectations.yaml"
     bindings: Sequence[str] | None = None
     frameworks: Sequence[str] | None = None
+    paths: Sequence[str] | None = None  # override the specs' paths: (None: each case's own, default eager)
     ops: Sequence[str] | None = None
     k: str | None = None
     shard: str | None = None  # "K/N"
@@ -178,6 +180,7 @@ class Session:
             load_adapter(a)
         self.shard = parse_shard(o.shard)
         self.names = self._binding_names()
+        self.paths = self._paths()
         self.spec_paths = spec_paths(o.specs)
         cases, discs = load_files(self.spec_paths)
         self.expectations = exp.load(o.expectations)
@@ -199,6 +202,18 @@ class Session:
     def _binding_names(self) -> list[str]:
         return select_bindings(self.options.bindings, self.options.frameworks)
 
+    def _paths(self) -> list[str] | None:
+        """``--path`` values (``all``: every path), checked against the known paths."""
+        if not self.options.paths:
+            return None
+        known = list(path_names())
+        if "all" in self.options.paths:
+            return known
+        bad = [p for p in self.options.paths if p not in known]
+        if bad:
+            raise UsageError(f"--path: unknown {bad}; known: {known} or 'all'")
+        return list(dict.fromkeys(self.options.paths))
+
     def _select(self, cases: list[Case]) -> list[Case]:
         import fnmatch
 
@@ -209,16 +224,16 @@ class Session:
             cases = [c for c in cases if o.k in c.id or fnmatch.fnmatchcase(c.id, o.k)]
         return cases
 
-    def checks(self) -> list[tuple[Case, str]]:
-        """Every selected (case, binding) pair, in suite order."""
-        return [(c, n) for c in self.cases for n in bindings_for(c, self.names)]
+    def checks(self) -> list[tuple[Case, str, str]]:
+        """Every selected (case, binding, path), in suite order."""
+        return [(c, n, p) for c in self.cases for n, p in checks_for(c, self.names, self.paths)]
 
     def frameworks(self) -> set[str]:
         return {get(n).framework for n in self.names}
 
     # ------------------------------------------------------------------------------ one check at a time
 
-    def check_one(self, case: Case, binding: str) -> Result:
+    def check_one(self, case: Case, binding: str, path: str = EAGER) -> Result:
         """One check in this process, the case's reference computed once and kept for its other
         bindings (the pytest plugin runs items one by one)."""
         if self._executor is None:
@@ -238,7 +253,7 @@ class Session:
                     self._references[case.id] = (tensors, None, f"{type(e).__name__}: {e}")
         tensors, expected, err = self._references[case.id]
         return check(case, binding, tensors, expected, expectations=self.expectations, device=self.options.device,
-                     timing_budget_s=self.options.timing_budget, reference_error=err)
+                     timing_budget_s=self.options.timing_budget, reference_error=err, path=path)
 
     # ------------------------------------------------------------------------------ a whole run
 
@@ -262,10 +277,10 @@ class Session:
         o = self.options
         out_dir = self.out_dir()
         jsonl = out_dir / "results.jsonl"
-        selected = [(c.id, n) for c, n in self.checks()]
+        selected = [(c.id, n, p) for c, n, p in self.checks()]
         wanted = set(selected)
-        previous = [r for r in read_jsonl(jsonl) if (r["case_id"], r["binding"]) in wanted] if o.resume else []
-        done = {(r["case_id"], r["binding"]) for r in previous}
+        previous = [r for r in read_jsonl(jsonl) if check_key(r) in wanted] if o.resume else []
+        done = {check_key(r) for r in previous}
         if not o.resume:
             jsonl.unlink(missing_ok=True)
         logs = None if o.verbose else out_dir / "logs"
@@ -293,7 +308,7 @@ class Session:
                       f"{len(selected) - len(done)} to run", file=sys.stderr)
             new = run_cases(self.cases, self.names, expectations=self.expectations, device=o.device,
                             timing_budget_s=o.timing_budget, on_result=record, skip=done, executor=executor,
-                            timeout=o.timeout)
+                            timeout=o.timeout, paths=self.paths)
             names = set(self.names)
             reports = [run_discrepancy(d, executor, o.timeout, self.expectations) for d in self.discrepancy_specs
                        if o.discrepancies and all(c["binding"] in names for c in d.calls)]
@@ -304,13 +319,13 @@ class Session:
             bar.close()
             sink.close()
             executor.close()
-        by_key = {(r["case_id"], r["binding"]): r for r in previous}
-        by_key.update({(r.case_id, r.binding): sanitize(r.to_json()) for r in new})
+        by_key = {check_key(r): r for r in previous}
+        by_key.update({(r.case_id, r.binding, r.path): sanitize(r.to_json()) for r in new})
         data = {
             "schema_version": SCHEMA_VERSION,
             "provenance": provenance(threads=o.threads, device=o.device, flags={
                 "argv": list(o.argv), "specs": [str(p) for p in self.spec_paths],
-                "expectations": str(o.expectations), "timing_budget_s": o.timing_budget,
+                "expectations": str(o.expectations), "timing_budget_s": o.timing_budget, "paths": self.paths,
                 "isolation": bool(o.isolation), "timeout_s": o.timeout, "shard": o.shard,
                 "resumed_checks": len(previous)}),
             "duration_s": round(time.perf_counter() - started, 3),

@@ -24,10 +24,10 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any
 
-from .base import Binding, Framework, NativeCall, Unsupported
+from .base import EAGER, Binding, Framework, NativeCall, Path, Unsupported
 
-__all__ = ["Binding", "Framework", "NativeCall", "Unsupported", "registry", "load_adapter", "get", "frameworks",
-           "framework", "framework_of"]
+__all__ = ["EAGER", "Binding", "Framework", "NativeCall", "Path", "Unsupported", "registry", "load_adapter", "get",
+           "frameworks", "framework", "framework_of", "paths_of", "path_names"]
 
 # framework name -> (module, attribute) of its descriptor
 _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {
@@ -222,3 +222,26 @@ def framework_of(binding: str) -> Framework:
         'tensorflow'
     """
     return framework(get(binding).framework)
+
+
+def paths_of(binding: str) -> tuple[str, ...]:
+    """The paths a binding's calls can take: ``eager`` and its framework's compiled and exported paths.
+
+    Example:
+        >>> paths_of("torch.nn.functional.pixel_shuffle")[0]
+        'eager'
+    """
+    return framework_of(binding).path_names()
+
+
+def path_names() -> tuple[str, ...]:
+    """Every path any framework knows, ``eager`` first (the values a spec's ``paths:`` may name).
+
+    Example:
+        >>> path_names()[0]
+        'eager'
+    """
+    out = [EAGER]
+    for f in frameworks().values():
+        out += [n for n in f.path_names() if n not in out]
+    return tuple(out)

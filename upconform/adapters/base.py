@@ -47,6 +47,8 @@ class Framework:
     extra: str = ""  # the optional-dependency extra that installs it: pip install 'upconform[EXTRA]'
     configure_threads: Callable[[int], None] = _no_threads  # called once per process, before first use
     synchronize: Callable[[str], None] = _no_sync  # wait for asynchronous devices so timings cover the work
+    # the ways to run its bindings besides eagerly: (path name, factory of the Path), e.g. ("compiled", ...)
+    paths: tuple[tuple[str, Callable[[], Path]], ...] = ()
 
     def matches(self, name: str) -> bool:
         return name.lower() in (self.name.lower(), *(a.lower() for a in self.aliases))
@@ -63,10 +65,89 @@ class Framework:
 
     def missing(self) -> str | None:
         """Why its bindings cannot run here (the module is not installed), or None."""
-        if not self.module or importlib.util.find_spec(self.module) is not None:
-            return None
-        hint = f" (pip install 'upconform[{self.extra}]')" if self.extra else ""
-        return f"{self.name} is not installed{hint}"
+        return _missing(self.name, self.module, self.extra)
+
+    def path_names(self) -> tuple[str, ...]:
+        """``eager`` and the names of its other paths.
+
+        Example:
+            >>> Framework("numpy").path_names()
+            ('eager',)
+        """
+        return (EAGER, *(n for n, _ in self.paths))
+
+    def path(self, name: str) -> Path:
+        """The :class:`Path` object called ``name`` (created once per process)."""
+        key = (self.name, name)
+        if key not in _PATHS:
+            factories = dict(self.paths)
+            if name not in factories:
+                raise KeyError(f"path: {name!r} is not one of {list(self.path_names())} for {self.name}")
+            _PATHS[key] = factories[name]()
+        return _PATHS[key]
+
+
+def _missing(name: str, module: str, extra: str) -> str | None:
+    """Why ``name`` cannot run (its top-level module is not importable; nothing is imported), or None."""
+    if not module or importlib.util.find_spec(module.split(".")[0]) is not None:
+        return None
+    hint = f" (pip install 'upconform[{extra}]')" if extra else ""
+    return f"{name} is not installed{hint}"
+
+
+EAGER = "eager"
+_PATHS: dict[tuple[str, str], Path] = {}
+
+
+class Path:
+    """A way to run a binding's native call other than eagerly: compiled (torch.compile, XLA) or
+    exported (torch.onnx.export and ONNX Runtime, TFLiteConverter and LiteRT). The same native call,
+    the same canonical tensors; only the route differs. Subclasses set ``name``, ``framework`` and
+    ``module`` (what must be importable besides the framework) and implement ``prepare``/``execute``/
+    ``to_canonical``; exporters also implement :meth:`audit`.
+
+    Example:
+        >>> p = Path()
+        >>> p.name, p.missing()
+        ('', None)
+    """
+
+    name: str = ""
+    framework: str = ""
+    module: str = ""
+    extra: str = ""
+    description: str = ""
+
+    def missing(self) -> str | None:
+        """Why this path cannot run here, or None."""
+        return _missing(f"{self.module} (for the {self.name} path)", self.module, self.extra) if self.module else None
+
+    def supports(self, binding: Binding, call: NativeCall, case: Case) -> Unsupported | None:
+        """Why this path cannot take this call (the exporter has no such operator), or None."""
+        return None
+
+    def prepare(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
+                device: str = "cpu") -> Any:  # pragma: no cover - interface
+        """Compile or export the call (untimed; its seconds go in ``build_info``)."""
+        raise NotImplementedError
+
+    def execute(self, prepared: Any) -> Any:  # pragma: no cover - interface
+        """Run the compiled or exported call alone (this is what is timed)."""
+        raise NotImplementedError
+
+    def to_canonical(self, out: Any, prepared: Any) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def build_info(self, prepared: Any) -> dict[str, Any]:
+        """What building took and made: ``{"build_s": ..., "ops": [...]}`` (JSON-able)."""
+        return {}
+
+    def audit(self, binding: Binding, call: NativeCall, prepared: Any, shapes: Mapping[str, tuple[int, ...]],
+              op: str) -> dict[str, Any] | None:
+        """What the exported graph means, read back from its nodes' attributes: ``{"nodes": [op types],
+        "meaning": canonical normal form, or None with "reason": why it cannot be read}``; None for a
+        path that exports nothing (compiled graphs)."""
+        return None
 
 
 @dataclass(frozen=True)

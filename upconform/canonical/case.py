@@ -37,6 +37,7 @@ class Case:
     generator_args: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     bindings: tuple[str, ...] | None = None
+    paths: tuple[str, ...] | None = None  # eager, compiled, onnx, litert, ...; None: eager only
     tolerance: Tolerance | None = None
     source: str = "<memory>"
     normal: Mapping[str, Any] | None = None
@@ -54,4 +55,5 @@ class Case:
             "id": self.id, "op": self.op, "dtype": self.dtype, "params": plain(self.params),
             "shapes": {k: list(v) for k, v in self.shapes.items()}, "input": self.generator,
             "input_args": dict(self.generator_args), "seed": self.seed, "source": self.source,
+            **({"paths": list(self.paths)} if self.paths else {}),
         }

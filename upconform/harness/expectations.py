@@ -9,14 +9,15 @@
       reason: TF looks bicubic weights up in a 1024-entry table
       issue: https://github.com/tensorflow/tensorflow/issues/...
       versions: {tensorflow: "2.21.0"} # where it was seen
+      paths: [onnx]                    # optional: only these paths (default: every path of the call)
 
 A matching fail/error becomes ``xfail``; a matching pass becomes ``xpass`` (reported: the
 upstream problem may be fixed, or the entry is too broad).
 
 Example:
-    >>> e = Expectation("b", ("resize/*",), None, "any", "r", "", {})
-    >>> e.matches("resize/x[float32]", "b", "float32")
-    True
+    >>> e = Expectation("b", ("resize/*",), None, "any", "r", "", {}, ("onnx",))
+    >>> e.matches("resize/x[float32]", "b", "float32", "onnx"), e.matches("resize/x[float32]", "b", "float32")
+    (True, False)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from .spec import SpecError, field_name, parse_yaml
 
 OUTCOMES = ("fail", "error", "any")
-_FIELDS = {"binding", "cases", "dtypes", "outcome", "reason", "issue", "versions"}
+_FIELDS = {"binding", "cases", "dtypes", "outcome", "reason", "issue", "versions", "paths"}
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,16 @@ class Expectation:
     reason: str
     issue: str
     versions: dict[str, str]
+    paths: tuple[str, ...] | None = None  # None: every path (a defect of the call itself)
 
-    def matches(self, case_id: str, binding: str, dtype: str) -> bool:
+    def matches(self, case_id: str, binding: str, dtype: str, path: str = "eager") -> bool:
         return (binding == self.binding and (self.dtypes is None or dtype in self.dtypes)
+                and (self.paths is None or path in self.paths)
                 and any(fnmatch.fnmatchcase(case_id, p) for p in self.cases))
 
     def to_json(self) -> dict[str, Any]:
-        return {"reason": self.reason, "issue": self.issue, "versions": self.versions, "outcome": self.outcome}
+        return {"reason": self.reason, "issue": self.issue, "versions": self.versions, "outcome": self.outcome,
+                **({"paths": list(self.paths)} if self.paths else {})}
 
 
 def load(path: str | Path | None) -> list[Expectation]:
@@ -74,6 +78,13 @@ def load(path: str | Path | None) -> list[Expectation]:
         oc = e.get("outcome", "any")
         if oc not in OUTCOMES:
             problems.append((name, lines.get((i, "outcome"), 1), f"[{i}].outcome", f"{oc!r} is not one of {list(OUTCOMES)}"))
+        if e.get("paths") is not None:
+            from ..adapters import path_names
+
+            bad = [p for p in (e["paths"] if isinstance(e["paths"], list) else [e["paths"]]) if p not in path_names()]
+            if bad:
+                problems.append((name, lines.get((i, "paths"), 1), f"[{i}].paths",
+                                 f"{bad[0]!r} is not one of {list(path_names())}"))
         if problems:
             continue
         cases = e["cases"] if isinstance(e["cases"], list) else [e["cases"]]
@@ -81,11 +92,13 @@ def load(path: str | Path | None) -> list[Expectation]:
             binding=str(e["binding"]), cases=tuple(map(str, cases)),
             dtypes=tuple(e["dtypes"]) if e.get("dtypes") else None, outcome=oc, reason=str(e["reason"]),
             issue=str(e.get("issue", "")), versions={str(k): str(v) for k, v in (e.get("versions") or {}).items()},
+            paths=tuple(e["paths"] if isinstance(e["paths"], list) else [e["paths"]]) if e.get("paths") else None,
         ))
     if problems:
         raise SpecError(problems)
     return out
 
 
-def find(expectations: list[Expectation], case_id: str, binding: str, dtype: str) -> Expectation | None:
-    return next((e for e in expectations if e.matches(case_id, binding, dtype)), None)
+def find(expectations: list[Expectation], case_id: str, binding: str, dtype: str,
+         path: str = "eager") -> Expectation | None:
+    return next((e for e in expectations if e.matches(case_id, binding, dtype, path)), None)

@@ -1,4 +1,4 @@
-"""Re-run one check by hand: ``reproduce(spec_file, case_id, binding)``.
+"""Re-run one check by hand: ``reproduce(spec_file, case_id, binding[, path=...])``.
 
 Example (shell)::
 
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..adapters import Unsupported, get
+from ..adapters import EAGER, Unsupported, framework, get
 from ..canonical import DEFAULT_TOLERANCES, case_tensors, expected_output
 from .compare import Comparison, compare
 from .spec import load_files
 
 
-def reproduce(spec_file: str, case_id: str, binding: str) -> tuple[np.ndarray, np.ndarray, Comparison]:
-    """(actual, expected, comparison) for one check, computed afresh."""
+def reproduce(spec_file: str, case_id: str, binding: str, path: str = EAGER) -> tuple[np.ndarray, np.ndarray, Comparison]:
+    """(actual, expected, comparison) for one check, computed afresh (on ``path``: eager, compiled, onnx, ...)."""
     cases, _ = load_files([spec_file])
     case = next((c for c in cases if c.id == case_id), None)
     if case is None:
@@ -28,5 +28,10 @@ def reproduce(spec_file: str, case_id: str, binding: str) -> tuple[np.ndarray, n
         raise ValueError(f"{binding} cannot express {case_id}: {call.reason}")
     tensors = case_tensors(case)
     expected = expected_output(case, tensors)
-    actual = b.run(call, tensors)
+    if path == EAGER:
+        actual = b.run(call, tensors)
+    else:
+        p = framework(b.framework).path(path)
+        prepared = p.prepare(b, call, tensors)
+        actual = p.to_canonical(p.execute(prepared), prepared)
     return actual, expected, compare(actual, expected, case.dtype, case.tolerance or DEFAULT_TOLERANCES[case.dtype])

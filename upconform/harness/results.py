@@ -19,7 +19,30 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+# 2: every result has ``path`` (eager, compiled, onnx, litert, ...), ``audit`` and ``vs_eager``; a check
+# is keyed (case_id, binding, path). Version-1 results read as path "eager" (see :func:`check_key`).
+SCHEMA_VERSION = 2
+
+
+def check_key(r: dict[str, Any]) -> tuple[str, str, str]:
+    """A result's identity: (case_id, binding, path); results written before paths existed are eager.
+
+    Example:
+        >>> check_key({"case_id": "resize/a[float32]", "binding": "b"})
+        ('resize/a[float32]', 'b', 'eager')
+    """
+    return r["case_id"], r["binding"], r.get("path") or "eager"
+
+
+def check_label(r: dict[str, Any]) -> str:
+    """The binding as reports name a check's column: ``binding``, or ``binding [path]`` off the eager path.
+
+    Example:
+        >>> check_label({"binding": "torch.nn.functional.interpolate", "path": "onnx"})
+        'torch.nn.functional.interpolate [onnx]'
+    """
+    p = r.get("path") or "eager"
+    return r["binding"] if p == "eager" else f"{r['binding']} [{p}]"
 
 
 def _cpu() -> str:

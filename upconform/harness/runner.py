@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters import get
+from ..adapters import EAGER, get, paths_of
 from ..canonical import DEFAULT_TOLERANCES, Case, MissingDtype, case_tensors, expected_output, plain
 from . import expectations as exp
 from .classify import classify, diff_map
@@ -26,12 +26,18 @@ from .workers import InProcess, case_to_wire
 
 _IN_PROCESS = InProcess()
 
-__all__ = ["OUTCOMES", "Outcome", "Result", "bindings_for", "check", "repro_snippet", "run_cases"]
+__all__ = ["OUTCOMES", "Outcome", "Result", "audit_verdict", "bindings_for", "check", "checks_for", "repro_snippet",
+           "run_cases"]
 
 
 @dataclass
 class Result:
-    """The verdict of one check (case x binding). ``outcome`` is one of :data:`OUTCOMES`."""
+    """The verdict of one check (case x binding x path). ``outcome`` is one of :data:`OUTCOMES`.
+
+    ``path`` is how the native call ran: ``eager``, or a compiled or exported path of its framework;
+    for those, ``audit`` holds what the exported graph means next to what the eager call means, and
+    ``vs_eager`` the comparison of the path's output with the eager output.
+    """
 
     case_id: str
     op: str
@@ -39,6 +45,7 @@ class Result:
     framework: str
     dtype: str
     outcome: Outcome
+    path: str = EAGER
     reason: str = ""
     canonical: dict[str, Any] = field(default_factory=dict)
     native: dict[str, Any] | None = None
@@ -55,6 +62,8 @@ class Result:
     repro: str = ""
     classification: dict[str, Any] | None = None
     diff_map: list[list[float]] | None = None
+    audit: dict[str, Any] | None = None
+    vs_eager: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,34 +80,84 @@ def bindings_for(case: Case, names: Sequence[str]) -> list[str]:
     return out
 
 
-def repro_snippet(case: Case, binding: str) -> str:
+def checks_for(case: Case, names: Sequence[str], paths: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """The (binding, path) checks of a case: each applicable binding on each wanted path that its
+    framework has. ``paths`` (the run's ``--path``) overrides the case's own ``paths:``; by default a
+    case runs eagerly only.
+
+    Example:
+        >>> from upconform.canonical import Case
+        >>> c = Case(id="repeat/x[float32]", op="repeat", name="x", dtype="float32", params={"repeats": 2},
+        ...          shapes={"x": (1, 1, 3)}, paths=("eager", "litert"))
+        >>> checks_for(c, ["torch.repeat_interleave"])
+        [('torch.repeat_interleave', 'eager')]
+    """
+    wanted = tuple(paths) if paths else (case.paths or (EAGER,))
+    out = []
+    for n in bindings_for(case, names):
+        have = paths_of(n)
+        out += [(n, p) for p in wanted if p in have]
+    return out
+
+
+def repro_snippet(case: Case, binding: str, path: str = EAGER) -> str:
     """Python that rebuilds the inputs, runs the binding and the reference, and compares them."""
     src = case.source.rsplit(":", 1)[0]
+    extra = "" if path == EAGER else f", path={path!r}"
     return (
         "from upconform.harness.repro import reproduce\n"
-        f"actual, expected, comparison = reproduce({src!r}, {case.id!r}, {binding!r})\n"
+        f"actual, expected, comparison = reproduce({src!r}, {case.id!r}, {binding!r}{extra})\n"
         "print(comparison.message)"
     )
 
 
+def audit_verdict(eager: Any, exported: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The attribute audit: does the exported graph mean the same canonical case as the eager call?
+
+    ``eager`` is the eager call's ``from_native`` (a dict, or a string saying why it has none);
+    ``exported`` is the path's reading of its graph. Status ``same``, ``differs`` (with the differing
+    parameters, eager value first) or ``unreadable`` (with the reason).
+
+    Example:
+        >>> audit_verdict({"mode": "linear", "coordinate_transformation_mode": "half_pixel"},
+        ...               {"nodes": ["Resize"], "meaning": {"mode": "linear",
+        ...                "coordinate_transformation_mode": "pytorch_half_pixel"}})["differs"]
+        {'coordinate_transformation_mode': ['half_pixel', 'pytorch_half_pixel']}
+    """
+    if exported is None:
+        return None
+    out = {"nodes": list(exported.get("nodes", [])), "eager": eager, "exported": exported.get("meaning")}
+    if out["exported"] is None or not isinstance(eager, dict):
+        why = exported.get("reason") or "the exported graph has no canonical reading"
+        if not isinstance(eager, dict):
+            why = f"the eager call has no canonical reading: {eager}"
+        return {**out, "status": "unreadable", "reason": why}
+    a, b = plain(eager), plain(out["exported"])
+    diff = {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    return {**out, "status": "differs" if diff else "same", "differs": diff}
+
+
 def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, expected: np.ndarray | None,
           *, expectations: Sequence[exp.Expectation] = (), device: str = "cpu", timing_budget_s: float = 0.02,
-          max_repeats: int = 5, reference_error: str = "", executor: Any = None, timeout: float = 60.0) -> Result:
-    """One (case, binding) check, never raising: framework errors become ``error`` results.
+          max_repeats: int = 5, reference_error: str = "", executor: Any = None, timeout: float = 60.0,
+          path: str = EAGER) -> Result:
+    """One (case, binding, path) check, never raising: framework errors become ``error`` results.
 
     The executor (in this process, or an isolated worker per framework) translates, runs and times
-    the native call; the verdict is decided here, against the reference computed once per case.
+    the native call; the verdict is decided here, against the reference computed once per case. On a
+    compiled or exported path the output is judged against the reference like any other; an export
+    whose attributes mean another case fails the ``attributes`` check even where the values agree.
     """
     ex = executor or _IN_PROCESS
     t0 = time.perf_counter()
     res = Result(case.id, case.op, binding_name, ex.framework_of(binding_name), case.dtype, Outcome.ERROR,
-                 source=case.source, device=device)
+                 path=path, source=case.source, device=device)
     res.canonical = case.normal_form()
     tol = case.tolerance or DEFAULT_TOLERANCES[case.dtype]
     res.tolerance = tol.to_json()
     payload = {"case": case_to_wire(case), "binding": binding_name, "tensors": tensors, "device": device,
                "timing_budget_s": timing_budget_s, "max_repeats": max_repeats,
-               "execute": not reference_error and expected is not None}
+               "execute": not reference_error and expected is not None, "path": path}
     out = ex.call(binding_name, "check", payload, timeout) if tensors is not None else \
         {"status": "unsupported", "reason": reference_error}
     status = out["status"]
@@ -109,7 +168,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
         res.native = dict(plain(out["native"]))
         res.native_call = out["native_call"]
         res.notes = list(out.get("notes", []))
-        res.repro = repro_snippet(case, binding_name)
+        res.repro = repro_snippet(case, binding_name, path)
     if status in ("crash", "timeout"):
         res.outcome, res.reason = Outcome(status), out["reason"]
         return _finish(res, t0)
@@ -125,15 +184,29 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
         cmp = compare(actual, expected, case.dtype, tol)
         res.outcome = Outcome.PASS if cmp.ok else Outcome.FAIL
         res.check, res.metrics = cmp.check, cmp.metrics
+        if "eager_actual" in out:
+            ve = compare(actual, out["eager_actual"], case.dtype, tol)
+            res.vs_eager = {"ok": ve.ok, "check": ve.check, **{k: ve.metrics.get(k) for k in
+                                                                ("max_abs_err", "max_ulp", "mismatch_count")}}
+        if "audit" in out:
+            res.audit = audit_verdict(out.get("eager_meaning"), out["audit"])
+            if res.audit and res.audit["status"] == "differs" and cmp.ok:
+                res.outcome, res.check = Outcome.FAIL, "attributes"
+                res.reason = f"the exported graph means another case: {_differs(res.audit)}"
+                res.message = (f"{case.id} on {binding_name} [{path}]: {res.reason}\nnodes: {res.audit['nodes']}\n"
+                               f"native call: {res.native_call}")
         if not cmp.ok:
             if cmp.check == "values":
                 res.classification = classify(actual, expected, case.dtype, params=res.canonical,
                                               tolerance=tol, max_ulp=cmp.metrics.get("max_ulp"))
                 res.diff_map = diff_map(actual, expected)
             res.reason = cmp.message.splitlines()[0]
-            res.message = (f"{case.id} on {binding_name}: {cmp.message}\nnative call: {res.native_call}\n"
+            if res.audit and res.audit["status"] == "differs":
+                res.reason += f"; the exported graph means another case: {_differs(res.audit)}"
+            where = binding_name if path == EAGER else f"{binding_name} [{path}]"
+            res.message = (f"{case.id} on {where}: {cmp.message}\nnative call: {res.native_call}\n"
                            f"repro:\n{res.repro}")
-    e = exp.find(list(expectations), case.id, binding_name, case.dtype)
+    e = exp.find(list(expectations), case.id, binding_name, case.dtype, path)
     if e is not None:
         if res.outcome in (Outcome.FAIL, Outcome.ERROR) and e.outcome in ("any", res.outcome.value):
             res.expectation = e.to_json()
@@ -146,6 +219,10 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     return _finish(res, t0)
 
 
+def _differs(audit: dict[str, Any]) -> str:
+    return ", ".join(f"{k}: {a!r} (eager) vs {b!r} (exported)" for k, (a, b) in audit["differs"].items())
+
+
 def _finish(res: Result, t0: float) -> Result:
     res.timing = {**res.timing, "check_wall_s": time.perf_counter() - t0}
     return res
@@ -153,15 +230,16 @@ def _finish(res: Result, t0: float) -> Result:
 
 def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: Sequence[exp.Expectation] = (),
               device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = 5,
-              on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str]] | None = None,
-              executor: Any = None, timeout: float = 60.0) -> list[Result]:
-    """Every applicable (case, binding) check; the reference runs once per case and is shared.
+              on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str, str]] | None = None,
+              executor: Any = None, timeout: float = 60.0, paths: Sequence[str] | None = None) -> list[Result]:
+    """Every applicable (case, binding, path) check; the reference runs once per case and is shared.
 
-    ``skip`` holds (case_id, binding) pairs already done (for resumed runs).
+    ``skip`` holds (case_id, binding, path) keys already done (for resumed runs); ``paths`` overrides
+    the cases' own ``paths:``.
     """
     results = []
     for case in cases:
-        names = [n for n in bindings_for(case, binding_names) if not skip or (case.id, n) not in skip]
+        names = [(n, p) for n, p in checks_for(case, binding_names, paths) if not skip or (case.id, n, p) not in skip]
         if not names:
             continue
         ref_err = ""
@@ -177,10 +255,10 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
             except Exception as e:  # noqa: BLE001
                 ref_err = f"{type(e).__name__}: {e}"
         ref_s = time.perf_counter() - t0
-        for n in names:
+        for n, p in names:
             r = check(case, n, tensors, expected, expectations=expectations, device=device,
                       timing_budget_s=timing_budget_s, max_repeats=max_repeats, reference_error=ref_err,
-                      executor=executor, timeout=timeout)
+                      executor=executor, timeout=timeout, path=p)
             r.timing["reference_s"] = ref_s / len(names)  # the case's reference time, shared by its checks
             results.append(r)
             if on_result:

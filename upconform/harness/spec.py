@@ -202,6 +202,12 @@ def known_binding_names() -> set[str]:
     return set(registry().keys())
 
 
+def known_path_names() -> tuple[str, ...]:
+    from ..adapters import path_names
+
+    return path_names()
+
+
 def _check_case(op: str, body: Mapping[str, Any], where: Path_) -> list[tuple[Path_, str]]:
     """Semantic checks beyond the schema: parameter names, enums, tensors. Returns (path, message)."""
     info = op_info(op)
@@ -258,6 +264,13 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
         for j, b in enumerate(binds):
             if b not in known:
                 problem((*path, j), f"unknown binding {b!r}; known: {sorted(known)}")
+    known_paths = known_path_names()
+    for path, names in [(("defaults", "paths"), defaults.get("paths", []))] + [
+        (("cases", i, "paths"), c.get("paths", [])) for i, c in enumerate(data.get("cases", []))
+    ]:
+        for j, p in enumerate(names):
+            if p not in known_paths:
+                problem((*path, j), f"unknown path {p!r}; known: {list(known_paths)}")
 
     for i, raw in enumerate(data.get("cases", [])):
         where: Path_ = ("cases", i)
@@ -320,6 +333,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                     shapes=MappingProxyType(shapes), normal=normal,
                     generator=gen, generator_args=MappingProxyType(gargs), seed=int(seed),
                     bindings=tuple(body["bindings"]) if body.get("bindings") else None,
+                    paths=tuple(body["paths"]) if body.get("paths") else None,
                     tolerance=Tolerance(float(t.get("rtol", 0.0)), float(t.get("atol", 0.0)), t["reason"]) if t else None,
                     source=f"{filename}:{_line(lines, where)}",
                 ))

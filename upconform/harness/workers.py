@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from ..adapters import NativeCall, Unsupported, framework, framework_of, get, load_adapter
+from ..adapters import EAGER, NativeCall, Unsupported, framework, framework_of, get, load_adapter
 from ..canonical import Case, freeze, plain
 from .stats import iqr, median
 
@@ -85,6 +85,9 @@ def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
     assert isinstance(call, NativeCall)
     out: dict[str, Any] = {"status": "ok", "native": dict(call.args), "notes": list(call.notes),
                            "native_call": call.render(tuple(t for t in ("x", "w", "b") if t in case.shapes))}
+    path = payload.get("path", EAGER)
+    if path != EAGER:
+        return _check_path(b, call, case, payload, out)
     if not payload.get("execute", True):
         return out
     try:
@@ -96,6 +99,58 @@ def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
         out["timing"] = timing
     except Exception as e:  # noqa: BLE001 - the framework raised: that is the finding
         out.update(status="error", reason=_err(e), traceback=traceback.format_exc(limit=4))
+    return out
+
+
+def _check_path(b: Any, call: NativeCall, case: Case, payload: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """The same native call on a compiled or exported path: build it (untimed, its seconds recorded),
+    run and time it, run the call eagerly too (for ``vs_eager``), and read the export's attributes
+    back (the audit: what the exported graph means next to what the eager call means)."""
+    device = payload.get("device", "cpu")
+    try:
+        p = framework(b.framework).path(payload["path"])
+    except KeyError as e:
+        return {"status": "unsupported", "reason": str(e.args[0])}
+    why = p.missing()
+    if why is None:
+        try:
+            bad = p.supports(b, call, case)
+        except Exception as e:  # noqa: BLE001
+            return {"status": "error", "reason": f"path check failed: {_err(e)}", "traceback": traceback.format_exc(limit=3)}
+        why = bad.reason if bad else None
+    if why:
+        return {"status": "unsupported", "reason": why}
+    if not payload.get("execute", True):
+        return out
+    tensors = payload["tensors"]
+    try:
+        meaning = b.from_native(dict(call.args), case.shapes, op=case.op)
+        out["eager_meaning"] = meaning.reason if isinstance(meaning, Unsupported) else plain(meaning)
+    except Exception as e:  # noqa: BLE001
+        out["eager_meaning"] = f"from_native failed: {_err(e)}"
+    stage = "build"
+    try:
+        t0 = time.perf_counter()
+        prepared = p.prepare(b, call, tensors, device)
+        build = {"build_s": time.perf_counter() - t0, **p.build_info(prepared)}
+        stage = "audit"
+        audit = p.audit(b, call, prepared, case.shapes, case.op)
+        if audit is not None:
+            out["audit"] = plain(audit)
+        stage = "run"
+        native, timing = time_execute(p, prepared, device, budget_s=payload.get("timing_budget_s", 0.02),
+                                      max_repeats=payload.get("max_repeats", 5))
+        out["actual"] = p.to_canonical(native, prepared)
+        out["timing"] = {**timing, **build}
+        stage = "eager run"
+        eager = b.prepare(call, tensors, device)
+        out["eager_actual"] = b.to_canonical(b.execute(eager), eager)
+    except Exception as e:  # noqa: BLE001 - the compiler, exporter or runtime raised: that is the finding
+        if stage == "eager run":  # the path's verdict stands without the eager comparison
+            out["eager_error"] = _err(e)
+            return out
+        out.update(status="error", reason=f"{payload['path']} {stage} failed: {_err(e)}",
+                   traceback=traceback.format_exc(limit=6))
     return out
 
 

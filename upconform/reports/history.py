@@ -1,16 +1,17 @@
 """Run history in SQLite, for regression tracking across framework versions.
 
-Schema version 1 (``PRAGMA user_version``; documented in the README):
+Schema version 2 (``PRAGMA user_version``; documented in the README):
 
     runs(run_id INTEGER PRIMARY KEY, time_utc TEXT, git_commit TEXT, upconform TEXT, python TEXT,
          numpy TEXT, versions TEXT, platform TEXT, cpu TEXT, threads INTEGER, device TEXT,
          n_checks INTEGER, n_bad INTEGER, results_path TEXT)
     checks(run_id INTEGER, case_id TEXT, binding TEXT, op TEXT, framework TEXT, dtype TEXT,
-           outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL)
+           outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL, path TEXT)
 
 ``versions`` is the JSON of ``framework_versions(provenance)``: ``{framework: {distribution: version}}``.
-A database of version 0 (one column per framework) is migrated forward when it is opened: its
-framework columns move into ``versions``, every row is kept.
+Older databases are migrated forward when opened, every row kept: version 0 (one column per
+framework) has its framework columns moved into ``versions``; version 1 gains ``checks.path``
+(``eager`` for the rows written before paths existed).
 
 Example:
     >>> import tempfile, os
@@ -32,7 +33,7 @@ from ..harness.outcome import is_bad
 from ..harness.results import framework_versions
 from ..harness.stats import median
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _RUN_COLUMNS = ("run_id", "time_utc", "git_commit", "upconform", "python", "numpy", "versions", "platform", "cpu",
                 "threads", "device", "n_checks", "n_bad", "results_path")
 _RUNS = """CREATE TABLE IF NOT EXISTS {name} (
@@ -43,7 +44,7 @@ _SCHEMA = (
     _RUNS.format(name="runs"),
     """CREATE TABLE IF NOT EXISTS checks (
   run_id INTEGER REFERENCES runs(run_id), case_id TEXT, binding TEXT, op TEXT, framework TEXT, dtype TEXT,
-  outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL)""",
+  outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL, path TEXT DEFAULT 'eager')""",
     "CREATE INDEX IF NOT EXISTS checks_run ON checks(run_id)",
 )
 
@@ -97,6 +98,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
                                f"({SCHEMA_VERSION})")
         if _columns(con, "runs") and "versions" not in _columns(con, "runs"):
             _migrate_v0(con)
+        if _columns(con, "checks") and "path" not in _columns(con, "checks"):  # version 1 -> 2
+            con.execute("ALTER TABLE checks ADD COLUMN path TEXT DEFAULT 'eager'")
         for stmt in _SCHEMA:
             con.execute(stmt)
         con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -123,10 +126,11 @@ def append(path: str | Path, data: dict[str, Any], results_path: str) -> int:
              p.get("device"), len(res), sum(is_bad(r["outcome"]) for r in res), results_path))
         run_id = int(cur.lastrowid)
         con.executemany(
-            "INSERT INTO checks VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO checks (run_id, case_id, binding, op, framework, dtype, outcome, max_abs_err, max_ulp, "
+            "median_s, path) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [(run_id, r["case_id"], r["binding"], r["op"], r["framework"], r["dtype"], r["outcome"],
               _num(r.get("metrics", {}).get("max_abs_err")), _num(r.get("metrics", {}).get("max_ulp")),
-              _num((r.get("timing") or {}).get("median_s"))) for r in res])
+              _num((r.get("timing") or {}).get("median_s")), r.get("path") or "eager") for r in res])
     return run_id
 
 

@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from ..harness.outcome import Outcome
+from ..harness.results import check_label
 from ..harness.stats import median
 
 _LOADER = PackageLoader("upconform.reports", "templates")
@@ -91,7 +92,7 @@ def build_verdict(data: Data) -> dict[str, Any]:
         o = Outcome(r["outcome"])
         if not o.bad:
             continue
-        row = {"case_id": r["case_id"], "binding": r["binding"], "outcome": o.value, "css": o.css,
+        row = {"case_id": r["case_id"], "binding": check_label(r), "outcome": o.value, "css": o.css,
                "reason": r.get("reason", ""), "anchor": check_anchor(i)}
         bad.append(row)
         if o is Outcome.XPASS:
@@ -196,8 +197,8 @@ def build_matrix(data: Data) -> dict[str, Any]:
     by_op: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = defaultdict(lambda: defaultdict(dict))
     bindings_of: dict[str, dict[str, None]] = defaultdict(dict)
     for r in _results(data):
-        bindings_of[r["op"]][r["binding"]] = None
-        by_op[r["op"]][r["case_id"]].setdefault(r["binding"], []).append(r)
+        bindings_of[r["op"]][check_label(r)] = None
+        by_op[r["op"]][r["case_id"]].setdefault(check_label(r), []).append(r)
     tables = []
     for op in sorted(by_op):
         column_of = fold_bindings(bindings_of[op])
@@ -214,7 +215,7 @@ def build_matrix(data: Data) -> dict[str, Any]:
                 for r in rs:
                     if col not in per_column or _rank(r) < _rank(per_column[col]):
                         per_column[col] = r
-            rows.append((case_id, [_cell(per_column[c], per_column[c]["binding"] if c in folded else None)
+            rows.append((case_id, [_cell(per_column[c], check_label(per_column[c]) if c in folded else None)
                                    if c in per_column else None for c in shown]))
         tables.append({"op": op, "columns": shown, "rows": rows})
     return {"tables": tables}
@@ -235,7 +236,8 @@ def build_details(data: Data) -> dict[str, Any]:
             continue
         m = r.get("metrics") or {}
         message = r.get("message") or ""
-        items.append({**r, "anchor": check_anchor(i), "css": o.css, "open": o.bad, "heatmap": None,
+        items.append({**r, "binding": check_label(r), "anchor": check_anchor(i), "css": o.css, "open": o.bad,
+                      "heatmap": None, "audit_text": _audit_text(r.get("audit")),
                       "metric_rows": [(k, _fmt(m[k])) for k in _METRICS if k in m],
                       "canonical_json": json.dumps(r.get("canonical"), sort_keys=True),
                       "tolerance_json": json.dumps(r.get("tolerance")),
@@ -277,6 +279,63 @@ def build_discrepancies(data: Data) -> dict[str, Any]:
     return {"reports": reports}
 
 
+# ------------------------------------------------------------------------------------------------ paths
+
+def _audit_text(audit: dict[str, Any] | None) -> str:
+    """One line for an attribute audit: same, the differing parameters, or why it could not be read.
+
+    Example:
+        >>> _audit_text({"status": "differs", "nodes": ["Resize"], "differs": {"mode": ["linear", "cubic"]}})
+        'Resize: mode linear (eager) -> cubic (exported)'
+    """
+    if not audit:
+        return ""
+    nodes = ", ".join(audit.get("nodes") or []) or "no nodes"
+    if audit["status"] == "same":
+        return f"{nodes}: same meaning"
+    if audit["status"] == "differs":
+        return f"{nodes}: " + "; ".join(f"{k} {a} (eager) -> {b} (exported)" for k, (a, b) in audit["differs"].items())
+    return f"{nodes}: not read back ({audit.get('reason', '')})"
+
+
+def build_paths(data: Data) -> dict[str, Any]:
+    """The paths view: for each case run on more than the eager path, one row per binding with its
+    eager, compiled and exported results side by side (outcome, error vs the reference, agreement
+    with eager) and the attribute audit of each export.
+
+    Example:
+        >>> rs = [{"case_id": "c", "binding": "b", "op": "o", "outcome": "pass", "path": p} for p in ("eager", "onnx")]
+        >>> v = build_paths({"results": rs})
+        >>> v["columns"], [c["label"] for c in v["rows"][0]["cells"]]
+        (['eager', 'onnx'], ['pass', 'pass'])
+    """
+    by: dict[tuple[str, str], dict[str, tuple[int, dict[str, Any]]]] = defaultdict(dict)
+    for i, r in enumerate(_results(data)):
+        by[(r["case_id"], r["binding"])][r.get("path") or "eager"] = (i, r)
+    multi = {k: v for k, v in by.items() if set(v) - {"eager"}}
+    columns = ["eager", *sorted({p for v in multi.values() for p in v} - {"eager"})]
+    rows = []
+    for (case_id, binding), per in multi.items():
+        cells = []
+        for p in columns:
+            if p not in per:
+                cells.append(None)
+                continue
+            i, r = per[p]
+            cell = _cell(r, None)
+            ve = r.get("vs_eager")
+            if ve:
+                cell["vs_eager"] = "= eager" if ve.get("ok") else f"vs eager: {_fmt(ve.get('max_abs_err'))}"
+            cell["audit"] = _audit_text(r.get("audit"))
+            cell["audit_css"] = {"same": "ok", "differs": "bad"}.get((r.get("audit") or {}).get("status"), "")
+            b = (r.get("timing") or {}).get("build_s")
+            cell["build_s"] = _fmt(b) if isinstance(b, (int, float)) else ""
+            cell["anchor"] = check_anchor(i)
+            cells.append(cell)
+        rows.append({"case_id": case_id, "binding": binding, "cells": cells})
+    return {"columns": columns, "rows": rows}
+
+
 # ------------------------------------------------------------------------------------------ performance
 
 def build_performance(data: Data) -> dict[str, Any]:
@@ -285,7 +344,7 @@ def build_performance(data: Data) -> dict[str, Any]:
     for r in _results(data):
         t = (r.get("timing") or {}).get("median_s")
         if isinstance(t, (int, float)):
-            perf[r["op"]][r["binding"]].append(t)
+            perf[r["op"]][check_label(r)].append(t)
     if not perf:
         return {"charts": []}
     from . import charts  # matplotlib is imported only when there is something to draw
@@ -304,7 +363,7 @@ def build_unsupported(data: Data) -> dict[str, Any]:
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for r in _results(data):
         if r["outcome"] == Outcome.UNSUPPORTED.value:
-            groups[(r["binding"], r.get("reason", ""))].append(r["case_id"])
+            groups[(check_label(r), r.get("reason", ""))].append(r["case_id"])
     rows = sorted(({"binding": b, "reason": reason, "n": len(ids), "example": ids[0]}
                    for (b, reason), ids in groups.items()), key=lambda t: (t["binding"], -t["n"]))
     return {"rows": rows, "n": sum(len(ids) for ids in groups.values())}
@@ -348,7 +407,7 @@ def context(data: Data, history_db: str | Path | None = None) -> dict[str, Any]:
     return {"n_results": len(_results(data)), "n_discrepancies": len(data.get("discrepancies", []) or []),
             "time_utc": prov.get("time_utc", ""),
             "verdict": build_verdict(data), "summary": build_summary(data), "matrix": build_matrix(data),
-            "details": build_details(data), "discrepancies": build_discrepancies(data),
+            "details": build_details(data), "paths": build_paths(data), "discrepancies": build_discrepancies(data),
             "performance": build_performance(data), "unsupported": build_unsupported(data),
             "trends": build_trends(data, history_db), "provenance": build_provenance(data)}
 

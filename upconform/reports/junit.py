@@ -1,4 +1,5 @@
-"""JUnit XML from results.json: one testcase per (case, binding).
+"""JUnit XML from results.json: one testcase per (case, binding, path); classname is the binding, or
+``binding [path]`` off the eager path (so eager names stay as they were before paths existed).
 
 Which child element a testcase gets comes from ``Outcome(...).junit``: failures and errors carry the
 mismatch message, skipped ones (unsupported, xfail) their reason.
@@ -14,6 +15,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ..harness.outcome import Outcome
+from ..harness.results import check_label
 
 _COUNTER = {"failure": "failures", "error": "errors", "skipped": "skipped"}  # JUnit element -> testsuite attribute
 
@@ -31,7 +33,7 @@ def to_junit(data: dict[str, Any]) -> str:
             counts[suite_name] = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         c = counts[suite_name]
         c["tests"] += 1
-        tc = ET.SubElement(suites[suite_name], "testcase", classname=r["binding"], name=r["case_id"],
+        tc = ET.SubElement(suites[suite_name], "testcase", classname=check_label(r), name=r["case_id"],
                            time=f"{(r.get('timing') or {}).get('median_s') or 0:.6f}")
         out = Outcome(r["outcome"])
         kind = out.junit

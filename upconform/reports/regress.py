@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..harness.outcome import is_bad
-from ..harness.results import framework_versions
+from ..harness.results import check_key, check_label, framework_versions
 from ..harness.stats import median, samples_differ
 
 # provenance keys compared besides each framework distribution's version
@@ -57,16 +57,15 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: flo
     overlap. Provenance changes compare upconform, Python, NumPy, platform, CPU, threads, device and each
     framework's distribution versions (keyed ``framework/distribution``).
     """
-    key = lambda r: (r["case_id"], r["binding"])  # noqa: E731
-    b = {key(r): r for r in base.get("results", [])}
-    n = {key(r): r for r in new.get("results", [])}
+    b = {check_key(r): r for r in base.get("results", [])}
+    n = {check_key(r): r for r in new.get("results", [])}
     out: dict[str, Any] = {"outcome_changes": [], "error_growth": [], "slowdowns": [], "speedups": [],
                            "added": sorted(map(list, n.keys() - b.keys())),
                            "removed": sorted(map(list, b.keys() - n.keys())),
                            "provenance_changes": provenance_changes(base.get("provenance", {}), new.get("provenance", {}))}
     for k in sorted(b.keys() & n.keys()):
         rb, rn = b[k], n[k]
-        entry = {"case_id": k[0], "binding": k[1]}
+        entry = {"case_id": k[0], "binding": k[1], "path": k[2], "label": check_label(rn)}
         if rb["outcome"] != rn["outcome"]:
             out["outcome_changes"].append({**entry, "from": rb["outcome"], "to": rn["outcome"],
                                            "regression": not is_bad(rb["outcome"]) and is_bad(rn["outcome"]),
@@ -106,11 +105,11 @@ def format_comparison(c: dict[str, Any], limit: int = 20) -> str:
         lines.append(f"{title}: {len(items)}")
         for it in items[:limit]:
             if key == "outcome_changes":
-                lines.append(f"  {it['from']} -> {it['to']}  {it['case_id']} :: {it['binding']}  {it['reason'][:100]}")
+                lines.append(f"  {it['from']} -> {it['to']}  {it['case_id']} :: {it.get('label', it['binding'])}  {it['reason'][:100]}")
             elif key == "error_growth":
-                lines.append(f"  ULP {it['max_ulp'][0]:.3g} -> {it['max_ulp'][1]:.3g}  {it['case_id']} :: {it['binding']}")
+                lines.append(f"  ULP {it['max_ulp'][0]:.3g} -> {it['max_ulp'][1]:.3g}  {it['case_id']} :: {it.get('label', it['binding'])}")
             else:
                 how = f"p={it['p_value']:.3g}" + (", ranges apart" if it.get("rule") == "separated ranges" else "")
-                lines.append(f"  x{it['ratio']:.2f} ({how}) {it['case_id']} :: {it['binding']}")
+                lines.append(f"  x{it['ratio']:.2f} ({how}) {it['case_id']} :: {it.get('label', it['binding'])}")
     lines.append(f"added checks: {len(c['added'])}, removed checks: {len(c['removed'])}")
     return "\n".join(lines)
