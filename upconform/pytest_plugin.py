@@ -2,7 +2,8 @@
 
 ``pytest --upconform specs/`` (or one spec file) collects one item per (case, binding, path), with
 node id ``FILE::BINDING::CASE_ID`` (``FILE::BINDING [PATH]::CASE_ID`` off the eager path; JUnit:
-classname = binding or ``binding [path]``, name = case id, as ``junit.xml`` of ``upconform run``), and the same verdicts as ``upconform run``: pass passes, fail/error fail with
+classname = binding or ``binding [path]``, name = case id, as ``junit.xml`` of ``upconform run``),
+and the same verdicts as ``upconform run``: pass passes, fail/error fail with
 the mismatch message, unsupported is skipped with its reason, xfail is xfailed, xpass fails.
 It works with ``-k``, ``-x``, ``--junitxml`` and xdist.
 """

@@ -27,8 +27,7 @@ from .canonical import Case, MissingDtype, case_tensors, expected_output
 from .harness import expectations as exp
 from .harness.budget import over_budget
 from .harness.discrepancy import run_discrepancy
-from .harness.results import SCHEMA_VERSION, provenance, sanitize, write_json_atomic, write_text_atomic
-from .harness.results import check_key
+from .harness.results import SCHEMA_VERSION, check_key, provenance, sanitize, write_json_atomic, write_text_atomic
 from .harness.runner import Result, check, checks_for, run_cases
 from .harness.spec import Discrepancy, SpecError, default_spec_paths, load_files
 from .harness.workers import InProcess, Isolated, configure_threads

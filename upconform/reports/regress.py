@@ -104,12 +104,13 @@ def format_comparison(c: dict[str, Any], limit: int = 20) -> str:
             continue
         lines.append(f"{title}: {len(items)}")
         for it in items[:limit]:
+            name = it.get("label", it["binding"])
             if key == "outcome_changes":
-                lines.append(f"  {it['from']} -> {it['to']}  {it['case_id']} :: {it.get('label', it['binding'])}  {it['reason'][:100]}")
+                lines.append(f"  {it['from']} -> {it['to']}  {it['case_id']} :: {name}  {it['reason'][:100]}")
             elif key == "error_growth":
-                lines.append(f"  ULP {it['max_ulp'][0]:.3g} -> {it['max_ulp'][1]:.3g}  {it['case_id']} :: {it.get('label', it['binding'])}")
+                lines.append(f"  ULP {it['max_ulp'][0]:.3g} -> {it['max_ulp'][1]:.3g}  {it['case_id']} :: {name}")
             else:
                 how = f"p={it['p_value']:.3g}" + (", ranges apart" if it.get("rule") == "separated ranges" else "")
-                lines.append(f"  x{it['ratio']:.2f} ({how}) {it['case_id']} :: {it.get('label', it['binding'])}")
+                lines.append(f"  x{it['ratio']:.2f} ({how}) {it['case_id']} :: {name}")
     lines.append(f"added checks: {len(c['added'])}, removed checks: {len(c['removed'])}")
     return "\n".join(lines)
