@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[torch,tensorflow,bfloat16,onnx,openvino,export,litert,analysis,test]'
 	@touch $(STAMP)
 
+# two frameworks at a time on the 2-core reference machine (each worker then gets one thread); --jobs 1
+# gives timings without contention
+RUN_ARGS ?= --jobs 2
 run: setup
-	$(BIN)/upconform run --out reports/latest
+	$(BIN)/upconform run $(RUN_ARGS) --out reports/latest
 
 test: setup
 	$(BIN)/python -m pytest -q -m "not slow" tests upconform

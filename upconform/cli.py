@@ -52,7 +52,7 @@ def _options(args: argparse.Namespace, **overrides: Any) -> Any:
     fields = dict(specs=args.specs, bindings=args.binding, frameworks=args.framework, ops=args.op, k=args.k,
                   paths=getattr(args, "path", None))
     for name, attr in (("expectations", "expectations"), ("shard", "shard"), ("isolation", "isolation"),
-                       ("threads", "threads"), ("device", "device"), ("timeout", "timeout"),
+                       ("threads", "threads"), ("jobs", "jobs"), ("device", "device"), ("timeout", "timeout"),
                        ("timing_budget", "timing_budget"), ("max_case_bytes", "max_case_bytes"),
                        ("verbose", "verbose")):
         if hasattr(args, attr):
@@ -437,7 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--expectations", default="specs/expectations.yaml", help="known discrepancies file")
     r.add_argument("--adapter", action="append", help="module:object with extra bindings (repeatable)")
     r.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    r.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every framework")
+    r.add_argument("--threads", type=int, default=None,
+                   help="threads for every framework (default: the CPU count divided by --jobs)")
+    r.add_argument("--jobs", type=int, default=1,
+                   help="frameworks that run at once, each in its own worker (default 1: timings without "
+                        "contention; more is faster on a multi-core machine, timings then share the CPU)")
     r.add_argument("--timing-budget", type=float, default=0.02, help="seconds of timed repeats per check")
     r.add_argument("--no-discrepancies", action="store_true", help="skip the discrepancy reports")
     r.add_argument("--history", default="reports/history.sqlite", help="history database (SQLite)")

@@ -18,7 +18,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ class Options:
     out: str | Path | None = "reports/latest"  # None: write nothing (the pytest plugin)
     resume: bool = False
     isolation: bool = True
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: int | None = None  # None: the CPU count divided by jobs
+    jobs: int = 1  # frameworks that run at once (isolated workers only)
     device: str = "cpu"
     timeout: float = 60.0
     timing_budget: float = 0.02
@@ -175,6 +176,12 @@ class Session:
 
     def __init__(self, options: Options) -> None:
         self.options = o = options
+        if o.jobs < 1:
+            raise UsageError(f"--jobs: {o.jobs} must be 1 or more")
+        if o.threads is None:
+            o.threads = max(1, (os.cpu_count() or 1) // o.jobs)
+        elif o.threads < 1:
+            raise UsageError(f"--threads: {o.threads} must be 1 or more")
         for a in o.adapters:
             load_adapter(a)
         self.shard = parse_shard(o.shard)
@@ -307,7 +314,7 @@ class Session:
                       f"{len(selected) - len(done)} to run", file=sys.stderr)
             new = run_cases(self.cases, self.names, expectations=self.expectations, device=o.device,
                             timing_budget_s=o.timing_budget, on_result=record, skip=done, executor=executor,
-                            timeout=o.timeout, paths=self.paths)
+                            timeout=o.timeout, paths=self.paths, jobs=o.jobs if o.isolation else 1)
             names = set(self.names)
             reports = [run_discrepancy(d, executor, o.timeout, self.expectations) for d in self.discrepancy_specs
                        if o.discrepancies and all(c["binding"] in names for c in d.calls)]
@@ -325,7 +332,7 @@ class Session:
             "provenance": provenance(threads=o.threads, device=o.device, flags={
                 "argv": list(o.argv), "specs": [str(p) for p in self.spec_paths],
                 "expectations": str(o.expectations), "timing_budget_s": o.timing_budget, "paths": self.paths,
-                "isolation": bool(o.isolation), "timeout_s": o.timeout, "shard": o.shard,
+                "isolation": bool(o.isolation), "jobs": o.jobs, "timeout_s": o.timeout, "shard": o.shard,
                 "resumed_checks": len(previous)}),
             "duration_s": round(time.perf_counter() - started, 3),
             "results": [by_key[k] for k in selected if k in by_key],

@@ -228,39 +228,115 @@ def _finish(res: Result, t0: float) -> Result:
     return res
 
 
+def _reference(case: Case) -> tuple[dict[str, np.ndarray] | None, np.ndarray | None, str, float]:
+    """(tensors, expected, why the reference rejected the case, seconds): computed once per case."""
+    ref_err = ""
+    expected = None
+    t0 = time.perf_counter()
+    try:
+        tensors: dict[str, np.ndarray] | None = case_tensors(case)
+    except MissingDtype as e:  # every check of this case is unsupported, with the reason
+        tensors, ref_err = None, str(e)
+    if tensors is not None:
+        try:
+            expected = expected_output(case, tensors)
+        except Exception as e:  # noqa: BLE001
+            ref_err = f"{type(e).__name__}: {e}"
+    return tensors, expected, ref_err, time.perf_counter() - t0
+
+
 def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: Sequence[exp.Expectation] = (),
               device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = 5,
               on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str, str]] | None = None,
-              executor: Any = None, timeout: float = 60.0, paths: Sequence[str] | None = None) -> list[Result]:
+              executor: Any = None, timeout: float = 60.0, paths: Sequence[str] | None = None,
+              jobs: int = 1) -> list[Result]:
     """Every applicable (case, binding, path) check; the reference runs once per case and is shared.
 
     ``skip`` holds (case_id, binding, path) keys already done (for resumed runs); ``paths`` overrides
-    the cases' own ``paths:``.
+    the cases' own ``paths:``. With ``jobs`` > 1 and an isolated executor, up to ``jobs`` frameworks
+    run at once, each in its own worker process, each framework's checks in suite order (a lane per
+    framework); results come back in completion order, ``on_result`` is called from one thread at a time.
     """
-    results = []
+    plan = []
     for case in cases:
         names = [(n, p) for n, p in checks_for(case, binding_names, paths) if not skip or (case.id, n, p) not in skip]
-        if not names:
-            continue
-        ref_err = ""
-        expected = None
-        t0 = time.perf_counter()
-        try:
-            tensors: dict[str, np.ndarray] | None = case_tensors(case)
-        except MissingDtype as e:  # every check of this case is unsupported, with the reason
-            tensors, ref_err = None, str(e)
-        if tensors is not None:
-            try:
-                expected = expected_output(case, tensors)
-            except Exception as e:  # noqa: BLE001
-                ref_err = f"{type(e).__name__}: {e}"
-        ref_s = time.perf_counter() - t0
+        if names:
+            plan.append((case, names))
+    ex = executor or _IN_PROCESS
+    if jobs <= 1 or not getattr(ex, "isolated", False):
+        return _run_lane(plan, expectations=expectations, device=device, timing_budget_s=timing_budget_s,
+                         max_repeats=max_repeats, on_result=on_result, executor=executor, timeout=timeout)
+    return _run_lanes(plan, jobs, expectations=expectations, device=device, timing_budget_s=timing_budget_s,
+                      max_repeats=max_repeats, on_result=on_result, executor=ex, timeout=timeout)
+
+
+def _run_lane(plan: list[tuple[Case, list[tuple[str, str]]]], *, on_result: Callable[[Result], None] | None,
+              references: Any = None, stop: Any = None, **kw: Any) -> list[Result]:
+    results = []
+    for case, names in plan:
+        if stop is not None and stop.is_set():
+            break
+        tensors, expected, ref_err, ref_s = references(case) if references else _reference(case)
         for n, p in names:
-            r = check(case, n, tensors, expected, expectations=expectations, device=device,
-                      timing_budget_s=timing_budget_s, max_repeats=max_repeats, reference_error=ref_err,
-                      executor=executor, timeout=timeout, path=p)
+            r = check(case, n, tensors, expected, reference_error=ref_err, path=p, **kw)
             r.timing["reference_s"] = ref_s / len(names)  # the case's reference time, shared by its checks
             results.append(r)
             if on_result:
                 on_result(r)
     return results
+
+
+def _run_lanes(plan: list[tuple[Case, list[tuple[str, str]]]], jobs: int, *,
+               on_result: Callable[[Result], None] | None, executor: Any, **kw: Any) -> list[Result]:
+    """One lane per framework, ``jobs`` lanes at a time; a case's reference is computed by the first
+    lane that needs it and dropped when its last lane is done with it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    lanes: dict[str, list[tuple[Case, list[tuple[str, str]]]]] = {}
+    for case, names in plan:
+        by_fw: dict[str, list[tuple[str, str]]] = {}
+        for n, p in names:
+            by_fw.setdefault(executor.framework_of(n), []).append((n, p))
+        for fw, ns in by_fw.items():
+            lanes.setdefault(fw, []).append((case, ns))
+    users = {}
+    for fw_plan in lanes.values():
+        for case, _ in fw_plan:
+            users[case.id] = users.get(case.id, 0) + 1
+    refs: dict[str, Any] = {}
+    locks: dict[str, threading.Lock] = {}
+    guard, emit = threading.Lock(), threading.Lock()
+
+    def references(case: Case) -> Any:
+        with guard:
+            lock = locks.setdefault(case.id, threading.Lock())
+        with lock:
+            if case.id not in refs:
+                refs[case.id] = _reference(case)
+            out = refs[case.id]
+        with guard:
+            users[case.id] -= 1
+            if users[case.id] == 0:
+                refs.pop(case.id, None)
+                locks.pop(case.id, None)
+        return out
+
+    def report(r: Result) -> None:
+        if on_result:
+            with emit:
+                on_result(r)
+
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="upconform-lane")
+    order = sorted(lanes.values(), key=lambda lane: sum(len(ns) for _, ns in lane), reverse=True)
+    futures = [pool.submit(_run_lane, lane, on_result=report, references=references, executor=executor, stop=stop, **kw)
+               for lane in order]
+    try:
+        out = [r for f in futures for r in f.result()]
+    except BaseException:  # Ctrl-C / SIGTERM: lanes stop after their current check; the caller closes the workers
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return out

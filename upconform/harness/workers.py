@@ -400,21 +400,27 @@ class Isolated:
         self.threads = threads
         self.log_dir = log_dir
         self.workers: dict[str, Worker] = {}
+        import threading
+
+        self._lock = threading.Lock()  # lanes of different frameworks may start their workers at once
 
     def framework_of(self, binding: str) -> str:
         return get(binding).framework
 
     def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         fw = self.framework_of(binding)
-        if fw not in self.workers:
-            log = None
-            if self.log_dir is not None:
-                os.makedirs(self.log_dir, exist_ok=True)
-                log = os.path.join(self.log_dir, f"{fw}.log")
-            self.workers[fw] = Worker(fw, self.adapters, self.threads, log_path=log)
-        return self.workers[fw].call(binding, kind, payload, timeout or 60.0)
+        with self._lock:
+            if fw not in self.workers:
+                log = None
+                if self.log_dir is not None:
+                    os.makedirs(self.log_dir, exist_ok=True)
+                    log = os.path.join(self.log_dir, f"{fw}.log")
+                self.workers[fw] = Worker(fw, self.adapters, self.threads, log_path=log)
+            w = self.workers[fw]
+        return w.call(binding, kind, payload, timeout or 60.0)
 
     def close(self) -> None:
-        for w in self.workers.values():
-            w.stop()
-        self.workers.clear()
+        with self._lock:
+            for w in self.workers.values():
+                w.stop()
+            self.workers.clear()
