@@ -32,16 +32,17 @@ def _summary_table(results: list[dict[str, Any]]) -> str:
 
     s = summarize(results)
     cols = [o for o in OUTCOMES if any(o in ops.get(op, {}) for ops in s.values() for op in ops)] or ["pass"]
-    head = f"{'framework':12s} {'op':16s}" + "".join(f"{c:>12s}" for c in cols)
+    w = max([12, *map(len, s)])
+    head = f"{'framework':{w}s} {'op':16s}" + "".join(f"{c:>12s}" for c in cols)
     lines = [head, "-" * len(head)]
     for fw in sorted(s):
         for op in sorted(s[fw]):
-            lines.append(f"{fw:12s} {op:16s}" + "".join(f"{s[fw][op].get(c, 0):12d}" for c in cols))
+            lines.append(f"{fw:{w}s} {op:16s}" + "".join(f"{s[fw][op].get(c, 0):12d}" for c in cols))
     tot: dict[str, int] = {}
     for r in results:
         tot[r["outcome"]] = tot.get(r["outcome"], 0) + 1
     lines.append("-" * len(head))
-    lines.append(f"{'total':29s}" + "".join(f"{tot.get(c, 0):12d}" for c in cols))
+    lines.append(f"{'total':{w + 17}s}" + "".join(f"{tot.get(c, 0):12d}" for c in cols))
     return "\n".join(lines)
 
 

@@ -158,10 +158,17 @@ def sanitize(v: Any) -> Any:
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
-    """Outcome counts per framework and op."""
+    """Outcome counts per framework (``framework [path]`` off the eager path) and op.
+
+    Example:
+        >>> summarize([{"framework": "f", "op": "o", "outcome": "pass", "path": "onnx"}])
+        {'f [onnx]': {'o': {'pass': 1}}}
+    """
     out: dict[str, dict[str, dict[str, int]]] = {}
     for r in results:
-        d = out.setdefault(r["framework"], {}).setdefault(r["op"], {})
+        p = r.get("path") or "eager"
+        fw = r["framework"] if p == "eager" else f"{r['framework']} [{p}]"
+        d = out.setdefault(fw, {}).setdefault(r["op"], {})
         d[r["outcome"]] = d.get(r["outcome"], 0) + 1
     return out
 

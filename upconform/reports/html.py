@@ -127,7 +127,8 @@ def build_summary(data: Data) -> dict[str, Any]:
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = {}
     for r in results:
-        c = counts[(r["framework"], r["op"])]
+        p = r.get("path") or "eager"
+        c = counts[(r["framework"] if p == "eager" else f"{r['framework']} [{p}]", r["op"])]
         c[r["outcome"]] = c.get(r["outcome"], 0) + 1
         totals[r["outcome"]] = totals.get(r["outcome"], 0) + 1
     outcomes = [o for o in OUTCOME_ORDER if o.value in totals] or [Outcome.PASS]
