@@ -18,7 +18,7 @@ binding adds the readings that runtime follows.
 
 Example:
     >>> args_meaning("DepthToSpace", {"blocksize": 2, "mode": "CRD"}, {"x": (1, 8, 2, 3)})
-    ('pixel_shuffle', {'upscale_factor': 2, 'mode': 'CRD'})
+    ('pixel_shuffle', {'mode': 'CRD', 'upscale_factor': 2})
 """
 
 from __future__ import annotations
