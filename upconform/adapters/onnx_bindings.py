@@ -395,12 +395,9 @@ def _resize_args(n: Mapping[str, Any], x: tuple[int, ...]) -> dict[str, Any] | U
             args[key] = 1
     if "roi" in n:
         args["roi"] = [float(v) for v in n["roi"]]
-    if "keep_aspect_ratio_policy" in n:
-        # The normal form keeps the policy with the full-rank output sizes but not the axes it applied to;
-        # the reference then applies it over N and C too (sizes 6x6 over axes 2, 3 of 2x3x5x7: it expects
-        # 2x2x4x6, the runtimes give 2x3x4x6). Refused until the normal form keeps the axes.
-        return Unsupported("the canonical normal form of keep_aspect_ratio_policy drops the policy's axes (the "
-                           "reference re-applies it over N and C): not expressible until that is fixed")
+    if "keep_aspect_ratio_policy" in n:  # the normal form keeps the requested sizes on the policy's axes
+        args["keep_aspect_ratio_policy"] = n["keep_aspect_ratio_policy"]
+        args["axes"] = [int(v) for v in n["axes"]]
     if "sizes" in n:
         args["sizes"] = [int(v) for v in n["sizes"]]
     else:

@@ -51,15 +51,20 @@ def normalize(p: dict[str, Any], shapes: Shapes) -> dict[str, Any]:
         for a, s in zip(axes, p["scales"]):
             full[a] = float(s)
         exact = all(exact_ratio(s) == Fraction(o, i) if i else o == 0 for s, o, i in zip(full, out_shape, x))
-        if exact and p["keep_aspect_ratio_policy"] == "stretch" and p["coordinate_transformation_mode"] != \
-                "tf_crop_and_resize":
+        # (keep_aspect_ratio_policy applies to sizes only: Resize-19 ignores it with scales)
+        if exact and p["coordinate_transformation_mode"] != "tf_crop_and_resize":
             n["sizes"] = out_shape  # the given scale is exactly out/in: sizes mean the same
         else:
             n["scales"] = full
+    elif p["keep_aspect_ratio_policy"] != "stretch":
+        # Resize-19: one scale for the policy's axes (min or max of sizes/in), the output round(scale * in):
+        # the requested sizes, the axes and the policy together are the meaning (out/in is not the scale)
+        by_axis = dict(zip(axes, p["sizes"]))
+        n["sizes"] = [int(by_axis[a]) for a in sorted(by_axis)]
+        n["axes"] = sorted(by_axis)
+        n["keep_aspect_ratio_policy"] = p["keep_aspect_ratio_policy"]
     else:
         n["sizes"] = out_shape
-    if p["keep_aspect_ratio_policy"] != "stretch":
-        n["keep_aspect_ratio_policy"] = p["keep_aspect_ratio_policy"]
     ctm = n["coordinate_transformation_mode"]
     if ctm == "tf_crop_and_resize":
         roi = [0.0] * len(x) + [1.0] * len(x)
@@ -129,8 +134,13 @@ def _resized_length(n: Mapping[str, Any], in_len: int, axis: int, rule: str) -> 
 
 
 def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
-    if "sizes" in n:
+    if "sizes" in n and "axes" not in n:
         return tuple(int(v) for v in n["sizes"])
+    if "sizes" in n:  # keep_aspect_ratio_policy over the given axes
+        out, _ = output_geometry(tuple(shapes["x"]), sizes=n["sizes"], axes=n["axes"],
+                                 coordinate_transformation_mode=n["coordinate_transformation_mode"],
+                                 keep_aspect_ratio_policy=n["keep_aspect_ratio_policy"])
+        return tuple(out)
     out, _ = output_geometry(tuple(shapes["x"]), scales=n["scales"],
                              coordinate_transformation_mode=n["coordinate_transformation_mode"], roi=n.get("roi"),
                              keep_aspect_ratio_policy=n.get("keep_aspect_ratio_policy", "stretch"),
