@@ -342,3 +342,25 @@ def test_maxunpool_index_plane_readings(onnx_runners):
                                     "index_plane": "default_shape"}, {"x": (1, 1, 4, 4)})["index_plane"] == "default_shape"
     assert "index_plane" not in normalize("max_unpool", {"kernel_shape": 2, "strides": 2, "index_plane": "default_shape"},
                                           {"x": (1, 1, 4, 4)})
+
+
+def test_keep_aspect_normal_form_keeps_the_policy_axes():
+    """The policy's one scale drives the coordinates and round(scale * in) the output: the normal form keeps
+    the requested sizes on the policy's axes (a full-rank out shape would re-apply it over N and C)."""
+    from upconform.canonical import Case, case_tensors, expected_output, op_info
+
+    c = Case(id="resize/k[float32]", op="resize", name="k", dtype="float32",
+             params={"mode": "linear", "sizes": [6, 6], "axes": [2, 3], "keep_aspect_ratio_policy": "not_larger"},
+             shapes={"x": (2, 3, 5, 7)})
+    assert {k: c.normal[k] for k in ("sizes", "axes", "keep_aspect_ratio_policy")} == {
+        "sizes": (6, 6), "axes": (2, 3), "keep_aspect_ratio_policy": "not_larger"}
+    assert op_info("resize").output_shape(c.normal, c.shapes) == (2, 3, 4, 6)
+    t = case_tensors(c)
+    want = R.resize(t["x"].astype(np.float64), mode="linear", sizes=[6, 6], axes=[2, 3],
+                    keep_aspect_ratio_policy="not_larger")
+    np.testing.assert_array_equal(expected_output(c, t), want)
+    # with scales the policy means nothing (Resize-19: it applies to sizes only) and is dropped
+    s = Case(id="resize/s[float32]", op="resize", name="s", dtype="float32",
+             params={"mode": "linear", "scales": [1, 1, 2, 2], "keep_aspect_ratio_policy": "not_larger"},
+             shapes={"x": (1, 1, 3, 3)})
+    assert "keep_aspect_ratio_policy" not in s.normal and s.normal["sizes"] == (1, 1, 6, 6)
