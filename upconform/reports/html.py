@@ -129,8 +129,10 @@ def _headline(n_checks: int, n_calls: int) -> str:
     """The verdict's banner: bad checks and bad discrepancy calls, counted apart.
 
     Example:
-        >>> _headline(0, 2), _headline(1, 0), _headline(3, 1)
-        ('2 discrepancy calls with a bad outcome', '1 check with a bad outcome', '3 checks and 1 discrepancy call with a bad outcome')
+        >>> _headline(0, 2)
+        '2 discrepancy calls with a bad outcome'
+        >>> _headline(1, 0), _headline(3, 1)
+        ('1 check with a bad outcome', '3 checks and 1 discrepancy call with a bad outcome')
     """
     parts = [f"{n} {what}{'' if n == 1 else 's'}" for n, what in ((n_checks, "check"), (n_calls, "discrepancy call"))
              if n]
