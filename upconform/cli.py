@@ -1,7 +1,7 @@
 """The ``upconform`` command line: run, list, validate, explain.
 
-Exit codes: 0 everything conforms (pass, xfail, unsupported), 1 any fail/error/xpass/crash/timeout,
-2 usage or spec errors.
+Exit codes: 0 everything conforms (pass, xfail, unsupported), 1 any fail/error/xpass/crash/timeout of a
+check or of a discrepancy call (a call that raises or whose meaning does not conform), 2 usage or spec errors.
 
 Example:
     upconform run specs/resize.yaml --framework torch -k bilinear --out reports/latest
@@ -99,21 +99,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> int:
+    from .harness.discrepancy import call_text, call_verdict, summary_lines
     from .harness.outcome import is_bad
 
-    print(_summary_table(data["results"]))
-    bad = [r for r in data["results"] if is_bad(r["outcome"])]
+    results, discs = data["results"], data.get("discrepancies", []) or []
+    if results or not discs:  # a run of discrepancy reports alone has no table to show
+        print(_summary_table(results))
+    if discs:
+        print(f"discrepancy reports ({len(discs)}):")
+        for d in discs:
+            print("\n".join(summary_lines(d)))
+    bad = [r for r in results if is_bad(r["outcome"])]
     for r in bad[:20]:
-        print(f"{r['outcome'].upper():8s} {r['case_id']} :: {r['binding']}: {r['reason']}")
+        dep = f" [deprecated: {r['deprecated']}]" if r.get("deprecated") else ""
+        print(f"{r['outcome'].upper():8s} {r['case_id']} :: {r['binding']}{dep}: {r['reason']}")
     if len(bad) > 20:
         print(f"... and {len(bad) - 20} more (see {out_dir / 'results.json'})")
-    # a discrepancy call whose claimed meaning does not conform is a bad outcome too
-    bad_calls = [(d, c) for d in data.get("discrepancies", []) for c in d.get("calls", [])
+    # a discrepancy call that raises or whose claimed meaning does not conform is a bad outcome too
+    bad_calls = [(d, i, c) for d in discs for i, c in enumerate(d.get("calls", []))
                  if c.get("outcome") and is_bad(c["outcome"])]
-    for d, c in bad_calls[:20]:
-        why = c.get("error") or f"max abs error {c.get('max_abs_err_vs_reference')} vs the reference of its meaning"
-        print(f"{c['outcome'].upper():8s} {d['id']} :: {c['binding']}({c.get('args')}): {why}")
-    print(f"{len(data['results'])} checks, {len(data['discrepancies'])} discrepancy reports in "
+    for d, i, c in bad_calls[:20]:
+        print(f"{c['outcome'].upper():8s} {d['id']} #{i} :: {call_text(c)}: {call_verdict(c)}")
+    if len(bad_calls) > 20:
+        print(f"... and {len(bad_calls) - 20} more discrepancy calls (see {out_dir / 'results.json'})")
+    n_calls = sum(len(d.get("calls", [])) for d in discs)
+    calls = f" ({n_calls} calls, {len(bad_calls)} with a bad outcome)" if discs else ""
+    print(f"{len(results)} checks, {len(discs)} discrepancy reports{calls} in "
           f"{data.get('duration_s', 0):.1f} s -> {out_dir / 'results.json'}, index.html, junit.xml")
     status = 1 if bad or bad_calls else 0
     if getattr(args, "baseline", None):

@@ -186,6 +186,8 @@ class Binding:
     readings: Mapping[str, tuple[str, ...]] = {}
     # every keyword argument the API takes, as a user writes it (empty: not declared, not checked)
     native_args: frozenset[str] = frozenset()
+    # the API is deprecated upstream: what to use instead (shown wherever its calls are printed); "" if not
+    deprecated: str = ""
 
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise ``TypeError`` naming an argument the API does not take (as the framework would).

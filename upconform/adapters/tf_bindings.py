@@ -336,12 +336,18 @@ class _ResizeV1(TfBinding):
     ops = ("resize",)
     mode = "linear"
     fn = ""
+    method = "bilinear"  # tf.image.resize's method of the same mode (the deprecation mark names it)
     native_args = frozenset({"size", "align_corners", "half_pixel_centers", "name"})
     # (align_corners, half_pixel_centers) -> canonical parameters
     table: dict[tuple[bool, bool], dict[str, Any]] = {}
 
     def _call_args(self, size: list[int], ac: bool, hpc: bool) -> dict[str, Any]:
         return {"size": size, "align_corners": ac, "half_pixel_centers": hpc}
+
+    @property
+    def deprecated(self) -> str:  # type: ignore[override]
+        return (f"TF1 compatibility API (tf.compat.v1): use tf.image.resize(..., method={self.method!r}) "
+                "(half-pixel centres only; no align_corners)")
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
@@ -401,6 +407,7 @@ class _ResizeV1(TfBinding):
 
 class ResizeNearestV1(_ResizeV1):
     name = "tf.compat.v1.image.resize_nearest_neighbor"
+    method = "nearest"
     fn = "resize_nearest_neighbor"
     mode = "nearest"
     table = {
@@ -425,6 +432,7 @@ class ResizeBilinearV1(_ResizeV1):
 
 class ResizeBicubicV1(_ResizeV1):
     name = "tf.compat.v1.image.resize_bicubic"
+    method = "bicubic"
     fn = "resize_bicubic"
     mode = "cubic"
     table = {
@@ -439,6 +447,7 @@ class ResizeAreaV1(_ResizeV1):
     """tf.compat.v1.image.resize_area(images, size, align_corners=False, name=None): no half_pixel_centers."""
 
     name = "tf.compat.v1.image.resize_area"
+    method = "area"
     fn = "resize_area"
     mode = "area"
     native_args = frozenset({"size", "align_corners", "name"})

@@ -986,6 +986,7 @@ class UpsamplingNearest2d(Upsample):
     native_args = frozenset({"size", "scale_factor"})
     fixed_args = {"mode": "nearest"}
     search_ranks = (2,)
+    deprecated = "deprecated in favor of torch.nn.functional.interpolate(..., mode='nearest')"
 
 
 class UpsamplingBilinear2d(Upsample):
@@ -997,3 +998,4 @@ class UpsamplingBilinear2d(Upsample):
     native_args = frozenset({"size", "scale_factor"})
     fixed_args = {"mode": "bilinear", "align_corners": True}
     search_ranks = (2,)
+    deprecated = "deprecated in favor of torch.nn.functional.interpolate(..., mode='bilinear', align_corners=True)"

@@ -19,11 +19,11 @@ from .dtypes import DTYPES, MissingDtype, np_dtype, spacing
 from .inputs import GENERATORS, case_tensors, expected_output, generate
 from .opinfo import OpInfo
 from .registry import OPS, normalize, op_info
-from .tolerances import DEFAULT_TOLERANCES, Tolerance
+from .tolerances import DEFAULT_TOLERANCES, Tolerance, for_magnitude
 from .values import freeze, per_axis, plain
 
 __all__ = [
     "DEFAULT_TOLERANCES", "DTYPES", "GENERATORS", "OPS", "Case", "MissingDtype", "OpInfo", "Tolerance",
-    "case_tensors", "expected_output", "freeze", "generate", "normalize", "np_dtype", "op_info", "per_axis",
+    "case_tensors", "expected_output", "for_magnitude", "freeze", "generate", "normalize", "np_dtype", "op_info", "per_axis",
     "plain", "spacing",
 ]

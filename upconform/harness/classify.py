@@ -1,6 +1,7 @@
 """Name the shape of a mismatch, computed once at run time from the actual and expected arrays.
 
-Classes: ``shifted`` (the whole output matches the reference moved by one pixel along an axis),
+Classes: ``shifted`` (the whole output matches the reference moved by one pixel along an axis, or
+along two axes at once),
 ``border`` (every mismatch lies on the first or last index of a spatial axis), ``nearest-index``
 (nearest resize picked other input pixels: rounding or ties), ``precision`` (within 4 ULP of the
 dtype), ``permutation`` (the same values in other places: layout or channel order), ``values``.
@@ -34,16 +35,20 @@ def classify(actual: np.ndarray, expected: np.ndarray, dtype: str, *, params: Ma
     if a.shape != e.shape or a.ndim < 3:
         return {"kind": "shape", "detail": f"actual {a.shape} vs expected {e.shape}"}
     bad = ~_close(a, e, tol)
-    for axis in range(2, a.ndim):
-        n = a.shape[axis]
-        if n < 3:
-            continue
-        for shift in (1, -1):
-            core = slice(1, n - 1)
-            moved = np.take(e, np.arange(1, n - 1) - shift, axis=axis)
-            if np.all(_close(np.take(a, np.arange(n)[core], axis=axis), moved, tol)):
-                return {"kind": "shifted", "detail": f"the output is the reference shifted by {shift:+d} pixel "
-                                                     f"along axis {axis}"}
+    axes = [ax for ax in range(2, a.ndim) if a.shape[ax] >= 3]
+    # one pixel along one spatial axis, then along two at once (a padding that moves both: conv pads)
+    moves = [{ax: s} for ax in axes for s in (1, -1)]
+    moves += [{ax: s, bx: t} for i, ax in enumerate(axes) for bx in axes[i + 1:] for s in (1, -1) for t in (1, -1)]
+    for move in moves:
+        core_a, moved = a, e
+        for ax in range(2, a.ndim):
+            n = a.shape[ax]
+            if ax in move:
+                core_a = np.take(core_a, np.arange(1, n - 1), axis=ax)
+                moved = np.take(moved, np.arange(1, n - 1) - move[ax], axis=ax)
+        if np.all(_close(core_a, moved, tol)):
+            shifts = " and ".join(f"{s:+d} pixel along axis {ax}" for ax, s in move.items())
+            return {"kind": "shifted", "detail": f"the output is the reference shifted by {shifts}"}
     idx = np.argwhere(bad)
     if len(idx):
         spatial = idx[:, 2:]

@@ -1,8 +1,14 @@
 """Discrepancy reports: several native calls on one canonical input, explained and compared pairwise.
 
 For each call: its canonical meaning (``from_native``), whether it conforms to the reference for
-that meaning, and for each pair the max abs/rel difference, agreement within the dtype's
-tolerance, and the canonical parameters that differ.
+that meaning, and for each pair the max abs/rel difference, agreement within the tolerance, and the
+canonical parameters that differ. Both comparisons go through :func:`compare` with the dtype's
+tolerance, ``atol`` scaled by the input's magnitude (:func:`~upconform.canonical.for_magnitude`);
+a call or pair that disagrees gets the mismatch classification and diff map of a failed check.
+
+Errors are given absolute and relative to the input's range, ``max(x) - min(x)`` over the finite
+values of the input ``x`` (``input_range`` in the report): ``max_err_vs_range`` for a call against
+the reference, ``max_diff_vs_range`` for a pair.
 
 Example:
     >>> differing_params({"mode": "linear", "a": 1}, {"mode": "cubic", "a": 1})
@@ -16,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..canonical import DEFAULT_TOLERANCES, generate, op_info, plain
+from ..canonical import DEFAULT_TOLERANCES, for_magnitude, generate, np_dtype, op_info, plain
 from . import expectations as exp
+from .classify import classify, diff_map
 from .compare import compare
 from .outcome import Outcome
 from .spec import Discrepancy
@@ -74,36 +81,78 @@ def discrepancy_tensors(d: Discrepancy) -> tuple[dict[str, np.ndarray], dict[str
 
 
 def call_outcome(entry: dict[str, Any]) -> Outcome:
-    """A call's verdict: ``fail`` when its claimed meaning does not conform, ``error`` when the
-    framework raised on a meaning the reference accepts, ``unsupported`` without a claim.
+    """A call's verdict: ``error`` when the call raised (whatever it means: a port that raises does
+    not run) or the reference rejected its meaning, ``crash``/``timeout`` when its worker died or hung,
+    ``unsupported`` when it ran but has no canonical reading, else ``fail`` when its claimed meaning
+    does not conform and ``pass`` when it does.
 
     Example:
         >>> str(call_outcome({"canonical": {"mode": "linear"}, "conforms": False, "error": None}))
         'fail'
+        >>> str(call_outcome({"canonical": None, "unsupported_reason": "no reading", "error": "ValueError: x"}))
+        'error'
     """
-    if entry.get("canonical") is None:
-        return Outcome.ERROR if entry.get("error") and entry.get("unsupported_reason") is None else Outcome.UNSUPPORTED
-    if entry.get("error") or entry.get("reference_error"):
+    err = entry.get("error") or ""
+    for status in (Outcome.CRASH, Outcome.TIMEOUT):
+        if err.startswith(f"{status.value}:"):
+            return status
+    if err or entry.get("reference_error"):
         return Outcome.ERROR
+    if entry.get("canonical") is None:
+        return Outcome.UNSUPPORTED
     return Outcome.PASS if entry.get("conforms") else Outcome.FAIL
+
+
+def input_stats(x: np.ndarray) -> tuple[float, float]:
+    """(range, magnitude) of an input over its finite values: ``max(x) - min(x)`` and ``max |x|``
+    (0.0 and 0.0 without finite values).
+
+    Example:
+        >>> input_stats(np.array([-1.0, 3.0, np.inf]))
+        (4.0, 3.0)
+    """
+    f = np.asarray(x, dtype=np.float64)
+    f = f[np.isfinite(f)]
+    if not f.size:
+        return 0.0, 0.0
+    return float(f.max() - f.min()), float(np.abs(f).max())
+
+
+def vs_range(err: float | None, rng: float) -> float | None:
+    """An absolute error as a fraction of the input's range (None when either is missing or 0)."""
+    return err / rng if err is not None and rng > 0 and np.isfinite(err) else None
+
+
+_KEPT_METRICS = ("max_abs_err", "max_rel_err", "max_ulp", "mismatch_count", "mismatch_fraction", "worst_index",
+                 "worst_actual", "worst_expected")
+
+
+def _mismatch(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Any, params: dict[str, Any],
+              max_ulp: float | None) -> tuple[dict[str, Any], list[list[float]] | None]:
+    """The classification and diff map of a value mismatch, as for a failed check."""
+    return (classify(actual, expected, dtype, params=params, tolerance=tol, max_ulp=max_ulp),
+            diff_map(actual, expected))
 
 
 def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
                     expectations: Sequence[exp.Expectation] = ()) -> dict[str, Any]:
     """The report for one discrepancy entry (JSON-able); frameworks run through ``executor``. Each
     call gets an ``outcome`` (see :func:`call_outcome`), turned into xfail/xpass by an expectation on
-    the report's id and the call's binding."""
+    the report's id, the call's binding and (``calls:``) its position."""
+    from .runner import deprecation
     from .workers import InProcess
 
     ex = executor or InProcess()
     tensors, shapes = discrepancy_tensors(d)
-    tol = DEFAULT_TOLERANCES[d.dtype]
+    rng, mag = input_stats(tensors["x"])
+    tol = for_magnitude(d.dtype, mag, DEFAULT_TOLERANCES[d.dtype])
+    want = np_dtype(d.dtype)
     calls, outs, canon = [], [], []
-    for c in d.calls:
+    for index, c in enumerate(d.calls):
         name, args = c["binding"], dict(plain(c.get("args", {})))
-        entry: dict[str, Any] = {"binding": name, "args": args, "canonical": None, "unsupported_reason": None,
-                                 "conforms": None, "max_abs_err_vs_reference": None, "error": None,
-                                 "output_shape": None}
+        entry: dict[str, Any] = {"binding": name, "args": args, "deprecated": deprecation(name), "canonical": None,
+                                 "unsupported_reason": None, "conforms": None, "max_abs_err_vs_reference": None,
+                                 "max_err_vs_range": None, "error": None, "output_shape": None}
         got = ex.call(name, "native", {"binding": name, "args": args, "shapes": shapes, "op": d.op,
                                         "tensors": tensors}, timeout)
         if got.get("status") in ("crash", "timeout", "error"):
@@ -122,12 +171,19 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
                 cmp = compare(out, expected, d.dtype, tol)
                 entry["conforms"] = cmp.ok
                 entry["max_abs_err_vs_reference"] = cmp.metrics.get("max_abs_err")
+                entry["max_err_vs_range"] = vs_range(cmp.metrics.get("max_abs_err"), rng)
                 entry["reference_check"] = cmp.check
+                entry["reference_metrics"] = {k: cmp.metrics[k] for k in _KEPT_METRICS if k in cmp.metrics}
+                if not cmp.ok:
+                    entry["reason"] = cmp.message.splitlines()[0]
+                    if cmp.check == "values":
+                        entry["classification"], entry["diff_map"] = _mismatch(
+                            out, expected, d.dtype, tol, entry["canonical"], cmp.metrics.get("max_ulp"))
             except Exception as e:  # noqa: BLE001
                 entry["reference_error"] = f"{type(e).__name__}: {e}"
         oc = call_outcome(entry)
-        known = exp.find(list(expectations), d.id, name, d.dtype)
-        if known is not None and oc in (Outcome.FAIL, Outcome.ERROR):
+        known = exp.find(list(expectations), d.id, name, d.dtype, call=index)
+        if known is not None and oc in (Outcome.FAIL, Outcome.ERROR) and known.covers(oc.value):
             oc, entry["expectation"] = Outcome.XFAIL, known.to_json()
         elif known is not None and oc is Outcome.PASS:
             oc, entry["expectation"] = Outcome.XPASS, known.to_json()
@@ -136,12 +192,13 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
         outs.append(out)
         canon.append(entry["canonical"])
     pairs = []
+    conv = op_info(d.op).conventions
     for i in range(len(calls)):
         for j in range(i + 1, len(calls)):
             a, b = outs[i], outs[j]
-            pair: dict[str, Any] = {"a": i, "b": j, "max_abs_diff": None, "max_rel_diff": None, "agree": False,
+            pair: dict[str, Any] = {"a": i, "b": j, "max_abs_diff": None, "max_rel_diff": None,
+                                    "max_diff_vs_range": None, "agree": False,
                                     "differing_params": differing_params(canon[i], canon[j])}
-            conv = op_info(d.op).conventions
             pair["conventions"] = [k for k in pair["differing_params"] if k in conv]
             only = reading_between(d.op, canon[i], canon[j], shapes)
             if only and pair["differing_params"]:  # e.g. the integer reading is written with sizes
@@ -154,13 +211,135 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
                     pair["note"] = f"output shapes differ: {list(a.shape)} vs {list(b.shape)}"
                 else:
                     fa, fb = a.astype(np.float64), b.astype(np.float64)
-                    diff = np.abs(fa - fb)
-                    mag = np.maximum(np.abs(fa), np.abs(fb))
+                    both = np.isfinite(fa) & np.isfinite(fb)
+                    diff = np.where(both, np.abs(fa - fb), 0.0)
+                    mag_ab = np.maximum(np.abs(fa), np.abs(fb))
                     pair["max_abs_diff"] = float(diff.max()) if diff.size else 0.0
                     with np.errstate(divide="ignore", invalid="ignore"):
-                        rel = np.where(mag > 0, diff / mag, 0.0)
+                        rel = np.where(mag_ab > 0, diff / np.where(both, mag_ab, 1.0), 0.0)
                     pair["max_rel_diff"] = float(rel.max()) if rel.size else 0.0
-                    pair["agree"] = bool(np.all(diff <= tol.atol + tol.rtol * np.abs(fb)))
+                    pair["max_diff_vs_range"] = vs_range(pair["max_abs_diff"], rng)
+                    # b is the other side's output: the same entry point and tolerance as a check
+                    cmp = compare(a if a.dtype == want else a.astype(want), fb, d.dtype, tol)
+                    pair["agree"], pair["check"] = cmp.ok, cmp.check
+                    pair["mismatch_fraction"] = cmp.metrics.get("mismatch_fraction")
+                    if not cmp.ok and cmp.check == "values":
+                        pair["classification"], pair["diff_map"] = _mismatch(
+                            fa, fb, d.dtype, tol, canon[i] or canon[j] or {}, cmp.metrics.get("max_ulp"))
             pairs.append(pair)
     return {"id": d.id, "op": d.op, "description": d.description, "shape": list(d.shape), "dtype": d.dtype,
-            "source": d.source, "calls": calls, "pairs": pairs}
+            "input": {"generator": d.generator, **plain(d.generator_args)}, "input_range": rng,
+            "input_magnitude": mag, "tolerance": tol.to_json(), "source": d.source, "calls": calls, "pairs": pairs}
+
+
+def _num(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, (int, float)) else "n/a"
+
+
+def _of_range(r: float | None) -> str:
+    """A fraction of the input range as a percentage: 0.0731 -> '7.31% of the input range'."""
+    return "" if r is None else f" = {100 * r:.3g}% of the input range"
+
+
+def call_text(c: dict[str, Any]) -> str:
+    """A call as the user wrote it, with its deprecation mark.
+
+    Example:
+        >>> call_text({"binding": "m.f", "args": {"size": [2, 2]}, "deprecated": "use m.g"})
+        'm.f(size=[2, 2]) [deprecated: use m.g]'
+    """
+    args = ", ".join(f"{k}={v!r}" for k, v in (c.get("args") or {}).items())
+    dep = f" [deprecated: {c['deprecated']}]" if c.get("deprecated") else ""
+    return f"{c['binding']}({args}){dep}"
+
+
+def meaning_text(c: dict[str, Any]) -> str:
+    """A call's canonical meaning on one line, or why it has none.
+
+    Example:
+        >>> meaning_text({"canonical": {"mode": "linear", "sizes": [1, 1, 4]}})
+        'mode=linear, sizes=[1, 1, 4]'
+    """
+    if c.get("canonical") is None:
+        return f"no canonical reading: {c.get('unsupported_reason') or c.get('error') or 'n/a'}"
+    return ", ".join(f"{k}={v}" if isinstance(v, str) else f"{k}={v!r}" for k, v in c["canonical"].items())
+
+
+def call_verdict(c: dict[str, Any]) -> str:
+    """Why a call has its outcome, with its error against the reference absolute and relative to the range."""
+    err = c.get("max_abs_err_vs_reference")
+    fig = f"max |err| {_num(err)}{_of_range(c.get('max_err_vs_range'))}" if err is not None else ""
+    if c.get("error"):
+        text = f"raised: {c['error']}"
+    elif c.get("reference_error"):
+        text = f"the reference rejects its meaning: {c['reference_error']}"
+    elif c.get("conforms") is None:
+        text = "not compared (no canonical reading)"
+    elif c["conforms"]:
+        text = f"conforms ({fig})"
+    else:
+        kind = (c.get("classification") or {}).get("kind")
+        text = f"does not conform ({fig}{'; mismatch: ' + kind if kind else ''}; {c.get('reason', '')})"
+    if c.get("expectation"):
+        text += f"; known: {c['expectation'].get('reason', '')}"
+    return text
+
+
+def worst_pair(rep: dict[str, Any]) -> dict[str, Any] | None:
+    """The pair with the largest max |a - b| (a pair whose output shapes differ counts as worst)."""
+    pairs = rep.get("pairs") or []
+    shaped = [p for p in pairs if "shapes differ" in (p.get("note") or "")]
+    if shaped:
+        return shaped[0]
+    compared = [p for p in pairs if p.get("max_abs_diff") is not None]
+    return max(compared, key=lambda p: p["max_abs_diff"]) if compared else None
+
+
+def pair_text(rep: dict[str, Any], p: dict[str, Any]) -> str:
+    """One line for a pair: how far apart, agreement, the parameters that differ, the mismatch's shape."""
+    head = f"#{p['a']} vs #{p['b']}: "
+    if p.get("max_abs_diff") is None:
+        return head + (p.get("note") or "not compared (a call produced no output)")
+    text = head + f"max |a - b| {_num(p['max_abs_diff'])}{_of_range(p.get('max_diff_vs_range'))}, "
+    text += "agree" if p.get("agree") else "disagree"
+    diffs = p.get("differing_params") or {}
+    if diffs:
+        text += "; differ in " + ", ".join(f"{k} {v[0]} -> {v[1]}" for k, v in diffs.items())
+    elif not p.get("agree"):
+        text += "; same canonical meaning"
+    if p.get("classification"):
+        text += f"; mismatch: {p['classification']['kind']} ({p['classification']['detail']})"
+    return text
+
+
+def summary_lines(rep: dict[str, Any]) -> list[str]:
+    """The terminal summary of one report: the input and tolerance, each call (as written, its outcome,
+    its canonical meaning on one line, its verdict) and the worst pairwise difference.
+
+    Example:
+        >>> rep = {"id": "repeat/r", "shape": [1, 1, 2], "dtype": "float32", "input": {"generator": "arange"},
+        ...        "input_range": 1.0, "tolerance": {"rtol": 1.3e-06, "atol": 1e-05},
+        ...        "calls": [{"binding": "m.f", "args": {"repeats": 2}, "canonical": {"repeats": [2]},
+        ...                   "conforms": True, "max_abs_err_vs_reference": 0.0, "max_err_vs_range": 0.0,
+        ...                   "outcome": "pass"}], "pairs": []}
+        >>> print("\\n".join(summary_lines(rep)))
+        repeat/r: input [1, 1, 2] float32 arange, range 1; tolerance atol 1e-05 + rtol 1.3e-06 * |expected|
+          #0 pass    m.f(repeats=2)
+                     means repeats=[2]
+                     conforms (max |err| 0 = 0% of the input range)
+    """
+    tol = rep.get("tolerance") or {}
+    inp = rep.get("input") or {}
+    gen = " ".join([str(inp.get("generator", ""))] + [f"{k}={v}" for k, v in inp.items() if k != "generator"]).strip()
+    desc = f" ({rep['description']})" if rep.get("description") else ""
+    lines = [f"{rep['id']}{desc}: input {rep.get('shape')} {rep.get('dtype')} {gen}, range "
+             f"{_num(rep.get('input_range'))}; tolerance atol {_num(tol.get('atol'))} + rtol {_num(tol.get('rtol'))}"
+             " * |expected|"]
+    for i, c in enumerate(rep.get("calls", [])):
+        lines.append(f"  #{i} {str(c.get('outcome', '')):7s} {call_text(c)}")
+        lines.append(f"{'':13s}means {meaning_text(c)}")
+        lines.append(f"{'':13s}{call_verdict(c)}")
+    w = worst_pair(rep)
+    if w is not None:
+        lines.append(f"  worst pair {pair_text(rep, w)}")
+    return lines

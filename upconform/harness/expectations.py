@@ -14,6 +14,11 @@
 A matching fail/error becomes ``xfail``; a matching pass becomes ``xpass`` (reported: the
 upstream problem may be fixed, or the entry is too broad).
 
+The same entries cover the calls of discrepancy reports: ``cases`` patterns then match the report's
+id (``op/id``, no dtype suffix: ``resize/bicubic_port_x2``), and the optional ``calls: [0, 2]``
+narrows an entry to those calls of the report (by position; default: every call of the binding).
+An entry with ``calls`` never matches a check.
+
 Example:
     >>> e = Expectation("b", ("resize/*",), None, "any", "r", "", {}, ("onnx",))
     >>> e.matches("resize/x[float32]", "b", "float32", "onnx"), e.matches("resize/x[float32]", "b", "float32")
@@ -30,7 +35,7 @@ from typing import Any
 from .spec import SpecError, field_name, parse_yaml
 
 OUTCOMES = ("fail", "error", "any")
-_FIELDS = {"binding", "cases", "dtypes", "outcome", "reason", "issue", "versions", "paths"}
+_FIELDS = {"binding", "cases", "dtypes", "outcome", "reason", "issue", "versions", "paths", "calls"}
 
 
 @dataclass(frozen=True)
@@ -43,15 +48,24 @@ class Expectation:
     issue: str
     versions: dict[str, str]
     paths: tuple[str, ...] | None = None  # None: every path (a defect of the call itself)
+    calls: tuple[int, ...] | None = None  # discrepancy reports only: these calls (positions); None: every call
 
-    def matches(self, case_id: str, binding: str, dtype: str, path: str = "eager") -> bool:
+    def matches(self, case_id: str, binding: str, dtype: str, path: str = "eager", call: int | None = None) -> bool:
+        """Does this entry cover the check (``call`` None) or the discrepancy call at position ``call``?"""
+        if self.calls is not None and (call is None or call not in self.calls):
+            return False
         return (binding == self.binding and (self.dtypes is None or dtype in self.dtypes)
                 and (self.paths is None or path in self.paths)
                 and any(fnmatch.fnmatchcase(case_id, p) for p in self.cases))
 
+    def covers(self, outcome: str) -> bool:
+        """Does the entry expect this bad outcome (``fail`` or ``error``)?"""
+        return self.outcome in ("any", outcome)
+
     def to_json(self) -> dict[str, Any]:
         return {"reason": self.reason, "issue": self.issue, "versions": self.versions, "outcome": self.outcome,
-                **({"paths": list(self.paths)} if self.paths else {})}
+                **({"paths": list(self.paths)} if self.paths else {}),
+                **({"calls": list(self.calls)} if self.calls is not None else {})}
 
 
 def load(path: str | Path | None) -> list[Expectation]:
@@ -85,6 +99,11 @@ def load(path: str | Path | None) -> list[Expectation]:
             if bad:
                 problems.append((name, lines.get((i, "paths"), 1), f"[{i}].paths",
                                  f"{bad[0]!r} is not one of {list(path_names())}"))
+        calls = e.get("calls")
+        if calls is not None and (not isinstance(calls, list) or not calls
+                                  or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in calls)):
+            problems.append((name, lines.get((i, "calls"), 1), f"[{i}].calls",
+                             "expected a list of call positions (0, 1, ...) in a discrepancy report"))
         if problems:
             continue
         cases = e["cases"] if isinstance(e["cases"], list) else [e["cases"]]
@@ -93,6 +112,7 @@ def load(path: str | Path | None) -> list[Expectation]:
             dtypes=tuple(e["dtypes"]) if e.get("dtypes") else None, outcome=oc, reason=str(e["reason"]),
             issue=str(e.get("issue", "")), versions={str(k): str(v) for k, v in (e.get("versions") or {}).items()},
             paths=tuple(e["paths"] if isinstance(e["paths"], list) else [e["paths"]]) if e.get("paths") else None,
+            calls=tuple(calls) if calls is not None else None,
         ))
     if problems:
         raise SpecError(problems)
@@ -100,5 +120,5 @@ def load(path: str | Path | None) -> list[Expectation]:
 
 
 def find(expectations: list[Expectation], case_id: str, binding: str, dtype: str,
-         path: str = "eager") -> Expectation | None:
-    return next((e for e in expectations if e.matches(case_id, binding, dtype, path)), None)
+         path: str = "eager", call: int | None = None) -> Expectation | None:
+    return next((e for e in expectations if e.matches(case_id, binding, dtype, path, call)), None)

@@ -26,8 +26,8 @@ from .workers import InProcess, case_to_wire
 
 _IN_PROCESS = InProcess()
 
-__all__ = ["OUTCOMES", "Outcome", "Result", "audit_verdict", "bindings_for", "check", "checks_for", "repro_snippet",
-           "run_cases"]
+__all__ = ["OUTCOMES", "Outcome", "Result", "audit_verdict", "bindings_for", "check", "checks_for", "deprecation",
+           "repro_snippet", "run_cases"]
 
 
 @dataclass
@@ -64,9 +64,23 @@ class Result:
     diff_map: list[list[float]] | None = None
     audit: dict[str, Any] | None = None
     vs_eager: dict[str, Any] | None = None
+    deprecated: str = ""  # the binding's deprecation mark (what to use instead), "" if the API is current
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def deprecation(binding: str) -> str:
+    """The binding's declared deprecation mark (``Binding.deprecated``), "" for a current or unknown API.
+
+    Example:
+        >>> deprecation("torch.nn.functional.interpolate"), bool(deprecation("tf.compat.v1.image.resize_bilinear"))
+        ('', True)
+    """
+    try:
+        return str(getattr(get(binding), "deprecated", "") or "")
+    except KeyError:
+        return ""
 
 
 def bindings_for(case: Case, names: Sequence[str]) -> list[str]:
@@ -153,6 +167,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     res = Result(case.id, case.op, binding_name, ex.framework_of(binding_name), case.dtype, Outcome.ERROR,
                  path=path, source=case.source, device=device)
     res.canonical = case.normal_form()
+    res.deprecated = deprecation(binding_name)
     tol = case.tolerance or DEFAULT_TOLERANCES[case.dtype]
     res.tolerance = tol.to_json()
     payload = {"case": case_to_wire(case), "binding": binding_name, "tensors": tensors, "device": device,
@@ -204,11 +219,12 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
             if res.audit and res.audit["status"] == "differs":
                 res.reason += f"; the exported graph means another case: {_differs(res.audit)}"
             where = binding_name if path == EAGER else f"{binding_name} [{path}]"
-            res.message = (f"{case.id} on {where}: {cmp.message}\nnative call: {res.native_call}\n"
+            dep = f" [deprecated: {res.deprecated}]" if res.deprecated else ""
+            res.message = (f"{case.id} on {where}: {cmp.message}\nnative call: {res.native_call}{dep}\n"
                            f"repro:\n{res.repro}")
     e = exp.find(list(expectations), case.id, binding_name, case.dtype, path)
     if e is not None:
-        if res.outcome in (Outcome.FAIL, Outcome.ERROR) and e.outcome in ("any", res.outcome.value):
+        if res.outcome in (Outcome.FAIL, Outcome.ERROR) and e.covers(res.outcome.value):
             res.expectation = e.to_json()
             res.reason = f"known: {e.reason} ({res.reason})"
             res.outcome = Outcome.XFAIL

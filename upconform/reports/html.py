@@ -23,6 +23,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from ..harness.discrepancy import call_text, call_verdict, meaning_text
 from ..harness.outcome import Outcome
 from ..harness.results import check_label
 from ..harness.stats import median
@@ -97,17 +98,20 @@ def build_verdict(data: Data) -> dict[str, Any]:
         bad.append(row)
         if o is Outcome.XPASS:
             findings.append({**row, "expectation": r.get("expectation") or {}})
-    disagreeing, n_agreeing = [], 0
+    n_bad_checks = len(bad)
+    disagreeing, n_agreeing, n_bad_calls = [], 0, 0
     for i, d in enumerate(data.get("discrepancies", []) or []):
         calls = d.get("calls", [])
-        for c in calls:  # a call whose claimed meaning does not conform is a bad outcome too
+        for k, c in enumerate(calls):  # a call that raises or does not conform is a bad outcome too
             if c.get("outcome") and Outcome(c["outcome"]).bad:
                 o = Outcome(c["outcome"])
-                reason = c.get("error") or f"max abs error {_fmt(c.get('max_abs_err_vs_reference'))} vs the reference"
-                bad.append({"case_id": d["id"], "binding": c["binding"], "outcome": o.value, "css": o.css,
-                            "reason": f"{c['binding']}({c.get('args')}): {reason}", "anchor": discrepancy_anchor(i)})
+                n_bad_calls += 1
+                bad.append({"case_id": d["id"], "binding": f"#{k} {c['binding']}", "outcome": o.value, "css": o.css,
+                            "reason": f"{call_text(c)}: {call_verdict(c)}", "anchor": discrepancy_anchor(i)})
         pairs = [{"a": f"#{p['a']} {calls[p['a']]['binding']}", "b": f"#{p['b']} {calls[p['b']]['binding']}",
                   "text": _fmt(p["max_abs_diff"]) if p.get("max_abs_diff") is not None else p.get("note", "n/a"),
+                  "rel": _pct(p.get("max_diff_vs_range")),
+                  "kind": (p.get("classification") or {}).get("kind", ""),
                   "params": ", ".join(f"{k}: {v[0]} -> {v[1]}" for k, v in (p.get("differing_params") or {}).items())}
                  for p in d.get("pairs", []) if not p.get("agree")]
         if pairs:
@@ -116,7 +120,28 @@ def build_verdict(data: Data) -> dict[str, Any]:
         else:
             n_agreeing += 1
     return {"bad": bad, "discrepancies": disagreeing, "n_agreeing": n_agreeing, "findings": findings,
-            "ok": not bad, "bad_outcomes": ", ".join(o.value for o in Outcome if o.bad)}
+            "ok": not bad, "n_bad_checks": n_bad_checks, "n_bad_calls": n_bad_calls,
+            "headline": _headline(n_bad_checks, n_bad_calls),
+            "bad_outcomes": ", ".join(o.value for o in Outcome if o.bad)}
+
+
+def _headline(n_checks: int, n_calls: int) -> str:
+    """The verdict's banner: bad checks and bad discrepancy calls, counted apart.
+
+    Example:
+        >>> _headline(0, 2)
+        '2 discrepancy calls with a bad outcome'
+        >>> _headline(1, 0), _headline(3, 1)
+        ('1 check with a bad outcome', '3 checks and 1 discrepancy call with a bad outcome')
+    """
+    parts = [f"{n} {what}{'' if n == 1 else 's'}" for n, what in ((n_checks, "check"), (n_calls, "discrepancy call"))
+             if n]
+    return " and ".join(parts) + " with a bad outcome"
+
+
+def _pct(r: float | None) -> str:
+    """A fraction of the input range as a percentage, '' when there is none."""
+    return "" if r is None else f"{100 * r:.3g}%"
 
 
 # ---------------------------------------------------------------------------------------------- summary
@@ -243,40 +268,66 @@ def build_details(data: Data) -> dict[str, Any]:
                       "canonical_json": json.dumps(r.get("canonical"), sort_keys=True),
                       "tolerance_json": json.dumps(r.get("tolerance")),
                       "show_repro": bool(r.get("repro")) and "repro:" not in message})
+    _heatmaps(items, "|actual - expected|\nmax over N, C")
+    bad_calls = sum(1 for d in data.get("discrepancies", []) or [] for c in d.get("calls", [])
+                    if c.get("outcome") and Outcome(c["outcome"]).bad)
+    return {"items": items, "n_bad_calls": bad_calls}
+
+
+def _heatmaps(items: list[dict[str, Any]], title: str) -> None:
+    """Set ``heatmap`` (an SVG) on every item with a ``diff_map``."""
     with_map = [d for d in items if d.get("diff_map")]
     if with_map:
         from . import charts
 
-        title = "|actual - expected|\nmax over N, C"
         svgs = charts.heatmaps([d["diff_map"] for d in with_map], titles=[title] * len(with_map))
         for d, svg in zip(with_map, svgs):
             d["heatmap"] = svg
-    return {"items": items}
 
 
 # ---------------------------------------------------------------------------------------- discrepancies
 
 def build_discrepancies(data: Data) -> dict[str, Any]:
-    """Each discrepancy report: its calls (canonical meaning, conformance) and the pairwise difference matrix."""
+    """Each discrepancy report: its input (range, tolerance), its calls (as written with their
+    deprecation marks, canonical meaning, outcome, error absolute and relative to the input range, and
+    the mismatch classification and heatmap of a call that does not conform), the pairwise difference
+    matrix, and each disagreeing pair's classification and heatmap."""
     reports = []
     for i, d in enumerate(data.get("discrepancies", []) or []):
         calls = []
         for c in d["calls"]:
             conforms = c.get("conforms")
+            o = Outcome(c["outcome"]) if c.get("outcome") else None
             calls.append({**c, "args_text": ", ".join(f"{k}={v!r}" for k, v in (c.get("args") or {}).items()),
-                          "canonical_text": json.dumps(c.get("canonical"), sort_keys=True),
+                          "canonical_text": meaning_text(c),
                           "conforms_css": "ok" if conforms else "bad" if conforms is False else "",
+                          "outcome_css": o.css if o else "", "verdict": call_verdict(c),
                           "err_text": _fmt(c["max_abs_err_vs_reference"])
-                          if c.get("max_abs_err_vs_reference") is not None else ""})
+                          if c.get("max_abs_err_vs_reference") is not None else "",
+                          "rel_text": _pct(c.get("max_err_vs_range")), "heatmap": None})
+        _heatmaps(calls, "|call - reference|\nmax over N, C")
         n = len(calls)
         matrix: list[list[dict[str, Any] | None]] = [[None] * n for _ in range(n)]
         for p in d["pairs"]:
             text = _fmt(p["max_abs_diff"]) if p.get("max_abs_diff") is not None else p.get("note", "n/a")
+            if p.get("max_diff_vs_range") is not None:
+                text += f" ({_pct(p['max_diff_vs_range'])})"
             cell = {"text": text, "css": "ok" if p["agree"] else "bad"}
             matrix[p["a"]][p["b"]] = cell
             matrix[p["b"]][p["a"]] = cell
+        disagreeing = [{**p, "heatmap": None, "label": f"#{p['a']} vs #{p['b']}"} for p in d["pairs"]
+                       if not p.get("agree") and (p.get("classification") or p.get("diff_map"))]
+        _heatmaps(disagreeing, "|a - b|\nmax over N, C")
+        tol = d.get("tolerance") or {}
+        inp = d.get("input") or {}
         reports.append({**d, "anchor": discrepancy_anchor(i), "calls": calls, "matrix": matrix,
-                        "differing": [p for p in d["pairs"] if p.get("differing_params")]})
+                        "differing": [p for p in d["pairs"] if p.get("differing_params")],
+                        "mismatches": disagreeing,
+                        "input_text": " ".join([str(inp.get("generator", ""))]
+                                               + [f"{k}={v}" for k, v in inp.items() if k != "generator"]).strip(),
+                        "range_text": _fmt(d["input_range"]) if d.get("input_range") is not None else "n/a",
+                        "tolerance_text": f"atol {_fmt(tol['atol'])} + rtol {_fmt(tol['rtol'])} * |expected|"
+                        + (f" ({tol['reason']})" if tol.get("reason") else "") if tol else ""})
     return {"reports": reports}
 
 
@@ -405,7 +456,9 @@ def build_provenance(data: Data) -> dict[str, Any]:
 def context(data: Data, history_db: str | Path | None = None) -> dict[str, Any]:
     """Everything the page template renders: the header's figures and one entry per section, in page order."""
     prov = data.get("provenance", {}) or {}
-    return {"n_results": len(_results(data)), "n_discrepancies": len(data.get("discrepancies", []) or []),
+    discs = data.get("discrepancies", []) or []
+    return {"n_results": len(_results(data)), "n_discrepancies": len(discs),
+            "n_calls": sum(len(d.get("calls", [])) for d in discs),
             "time_utc": prov.get("time_utc", ""),
             "verdict": build_verdict(data), "summary": build_summary(data), "matrix": build_matrix(data),
             "details": build_details(data), "paths": build_paths(data), "discrepancies": build_discrepancies(data),
