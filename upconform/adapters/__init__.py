@@ -33,6 +33,9 @@ __all__ = ["EAGER", "Binding", "Framework", "NativeCall", "Path", "Unsupported",
 _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {
     "torch": ("torch_bindings", "FRAMEWORK"),
     "tensorflow": ("tf_bindings", "FRAMEWORK"),
+    "onnxruntime": ("onnx_bindings", "ORT_FRAMEWORK"),
+    "openvino": ("onnx_bindings", "OPENVINO_FRAMEWORK"),
+    "onnx.reference": ("onnx_bindings", "REFERENCE_FRAMEWORK"),
 }
 
 # name -> (module, attribute); the attribute is a Binding subclass or factory.
@@ -82,6 +85,21 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "keras.ops.depth_to_space": ("tf_bindings", "KerasDepthToSpace"),
     "keras.ops.space_to_depth": ("tf_bindings", "KerasSpaceToDepth"),
     "keras.ops.repeat": ("tf_bindings", "KerasRepeat"),
+    # ONNX runtimes: one ONNX operator each (OpenVINO's ONNX frontend has no MaxUnpool)
+    "onnxruntime.Resize": ("onnx_bindings", "OrtResize"),
+    "onnxruntime.ConvTranspose": ("onnx_bindings", "OrtConvTranspose"),
+    "onnxruntime.DepthToSpace": ("onnx_bindings", "OrtDepthToSpace"),
+    "onnxruntime.SpaceToDepth": ("onnx_bindings", "OrtSpaceToDepth"),
+    "onnxruntime.MaxUnpool": ("onnx_bindings", "OrtMaxUnpool"),
+    "openvino.Resize": ("onnx_bindings", "OvResize"),
+    "openvino.ConvTranspose": ("onnx_bindings", "OvConvTranspose"),
+    "openvino.DepthToSpace": ("onnx_bindings", "OvDepthToSpace"),
+    "openvino.SpaceToDepth": ("onnx_bindings", "OvSpaceToDepth"),
+    "onnx.reference.Resize": ("onnx_bindings", "RefResize"),
+    "onnx.reference.ConvTranspose": ("onnx_bindings", "RefConvTranspose"),
+    "onnx.reference.DepthToSpace": ("onnx_bindings", "RefDepthToSpace"),
+    "onnx.reference.SpaceToDepth": ("onnx_bindings", "RefSpaceToDepth"),
+    "onnx.reference.MaxUnpool": ("onnx_bindings", "RefMaxUnpool"),
 }
 
 _EXTRA: dict[str, Callable[[], Binding]] = {}
