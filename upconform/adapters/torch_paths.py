@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -109,10 +110,7 @@ class Compiled(Path):
 
 # dtypes ONNX Runtime 1.32.0's CPU provider has no kernel for, per binding family (measured: the
 # session fails to load with NOT_IMPLEMENTED, or the model is invalid); see tests/test_torch_paths.py
-_ORT_DTYPES = {
-    "resize": ("float32", "float16", "uint8"),  # Resize
-    "conv_transpose": ("float32", "float16"),  # ConvTranspose
-}
+_ORT_DTYPES = {"Resize": ("float32", "float16", "uint8"), "ConvTranspose": ("float32", "float16")}
 
 
 @contextlib.contextmanager
@@ -130,6 +128,43 @@ def _quiet() -> Iterator[None]:
     finally:
         for lg, lv in zip(loggers, levels):
             lg.setLevel(lv)
+
+
+@cache
+def _registry() -> Any:
+    """The exporter's table of ONNX translations, built once per process. ``torch.onnx.export`` builds
+    it afresh on every call (``ONNXRegistry.from_torchlib``: about 2 s, parsing the source of ~500
+    onnxscript functions); the table does not depend on the model."""
+    from torch.onnx import _constants
+    from torch.onnx._internal.exporter import _constants as _exporter_constants
+    from torch.onnx._internal.exporter import _registration
+
+    return _registration.ONNXRegistry.from_torchlib(
+        opset_version=max(_constants.ONNX_DEFAULT_OPSET, _exporter_constants.TORCHLIB_OPSET))
+
+
+SHARE_REGISTRY = True  # False: the public torch.onnx.export (tests show both give the same graph)
+
+
+def export_onnx(module: Any, inputs: list[Any]) -> Any:
+    """``torch.onnx.export(module, inputs, dynamo=True, report=False, verify=False)`` (default opset,
+    default optimisation), with the translation table shared between calls: what the public function
+    does (torch/onnx/_internal/exporter/_compat.py, ``export_compat``) for a model without dynamic
+    shapes, names or custom translations, minus rebuilding the table. Falls back to the public call
+    where torch's internal layout differs."""
+    torch = _torch()
+    if SHARE_REGISTRY:
+        try:
+            from torch.onnx import _constants
+            from torch.onnx._internal.exporter import _core
+
+            registry = _registry()
+        except (ImportError, AttributeError):
+            pass
+        else:
+            return _core.export(module, tuple(inputs), registry=registry, report=False, verify=False, optimize=True,
+                                opset_version=_constants.ONNX_DEFAULT_OPSET)
+    return torch.onnx.export(module, tuple(inputs), dynamo=True, report=False, verify=False)
 
 
 class Onnx(Path):
@@ -155,10 +190,10 @@ class Onnx(Path):
         if case.dtype == "bfloat16":
             return Unsupported("ONNX Runtime's Python API takes no bfloat16 arrays (numpy has no bfloat16; "
                                "RuntimeError: Numpy_type 256 can't be converted to MLDataType)")
-        allowed = _ORT_DTYPES.get(case.op)
-        if allowed is not None and case.dtype not in allowed and binding_exports_node(binding, call, case.op):
-            return Unsupported(f"onnxruntime's CPU provider has no {case.dtype} kernel for the exported "
-                               f"{_NODE_OF[case.op]} (NOT_IMPLEMENTED)")
+        node = binding_exports_node(binding, call, case.op)
+        if node and case.dtype not in _ORT_DTYPES[node]:
+            return Unsupported(f"onnxruntime's CPU provider has no {case.dtype} kernel for the exported {node} "
+                               "(NOT_IMPLEMENTED: Could not find an implementation)")
         return None
 
     def prepare(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
@@ -169,7 +204,7 @@ class Onnx(Path):
         module, inputs = _as_module(binding, call, tensors, device)
         t0 = time.perf_counter()
         with _quiet():
-            program = torch.onnx.export(module, tuple(inputs), dynamo=True, report=False, verify=False)
+            program = export_onnx(module, inputs)
         export_s = time.perf_counter() - t0
         model = program.model_proto
         opts = ort.SessionOptions()
@@ -202,17 +237,17 @@ class Onnx(Path):
         return read_graph(prepared.model, shapes, op)
 
 
-# the ONNX operator each family exports to when the exporter keeps it as one node
-_NODE_OF = {"resize": "Resize", "conv_transpose": "ConvTranspose", "pixel_shuffle": "DepthToSpace",
-            "pixel_unshuffle": "SpaceToDepth", "max_unpool": "MaxUnpool", "repeat": "Resize"}
+def binding_exports_node(binding: Binding, call: NativeCall, op: str) -> str | None:
+    """The ONNX operator with a dtype limit in ONNX Runtime that the exporter writes this call as, or
+    None: interpolate (resize, and repeat through mode nearest) becomes Resize except ``area`` and
+    ``nearest-exact`` (lowered to Gathers and sums), conv_transpose becomes ConvTranspose; the others are
+    DepthToSpace or generic nodes (Reshape, Transpose, ScatterND, Expand) that take every dtype here."""
+    from .torch_bindings import Interpolate
 
-
-def binding_exports_node(binding: Binding, call: NativeCall, op: str) -> bool:
-    """Whether the exporter writes this call as the family's one ONNX operator (whose dtype table
-    then applies): interpolate's ``area`` is lowered to Gathers and sums, repeats to Expand/Reshape."""
-    if op == "resize":
-        return call.args.get("mode", "nearest") != "area"
-    return op == "conv_transpose"
+    if isinstance(binding, Interpolate):  # resize and repeat: Resize, except area (and nearest-exact, below)
+        mode = call.args.get("mode", binding.fixed_args.get("mode", "nearest"))
+        return "Resize" if mode not in ("area", "nearest-exact") else None
+    return "ConvTranspose" if op == "conv_transpose" else None
 
 
 def graph_constants(model: Any) -> dict[str, np.ndarray]:
