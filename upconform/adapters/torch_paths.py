@@ -203,10 +203,8 @@ class Onnx(Path):
 
         module, inputs = _as_module(binding, call, tensors, device)
         t0 = time.perf_counter()
-        with _quiet():
-            program = export_onnx(module, inputs)
+        model = self.export(module, inputs)
         export_s = time.perf_counter() - t0
-        model = program.model_proto
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = torch.get_num_threads()
         opts.inter_op_num_threads = 1
@@ -222,6 +220,11 @@ class Onnx(Path):
         info = {"export_s": export_s, "session_s": session_s, "opset": opset,
                 "ops": [n.op_type for n in model.graph.node if n.op_type != "Constant"]}
         return Prepared(lambda: sess.run(None, feeds)[0], [], info, model)
+
+    def export(self, module: Any, inputs: list[Any]) -> Any:
+        """The exported ``onnx.ModelProto`` of the call (its console output silenced)."""
+        with _quiet():
+            return export_onnx(module, inputs).model_proto
 
     def execute(self, prepared: Prepared) -> Any:
         return prepared.run()
