@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from upconform.adapters import _BUILTIN as BUILTIN_BINDINGS
-from upconform.adapters import Unsupported, get
+from upconform.adapters import Unsupported, framework_of, get
 from upconform.harness import expectations as exp
 from upconform.harness.runner import run_cases
 from upconform.harness.spec import default_spec_paths, load_files
@@ -51,9 +51,6 @@ def sample(name: str) -> dict[str, list]:
 
 @pytest.mark.parametrize("name", sorted(BUILTIN_BINDINGS))
 def test_binding_conforms_on_real_cases(name):
-    b = get(name)
-    from upconform.adapters import framework_of
-
     pytest.importorskip(framework_of(name).module)
     picked = sample(name)
     assert picked, f"{name} expresses no case of the default suite"

@@ -18,7 +18,7 @@ binding adds the readings that runtime follows.
 
 Example:
     >>> args_meaning("DepthToSpace", {"blocksize": 2, "mode": "CRD"}, {"x": (1, 8, 2, 3)})
-    ('pixel_shuffle', {'upscale_factor': 2, 'mode': 'CRD'})
+    ('pixel_shuffle', {'mode': 'CRD', 'upscale_factor': 2})
 """
 
 from __future__ import annotations
@@ -396,13 +396,12 @@ def _resize_args(n: Mapping[str, Any], x: tuple[int, ...]) -> dict[str, Any] | U
     if "roi" in n:
         args["roi"] = [float(v) for v in n["roi"]]
     if "keep_aspect_ratio_policy" in n:
-        # the policy takes one scale over the given axes: the spatial ones (N and C stay)
-        if list(n["sizes"][:2]) != list(x[:2]):
-            return Unsupported("keep_aspect_ratio_policy over N or C")
-        args["keep_aspect_ratio_policy"] = n["keep_aspect_ratio_policy"]
-        args["axes"] = list(range(2, len(x)))
-        args["sizes"] = [int(v) for v in n["sizes"][2:]]
-    elif "sizes" in n:
+        # The normal form keeps the policy with the full-rank output sizes but not the axes it applied to;
+        # the reference then applies it over N and C too (sizes 6x6 over axes 2, 3 of 2x3x5x7: it expects
+        # 2x2x4x6, the runtimes give 2x3x4x6). Refused until the normal form keeps the axes.
+        return Unsupported("the canonical normal form of keep_aspect_ratio_policy drops the policy's axes (the "
+                           "reference re-applies it over N and C): not expressible until that is fixed")
+    if "sizes" in n:
         args["sizes"] = [int(v) for v in n["sizes"]]
     else:
         args["scales"] = [float(v) for v in n["scales"]]
@@ -740,6 +739,18 @@ class OrtMaxUnpool(_MaxUnpool):
 
 class OvResize(_Resize):
     name, framework = "openvino.Resize", "openvino"
+    readings = {"align_corners_length": ("integer",)}
+    meaning_readings = {"align_corners_length": "integer"}
+
+    def _args(self, case: Case) -> dict[str, Any] | Unsupported:
+        args = super()._args(case)
+        ctm = args.get("coordinate_transformation_mode") if isinstance(args, dict) else None
+        if ctm in ("tf_crop_and_resize", "half_pixel_symmetric"):
+            # the ONNX frontend: "this type of coordinate transformation mode is not supported. Choose one of
+            # the following modes: tf_half_pixel_for_nn, asymmetric, align_corners, pytorch_half_pixel, half_pixel"
+            return Unsupported(f"openvino {_version('openvino')}: its ONNX frontend rejects Resize "
+                               f"coordinate_transformation_mode={ctm} (not supported)")
+        return args
 
 
 class OvConvTranspose(_ConvTranspose):

@@ -161,6 +161,11 @@ def resize(
                               lambda part: _apply_steps(part, steps, rounding))
     if mask is not None and mask.any():
         y = np.where(mask, float(extrapolation_value), y)
+    if integer and rounding is None:
+        # the text converts the weighted sum to the output type once: a cubic overshoot below 0 or above
+        # the type's maximum saturates there (rounding is left to the comparison's one-step tolerance)
+        info = np.iinfo(np.asarray(x).dtype)
+        y = np.clip(y, info.min, info.max)
     return np.ascontiguousarray(y)
 
 
