@@ -54,8 +54,21 @@ def _synchronize(device: str) -> None:
         _torch().cuda.synchronize()
 
 
-FRAMEWORK = Framework("torch", aliases=("pytorch",), distributions=("torch",), module="torch", extra="torch",
-                      configure_threads=_configure_threads, synchronize=_synchronize)
+def _compiled_path() -> Any:
+    from .torch_paths import Compiled
+
+    return Compiled()
+
+
+def _onnx_path() -> Any:
+    from .torch_paths import Onnx
+
+    return Onnx()
+
+
+FRAMEWORK = Framework("torch", aliases=("pytorch",), distributions=("torch", "onnxscript", "onnxruntime"),
+                      module="torch", extra="torch", configure_threads=_configure_threads, synchronize=_synchronize,
+                      paths=(("compiled", _compiled_path), ("onnx", _onnx_path)))
 
 
 _ABSENT = object()  # a strategy's "argument not given" (dropped from the drawn args)

@@ -148,6 +148,25 @@ def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
     return tuple(out)
 
 
+
+def as_repeat(n: Mapping[str, Any], shapes: Shapes) -> dict[str, Any] | None:
+    """The repeat normal form of a resize that is exactly a nearest repeat (nearest, asymmetric, floor,
+    N and C kept, every spatial output an integer multiple of its input), or None.
+
+    Example:
+        >>> as_repeat({"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+        ...            "nearest_mode": "floor", "sizes": [1, 1, 4, 9]}, {"x": (1, 1, 2, 3)})
+        {'repeats': [2, 3]}
+    """
+    x = tuple(shapes["x"])
+    if (n.get("mode"), n.get("coordinate_transformation_mode"), n.get("nearest_mode")) != \
+            ("nearest", "asymmetric", "floor") or "sizes" not in n:
+        return None
+    out = [int(v) for v in n["sizes"]]
+    if out[:2] != list(x[:2]) or any(i == 0 or o % i for i, o in zip(x[2:], out[2:])):
+        return None
+    return {"repeats": [o // i for i, o in zip(x[2:], out[2:])]}
+
 RESIZE = OpInfo(
     "resize", family="resize", reference=reference.resize, normalize=normalize, output_shape=output_shape,
     enums={
