@@ -357,7 +357,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             dep = "  [DEPRECATED]" if c.snippet.deprecated else ""
             print(f"    exact: {c.snippet.title}{dep}  ({explanation(c)})")
         if not advice.exact:
-            print(f"    no exact port; closest:")
+            print("    no exact port; closest:")
             for c in advice.approximate[:3]:
                 print(f"    max abs error {c.max_abs_err:.2g}: {c.snippet.title}  ({explanation(c)})")
     return 0
@@ -553,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_validate)
 
     def call_args(p: argparse.ArgumentParser, shape_help: str) -> None:
-        p.add_argument("binding", help="the source call's binding, e.g. torch.nn.ConvTranspose2d")
+        p.add_argument("binding", help="the source call's binding (upconform list --bindings)")
         p.add_argument("args", nargs="*", help="native key=value arguments (values in YAML syntax); for a module, "
                                                "its constructor's")
         p.add_argument("--shape", help=shape_help)

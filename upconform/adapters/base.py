@@ -189,6 +189,7 @@ class Binding:
     # string arguments that take one of a fixed set of values, e.g. {"method": ("nearest", ...)}: another
     # string is an error in validate_args (as the framework would raise)
     enum_args: Mapping[str, tuple[str, ...]] = {}
+    enum_case_insensitive = False  # the API lower-cases them first (Keras)
     # a deprecated API: what it is and the modern alternative, e.g. "tf.compat.v1 is TF1's API; use ..."
     deprecated: str = ""
 
@@ -206,7 +207,9 @@ class Binding:
             return
         unknown = [k for k in args if k not in self.native_args]
         if unknown:
-            raise TypeError(f"{self.name}: unknown argument {unknown[0]!r}; it takes {sorted(self.native_args)}")
+            err = TypeError(f"{self.name}: unknown argument {unknown[0]!r}; it takes {sorted(self.native_args)}")
+            err.key = unknown[0]  # type: ignore[attr-defined]
+            raise err
 
     def validate_args(self, args: Mapping[str, Any]) -> None:
         """The one check of a native call's text, before any translation: ``TypeError`` for an argument
@@ -223,8 +226,10 @@ class Binding:
         self.check_args(args)
         for key, allowed in self.enum_args.items():
             v = args.get(key)
-            if isinstance(v, str) and v not in allowed:
-                raise ValueError(f"{self.name}: {key}={v!r} is not one of {list(allowed)}")
+            if isinstance(v, str) and (v.lower() if self.enum_case_insensitive else v) not in allowed:
+                err = ValueError(f"{self.name}: {key}={v!r} is not one of {list(allowed)}")
+                err.key = key  # type: ignore[attr-defined]  # the field a located error names
+                raise err
 
     def implied_shapes(self, args: Mapping[str, Any], x: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         """Tensor shapes besides ``x`` that the call's own arguments fix (a module's weight from its

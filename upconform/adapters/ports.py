@@ -20,7 +20,7 @@ Composite ports (pre- and post-operations from a fixed set, each written out bel
 | ``space_to_depth``, then channel permutation DCR -> CRD | pixel_unshuffle CRD | TensorFlow |
 | channel permutation DCR -> CRD, then ``pixel_shuffle`` | pixel_shuffle DCR | PyTorch |
 | ``pixel_unshuffle``, then channel permutation CRD -> DCR | pixel_unshuffle DCR | PyTorch |
-| ``Conv2DTranspose(padding="valid")``, then ``Cropping2D`` (``ZeroPadding2D`` + bias past the full output) | conv_transpose 2-D | Keras |
+| ``Conv2DTranspose(padding="valid")``, then ``Cropping2D`` (and ``ZeroPadding2D`` + bias) | conv_transpose 2-D | Keras |
 | ``conv_transpose{k}d(padding=0)``, then a crop (and zero rows + bias past the full output) | conv_transpose | PyTorch |
 
 Every conv port converts the weights (transposition of the axes; the 180-degree flip of a direct
@@ -38,12 +38,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..canonical import Case, normalize
+from ..canonical import Case
 from .base import Binding, NativeCall, Unsupported
 
 
@@ -59,7 +59,6 @@ class Snippet:
     notes: tuple[str, ...] = ()
     composite: bool = False
     deprecated: str = ""
-    meaning: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 # --------------------------------------------------------------------------------------- layouts
@@ -93,9 +92,10 @@ def source_arrays(source: Binding, tensors: Mapping[str, np.ndarray]) -> dict[st
     return out
 
 
-def inputs_doc(source: Binding, shapes: Mapping[str, tuple[int, ...]]) -> str:
-    """The header comment of every snippet for this source: what x, w, b are."""
-    parts = [f"x: the input, NCHW numpy {list(shapes['x'])}"]
+def inputs_doc(source: Binding, shapes: Mapping[str, tuple[int, ...]], op: str = "") -> str:
+    """What a snippet's x, w, b are, for this source."""
+    what = "the max-pooling input (values and indices come from pooling it)" if op == "max_unpool" else "the input"
+    parts = [f"x: {what}, NCHW numpy {list(shapes['x'])}"]
     if "w" in shapes:
         k = len(shapes["w"]) - 2
         w = [shapes["w"][a] for a in _weight_axes(source.framework, k)]
@@ -394,7 +394,9 @@ def composites(target: str, case: Case, source: Binding) -> list[Snippet]:
                          f"yt = tf.nn.depth_to_space(xt, block_size={r})", _tf_out(2, "yt")]
                 out.append(Snippet("tf.nn.depth_to_space", f"tf.gather(x, perm, axis=-1) + tf.nn.depth_to_space("
                                    f"block_size={r})", _code(lines),
-                                   ("channel permutation CRD -> DCR (tf.gather), then depth_to_space",), True))
+                                   ("channel permutation CRD -> DCR (tf.gather), then depth_to_space",
+                                    "in a model, permute the output channels (weights and bias) of the layer before "
+                                    "instead, with the same perm: the gather then costs nothing"), True))
             else:
                 lines = [*_TF_HEAD, _perm_line("dcr_to_crd", c, r), _tf_in(2),
                          f"yt = tf.nn.space_to_depth(xt, block_size={r})",
@@ -470,10 +472,4 @@ def _conv_composites(target: str, case: Case, n: dict[str, Any], source: Binding
     return []
 
 
-def with_meaning(s: Snippet, meaning: Mapping[str, Any] | None) -> Snippet:
-    """The same snippet, carrying the canonical meaning it was written for."""
-    return Snippet(s.binding, s.title, s.code, s.notes, s.composite, s.deprecated, meaning)
-
-
-__all__ = ["Snippet", "composites", "inputs_doc", "normalize", "snippet", "source_arrays", "weight_perm",
-           "with_meaning"]
+__all__ = ["Snippet", "composites", "inputs_doc", "snippet", "source_arrays", "weight_perm"]

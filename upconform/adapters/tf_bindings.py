@@ -1003,6 +1003,8 @@ class _KerasConvTranspose(_TfConvTranspose):
 
     dtypes = ("float32", "float64")
     layer = False  # the layer (not keras.ops) raises for output_padding >= strides
+    enum_args = {"padding": ("valid", "same")}
+    enum_case_insensitive = True
 
     def keras_meaning(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                       rate_key: str = "dilation_rate") -> dict[str, Any] | Unsupported:

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -24,9 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters import NativeCall, Unsupported, get, registry
+from ..adapters import NativeCall, Unsupported, get, ports, registry
 from ..adapters import framework as framework_of_name
-from ..adapters import ports
 from ..canonical import DEFAULT_TOLERANCES, Case, freeze, generate, op_info, plain
 from .compare import compare
 from .discrepancy import differing_params
@@ -309,7 +309,7 @@ def explanation(c: Candidate) -> str:
         base = "same canonical meaning" if not c.snippet.composite else "same canonical meaning, as a composite"
         return base if c.exact else f"{base}, yet the outputs differ (an implementation difference)"
     why = f"parameters differ ({_params_text(c.differs)})"
-    if c.how and c.how not in why:
+    if c.how and not re.match(r"^\w+=", c.how):  # a label that explains, not one that lists the overrides
         why += f"; {c.how}"
     if c.exact:
         why = f"{why}; equal at this shape"
@@ -327,7 +327,7 @@ def format_advice(a: Advice, *, top: int = 3, code: bool = True) -> str:
     lines.append(f"  measured on: {', '.join(a.inputs)} inputs (seed {SEED}) against {a.source}'s own output, "
                  f"{a.dtype} tolerance atol {tol.atol:g} + rtol {tol.rtol:g} * |expected|")
     lines.append(f"  {a.source} vs the reference of its meaning: {a.source_vs_reference}")
-    doc = ports.inputs_doc(get(a.source), a.shapes)
+    doc = ports.inputs_doc(get(a.source), a.shapes, a.op)
     lines.append(f"  snippets read {doc}; they assign y (NCHW numpy)")
     lines.append("")
     ex, ap = a.exact, a.approximate
