@@ -136,9 +136,11 @@ def test_cli_explain():
     p = _cli("explain", "torch.nn.functional.interpolate", "scale_factor=2", "mode=bicubic", "align_corners=false")
     assert p.returncode == 0, p.stderr
     assert "cubic_coeff_a: -0.75" in p.stdout
-    assert "tf.image.resize: none" in p.stdout  # TF's bicubic is a = -0.5
+    assert "no exact port; closest:" in p.stdout  # TF's bicubic is a = -0.5: measured, not "none"
+    assert "tf.image.resize(x, size=[16, 16], method='bicubic')  (parameters differ (cubic_coeff_a -0.75 -> -0.5" \
+        in p.stdout
     p = _cli("explain", "tf.image.resize", "size=[16,16]", "method=bilinear")
-    assert "torch.nn.functional.interpolate(x, size=[16, 16], mode='bilinear', align_corners=False)" in p.stdout
+    assert "exact: torch.nn.functional.interpolate(x, size=[16, 16], mode='bilinear', align_corners=False)" in p.stdout
 
 
 @pytest.mark.torch

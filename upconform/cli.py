@@ -303,11 +303,20 @@ def _parse_kv(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
-    from types import MappingProxyType
+def _shape_arg(text: str | None, what: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise SystemExit(_usage_error(f"{what}: {text!r} is not comma-separated integers")) from None
 
-    from .adapters import Unsupported, get, load_adapter, registry
-    from .canonical import Case, freeze, op_info
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """What a native call means canonically, and, measured, how it ports to every other framework."""
+    from .adapters import Unsupported, frameworks, get, load_adapter
+    from .canonical import op_info
+    from .harness.port import PortError, explanation, port, resolve_shapes
 
     for a in args.adapter or []:
         load_adapter(a)
@@ -316,20 +325,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except KeyError as e:
         return _usage_error(str(e.args[0]))
     native = _parse_kv(args.args)
-    shape = tuple(int(v) for v in args.shape.split(","))
     op = args.op or b.ops[0]
-    weight = tuple(int(v) for v in args.weight_shape.split(",")) if args.weight_shape else None
-    shapes = op_info(op).shapes_for_explain(shape, weight)
     try:
-        b.check_args(native)
-    except TypeError as e:
+        b.validate_args(native)
+    except (TypeError, ValueError) as e:
         return _usage_error(f"explain: {e}")
+    assumed = []
+    shape = _shape_arg(args.shape, "--shape")
+    if shape is None:
+        shape = (1, 3, 8, 8)
+        assumed.append(f"input shape {list(shape)} (the default; give --shape N,C,H,W)")
+    weight = _shape_arg(args.weight_shape, "--weight-shape")
+    try:
+        shapes, notes = resolve_shapes(b, native, op, shape, weight, args.bias)
+    except PortError as e:
+        return _usage_error(f"explain: {e}")
+    assumed += notes
     try:
         meaning = b.from_native(native, shapes, op=op)
     except Exception as e:  # noqa: BLE001
-        print(f"{args.binding}({native}) on input {list(shape)}: the translation failed: {e}")
-        return 1
+        return _usage_error(f"explain: {args.binding}({native}) on input {list(shape)}: the translation failed: {e}")
     print(f"{args.binding}({', '.join(f'{k}={v!r}' for k, v in native.items())}) on input {list(shape)}")
+    print("  assumptions: " + ("; ".join(assumed) if assumed else "none (every shape given)"))
     if isinstance(meaning, Unsupported):
         print(f"  no canonical meaning: {meaning.reason}")
         return 1
@@ -338,22 +355,41 @@ def cmd_explain(args: argparse.Namespace) -> int:
     for k, v in meaning.items():
         reading = "  (a reading of ambiguous operator text: docs/conventions.md)" if k in info.conventions else ""
         print(f"    {k}: {v}{reading}")
-    derived = info.derived
-    case = Case(id=f"{op}/explain[float32]", op=op, name="explain", dtype="float32",
-                params=freeze({k: v for k, v in meaning.items() if k not in derived}),
-                shapes=MappingProxyType(shapes))
-    print("  equivalent calls:")
-    for name in registry():
-        other = get(name)
-        if name == args.binding or op not in other.ops:
+    targets = [n for n in frameworks() if n != b.framework] if not args.to else [args.to]
+    w_arg = f" --weight-shape {','.join(map(str, shapes['w']))}" if "w" in shapes else ""
+    for fw in targets:
+        try:
+            advice = port(args.binding, native, fw, x=shape, weight=shapes.get("w"), bias="b" in shapes, op=op)
+        except PortError as e:
+            print(f"  port to {fw}: {e}")
             continue
-        call = other.unsupported_reading(case) or other.to_native(case)
-        if isinstance(call, Unsupported):
-            print(f"    {name}: none ({call.reason})")
-        else:
-            extra = f"  [{'; '.join(call.notes)}]" if call.notes else ""
-            print(f"    {call.render(tuple(t for t in ('x', 'w', 'b') if t in shapes))}{extra}")
+        print(f"  ports to {fw} (measured on this shape; runnable code: upconform port {args.binding} "
+              f"{' '.join(args.args)} --shape {','.join(map(str, shape))}{w_arg} --to {fw}):")
+        for c in advice.exact:
+            dep = "  [DEPRECATED]" if c.snippet.deprecated else ""
+            print(f"    exact: {c.snippet.title}{dep}  ({explanation(c)})")
+        if not advice.exact:
+            print("    no exact port; closest:")
+            for c in advice.approximate[:3]:
+                print(f"    max abs error {c.max_abs_err:.2g}: {c.snippet.title}  ({explanation(c)})")
     return 0
+
+
+def cmd_port(args: argparse.Namespace) -> int:
+    """Exit 0: an exact port exists; 1: only approximate ones; 2: usage (what is missing is named)."""
+    from .adapters import load_adapter
+    from .harness.port import PortError, format_advice, port
+
+    for a in args.adapter or []:
+        load_adapter(a)
+    native = _parse_kv(args.args)
+    try:
+        advice = port(args.binding, native, args.to, x=_shape_arg(args.shape, "--shape"),
+                      weight=_shape_arg(args.weight_shape, "--weight-shape"), bias=args.bias, op=args.op)
+    except PortError as e:
+        return _usage_error(f"port: {e}")
+    print(format_advice(advice, top=args.top, code=not args.no_code))
+    return advice.exit_code()
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -528,14 +564,30 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-case-bytes", type=int, default=1 << 30)
     v.set_defaults(fn=cmd_validate)
 
-    e = sub.add_parser("explain", help="canonical meaning of a native call and its equivalents")
-    e.add_argument("binding")
-    e.add_argument("args", nargs="*", help="native key=value arguments (values in YAML syntax)")
-    e.add_argument("--shape", default="1,3,8,8", help="input shape, canonical NCHW (default 1,3,8,8)")
-    e.add_argument("--weight-shape", help="conv_transpose weights (C_in, C_out/g, *k)")
-    e.add_argument("--op", help="which op the call serves, when the binding serves several")
-    e.add_argument("--adapter", action="append", help="module:object with extra bindings (repeatable)")
+    def call_args(p: argparse.ArgumentParser, shape_help: str) -> None:
+        p.add_argument("binding", help="the source call's binding (upconform list --bindings)")
+        p.add_argument("args", nargs="*", help="native key=value arguments (values in YAML syntax); for a module, "
+                                               "its constructor's")
+        p.add_argument("--shape", help=shape_help)
+        p.add_argument("--weight-shape", help="conv_transpose weights, canonical (C_in, C_out/groups, *k) as PyTorch's "
+                                              "(a module's own arguments give it)")
+        p.add_argument("--bias", action="store_true", default=None,
+                       help="the functional call has a bias (C_out,) (a module's own bias/use_bias argument says)")
+        p.add_argument("--op", help="which op the call serves, when the binding serves several")
+        p.add_argument("--adapter", action="append", help="module:object with extra bindings (repeatable)")
+
+    e = sub.add_parser("explain", help="canonical meaning of a native call and its measured ports")
+    call_args(e, "input shape, canonical NCHW (without it 1,3,8,8 is assumed, and said)")
+    e.add_argument("--to", help="only this target framework (default: every other one)")
     e.set_defaults(fn=cmd_explain)
+
+    po = sub.add_parser("port", help="port a native call to another framework: exact and closest calls, measured, "
+                                     "as runnable code (exit 0 exact, 1 approximate only, 2 usage)")
+    call_args(po, "input shape, canonical NCHW (required: the advice is measured on it)")
+    po.add_argument("--to", required=True, help="the target framework (name or alias)")
+    po.add_argument("--top", type=int, default=3, help="closest non-exact candidates to print (default 3)")
+    po.add_argument("--no-code", action="store_true", help="print the ranking without the snippets")
+    po.set_defaults(fn=cmd_port)
     return ap
 
 

@@ -186,7 +186,11 @@ class Binding:
     readings: Mapping[str, tuple[str, ...]] = {}
     # every keyword argument the API takes, as a user writes it (empty: not declared, not checked)
     native_args: frozenset[str] = frozenset()
-    # the API is deprecated upstream: what to use instead (shown wherever its calls are printed); "" if not
+    # string arguments that take one of a fixed set of values, e.g. {"method": ("nearest", ...)}: another
+    # string is an error in validate_args (as the framework would raise)
+    enum_args: Mapping[str, tuple[str, ...]] = {}
+    enum_case_insensitive = False  # the API lower-cases them first (Keras)
+    # a deprecated API: what it is and the modern alternative, e.g. "tf.compat.v1 is TF1's API; use ..."
     deprecated: str = ""
 
     def check_args(self, args: Mapping[str, Any]) -> None:
@@ -203,7 +207,34 @@ class Binding:
             return
         unknown = [k for k in args if k not in self.native_args]
         if unknown:
-            raise TypeError(f"{self.name}: unknown argument {unknown[0]!r}; it takes {sorted(self.native_args)}")
+            err = TypeError(f"{self.name}: unknown argument {unknown[0]!r}; it takes {sorted(self.native_args)}")
+            err.key = unknown[0]  # type: ignore[attr-defined]
+            raise err
+
+    def validate_args(self, args: Mapping[str, Any]) -> None:
+        """The one check of a native call's text, before any translation: ``TypeError`` for an argument
+        the API does not take (:meth:`check_args`), ``ValueError`` for a string argument outside its
+        declared values (:attr:`enum_args`). spec validation, ``explain`` and ``port`` call it.
+
+        Example:
+            >>> class B(Binding):
+            ...     name, enum_args = "f", {"method": ("nearest", "bicubic")}
+            >>> B().validate_args({"method": "bicubc"})
+            Traceback (most recent call last):
+            ValueError: f: method='bicubc' is not one of ['nearest', 'bicubic']
+        """
+        self.check_args(args)
+        for key, allowed in self.enum_args.items():
+            v = args.get(key)
+            if isinstance(v, str) and (v.lower() if self.enum_case_insensitive else v) not in allowed:
+                err = ValueError(f"{self.name}: {key}={v!r} is not one of {list(allowed)}")
+                err.key = key  # type: ignore[attr-defined]  # the field a located error names
+                raise err
+
+    def implied_shapes(self, args: Mapping[str, Any], x: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Tensor shapes besides ``x`` that the call's own arguments fix (a module's weight from its
+        channels and kernel size, its bias when ``bias=True``), canonical layout; {} when none."""
+        return {}
 
     def search_space(self, op: str) -> Any:
         """A Hypothesis strategy over this API's *native* calls for ``op``, or None (then ``upconform

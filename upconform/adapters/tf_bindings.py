@@ -239,6 +239,7 @@ class ImageResize(TfBinding):
     name = "tf.image.resize"
     ops = ("resize",)
     native_args = frozenset({"size", "method", "preserve_aspect_ratio", "antialias", "name"})
+    enum_args = {"method": _TF_METHODS}
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
@@ -338,6 +339,8 @@ class _ResizeV1(TfBinding):
     fn = ""
     method = "bilinear"  # tf.image.resize's method of the same mode (the deprecation mark names it)
     native_args = frozenset({"size", "align_corners", "half_pixel_centers", "name"})
+    deprecated = ("tf.compat.v1 is TensorFlow 1's API, kept for compatibility (deprecated); "
+                  "tf.image.resize is the TF2 call")
     # (align_corners, half_pixel_centers) -> canonical parameters
     table: dict[tuple[bool, bool], dict[str, Any]] = {}
 
@@ -469,6 +472,7 @@ class CropAndResize(TfBinding):
     name = "tf.image.crop_and_resize"
     ops = ("resize",)
     native_args = frozenset({"boxes", "box_indices", "crop_size", "method", "extrapolation_value", "name"})
+    enum_args = {"method": ("bilinear", "nearest")}
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
@@ -709,6 +713,7 @@ class _TfConvTranspose(TfBinding):
     explicit = False  # explicit [[0, 0], [t, b], [l, r], [0, 0]] paddings (conv2d_transpose only)
     cpu_dilations = False  # TF's CPU kernels reject dilations > 1
     native_args = frozenset({"output_shape", "strides", "padding", "data_format", "dilations", "name"})
+    enum_args = {"padding": ("SAME", "VALID")}
     dtypes = ("float32", "float64")  # half precision: see docs/coverage-tensorflow.md
 
     def _geometry(self, case: Case) -> tuple[dict[str, Any], list[int], list[int], list[int]] | Unsupported:
@@ -929,6 +934,7 @@ class AtrousConv2dTranspose(Conv2dTranspose):
     explicit = False
     cpu_dilations = True
     native_args = frozenset({"output_shape", "rate", "padding", "name"})
+    enum_args = {"padding": ("SAME", "VALID")}
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         g = self._geometry(case)
@@ -1006,6 +1012,8 @@ class _KerasConvTranspose(_TfConvTranspose):
 
     dtypes = ("float32", "float64")
     layer = False  # the layer (not keras.ops) raises for output_padding >= strides
+    enum_args = {"padding": ("valid", "same")}
+    enum_case_insensitive = True
 
     def keras_meaning(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                       rate_key: str = "dilation_rate") -> dict[str, Any] | Unsupported:
@@ -1066,6 +1074,18 @@ class KerasConv2DTranspose(_KerasConvTranspose):
                              "dilation_rate", "activation", "use_bias", "kernel_initializer", "bias_initializer",
                              "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
                              "bias_constraint"})
+
+    def implied_shapes(self, args: Mapping[str, Any], x: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """(C_in of the input, filters, *kernel_size), and the bias (filters,) unless use_bias=False."""
+        try:
+            ks = args["kernel_size"]
+            ks = list(ks) if isinstance(ks, (list, tuple)) else [ks, ks]
+            out = {"w": (int(x[1]), int(args["filters"]), *(int(v) for v in ks))}
+        except (KeyError, TypeError, ValueError, IndexError):
+            return {}
+        if args.get("use_bias", True):
+            out["b"] = (int(args["filters"]),)
+        return out
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         g = self._geometry(case)
@@ -1333,6 +1353,7 @@ class MaxPoolWithArgmaxUnpool(TfBinding):
     channels_last = False  # the scatter writes NCHW directly
     native_args = frozenset({"ksize", "strides", "padding", "data_format", "output_dtype", "include_batch_in_index",
                              "name", "output_shape"})
+    enum_args = {"padding": ("SAME", "VALID")}
     dtypes = ("float32", "float64", "float16", "bfloat16")
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
@@ -1542,6 +1563,7 @@ class KerasImageResize(TfBinding):
     ops = ("resize",)
     native_args = frozenset({"size", "interpolation", "antialias", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
                              "fill_mode", "fill_value", "data_format"})
+    enum_args = {"interpolation": _KERAS_INTERPOLATIONS}
     size_keys: tuple[str, ...] = ("size",)
 
     def _size(self, args: Mapping[str, Any]) -> Any:

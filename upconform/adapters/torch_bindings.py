@@ -129,6 +129,7 @@ class Interpolate(TorchBinding):
     # uint8 bilinear and bicubic run Pillow-style separable passes, rounded to uint8 after each axis
     readings = {"integer_rounding": ("per_axis",)}
     native_args = frozenset({"size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"})
+    enum_args = {"mode": ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area", "lanczos")}
     # module forms: arguments the module sets itself (UpsamplingBilinear2d: bilinear, align_corners=True)
     fixed_args: Mapping[str, Any] = {}
     search_ranks: tuple[int, ...] = (1, 2, 3)
@@ -523,6 +524,18 @@ class _ConvTransposeModule(_ConvTranspose):
         args = {"in_channels": c_in, "out_channels": c_out, "kernel_size": [int(v) for v in w[2:]], **call.args,
                 "bias": "b" in case.shapes}
         return NativeCall(self.name, args, call.prep, call.notes)
+
+    def implied_shapes(self, args: Mapping[str, Any], x: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """(in_channels, out_channels / groups, *kernel_size), and the bias (out_channels,) unless bias=False."""
+        try:
+            g = int(args.get("groups", 1))
+            ks = per_axis(args["kernel_size"], self.rank)
+            out = {"w": (int(args["in_channels"]), int(args["out_channels"]) // g, *(int(v) for v in ks))}
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return {}
+        if args.get("bias", True):
+            out["b"] = (int(args["out_channels"]),)
+        return out
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:

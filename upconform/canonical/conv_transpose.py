@@ -93,12 +93,32 @@ def explain_shapes(x: tuple[int, ...], w: tuple[int, ...] | None) -> dict[str, t
     return {"x": x, "w": w if w is not None else (x[1], x[1], *([3] * (len(x) - 2)))}
 
 
+def port_variants(n: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[str, Any]]]:
+    """The same output size cropped elsewhere from the full output: begin = total // 2 (TF's SAME),
+    begin = ceil(total / 2), begin 0, begin = total (the pads a port gets wrong by one pixel)."""
+    x, w = tuple(shapes["x"]), tuple(shapes["w"])
+    k = len(x) - 2
+    outs = n["output_spatial"]
+    out = []
+    for label, rule in (("begin pad = total // 2 (TensorFlow's SAME)", lambda t: t // 2),
+                        ("begin pad = ceil(total / 2)", lambda t: t - t // 2),
+                        ("begin pad 0", lambda t: 0), ("all padding at the begin", lambda t: t)):
+        begins = []
+        for i in range(k):
+            full = n["strides"][i] * (x[2 + i] - 1) + (w[2 + i] - 1) * n["dilations"][i] + 1
+            begins.append(max(min(rule(max(full - outs[i], 0)), full), 0))
+        pads, extra = pads_from_begins(x, w, n["strides"], n["dilations"], begins, outs)
+        if pads != n["pads"]:
+            out.append((label, {"pads": pads, "output_padding": extra, "auto_pad": "NOTSET"}))
+    return out
+
+
 CONV_TRANSPOSE = OpInfo(
     "conv_transpose", family="conv_transpose", reference=reference.conv_transpose, normalize=normalize,
     output_shape=output_shape, tensors=("x", "w"), optional_tensors=("b",),
     enums={"auto_pad": AUTO_PADS, "weight_convention": WEIGHT_CONVENTIONS}, uint8_ok=False,
     derived=("output_spatial",), extra_tensors=extra_tensors, explain_shapes=explain_shapes,
-    search_space=lambda: search_space(),
+    search_space=lambda: search_space(), port_variants=port_variants,
 )
 
 

@@ -51,7 +51,8 @@ def pool_then_unpool(tensors: Mapping[str, np.ndarray], params: Mapping[str, Any
 
 MAX_UNPOOL = OpInfo("max_unpool", family="max_unpool", reference=reference.max_unpool, normalize=normalize,
                     output_shape=output_shape, compute=pool_then_unpool, search_space=lambda: search_space(),
-                    enums={"index_plane": INDEX_PLANES}, conventions=("index_plane",))
+                    enums={"index_plane": INDEX_PLANES}, conventions=("index_plane",),
+                    port_inputs=("normal", "ties"))  # ties: which of equal maxima the indices name
 
 
 def search_space() -> Any:

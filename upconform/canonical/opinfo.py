@@ -60,6 +60,11 @@ class OpInfo:
     # a Hypothesis strategy of {"params", "shapes", "dtype"} (``upconform search`` for bindings without
     # a native strategy of their own); hypothesis is imported only when it is called
     search_space: Callable[[], Any] | None = None
+    # ``upconform port``: the input generators a port is measured on (the first is the normal one; add
+    # one with ties or distinct integers where ties or index choices matter), and the canonical
+    # neighbours of a normal form worth trying as candidates: (label, parameter overrides) pairs
+    port_inputs: tuple[str, ...] = ("normal",)
+    port_variants: Callable[[Mapping[str, Any], Shapes], list[tuple[str, dict[str, Any]]]] | None = None
 
     def readings(self, normal: Mapping[str, Any], dtype: str) -> dict[str, Any]:
         """The non-default readings a normal form asks for that matter for ``dtype``.
@@ -96,6 +101,38 @@ class OpInfo:
             return self.compute(tensors, kw)
         args = [tensors[t] for t in self.tensors] + [tensors.get(t) for t in self.optional_tensors]
         return self.reference(*args, **kw)
+
+    def variants(self, normal: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[str, Any]]]:
+        """Canonical neighbours of ``normal`` as (label, overrides), for ``upconform port`` (none by default).
+
+        Example:
+            >>> from upconform.canonical import OPS
+            >>> OPS["repeat"].variants({"repeats": [2]}, {"x": (1, 1, 3)})
+            []
+        """
+        return self.port_variants(normal, shapes) if self.port_variants else []
+
+    def apply_variant(self, normal: Mapping[str, Any], overrides: Mapping[str, Any], shapes: Shapes) -> dict[str, Any]:
+        """The normal form of ``normal`` with ``overrides`` (ValueError as the reference would)."""
+        base = {k: v for k, v in normal.items() if k not in self.derived}
+        return self.normal_form({**base, **overrides}, shapes)
+
+    @staticmethod
+    def probe_shapes(shapes: Shapes) -> list[dict[str, tuple[int, ...]]]:
+        """Other inputs on which ``port`` re-checks a claim that holds at the user's shape: the spatial
+        axes one longer, and about half as long plus one (odd, so integer ratios change).
+
+        Example:
+            >>> OpInfo.probe_shapes({"x": (1, 2, 8, 9)})[0]["x"]
+            (1, 2, 9, 10)
+        """
+        x = tuple(shapes["x"])
+        out = []
+        for sp in ([v + 1 for v in x[2:]], [v // 2 + 1 + (v // 2) % 2 for v in x[2:]]):
+            s = {**dict(shapes), "x": (*x[:2], *sp)}
+            if s["x"] != x and s not in out:
+                out.append(s)
+        return out
 
     def shapes_for_explain(self, x: tuple[int, ...], w: tuple[int, ...] | None = None) -> dict[str, tuple[int, ...]]:
         """The tensor shapes ``upconform explain`` assumes for an input of shape ``x``."""

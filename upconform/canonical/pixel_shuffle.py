@@ -33,12 +33,20 @@ def unshuffled_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
     return (x[0], x[1] * r ** (len(x) - 2), *(v // r for v in x[2:]))
 
 
+def port_variants(n: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[str, Any]]]:
+    """The other channel order (the porting trap: CRD read as DCR)."""
+    other = "DCR" if n.get("mode", "CRD") == "CRD" else "CRD"
+    return [(f"mode={other}", {"mode": other})]
+
+
 PIXEL_SHUFFLE = OpInfo("pixel_shuffle", family="pixel_shuffle", reference=reference.pixel_shuffle,
                        normalize=normalize, output_shape=shuffled_shape, enums={"mode": MODES},
-                       search_space=lambda: _space(False))
+                       search_space=lambda: _space(False), port_inputs=("normal", "arange"),
+                       port_variants=port_variants)
 PIXEL_UNSHUFFLE = OpInfo("pixel_unshuffle", family="pixel_shuffle", reference=reference.pixel_unshuffle,
                          normalize=normalize, output_shape=unshuffled_shape, enums={"mode": MODES},
-                         search_space=lambda: _space(True))
+                         search_space=lambda: _space(True), port_inputs=("normal", "arange"),
+                         port_variants=port_variants)
 
 
 def _space(unshuffle: bool) -> Any:

@@ -167,6 +167,46 @@ def as_repeat(n: Mapping[str, Any], shapes: Shapes) -> dict[str, Any] | None:
         return None
     return {"repeats": [o // i for i, o in zip(x[2:], out[2:])]}
 
+
+_PORT_CTMS = ("half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel")
+_PORT_CUBICS = ((-0.75, False), (-0.5, True), (-0.5, False), (-0.75, True))
+
+
+def port_variants(n: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[str, Any]]]:
+    """Canonical neighbours for ``upconform port``: the same output size, other coordinate modes,
+    nearest roundings, cubic kernels, linear for cubic; and ``tf_crop_and_resize`` with the full box
+    [0, 1] on every axis, which *is* ``align_corners`` (x_in = x_out * (in - 1) / (out - 1))."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    mode, ctm = n["mode"], n["coordinate_transformation_mode"]
+    k = len(shapes["x"])
+    full = {"roi": [0.0] * k + [1.0] * k, "extrapolation_value": 0.0}
+    if ctm == "align_corners" and mode in ("linear", "nearest"):
+        out.append(("tf_crop_and_resize over the full box [0, 1] is align_corners: x_in = x_out * (in - 1) / (out - 1)",
+                    {"coordinate_transformation_mode": "tf_crop_and_resize", **full}))
+    if mode == "nearest":
+        for c in _PORT_CTMS:
+            for nm in NEAREST_MODES:
+                out.append((f"coordinate_transformation_mode={c}, nearest_mode={nm}",
+                            {"coordinate_transformation_mode": c, "nearest_mode": nm}))
+        out.append(("tf_crop_and_resize over the full box, round_prefer_ceil",
+                    {"coordinate_transformation_mode": "tf_crop_and_resize", "nearest_mode": "round_prefer_ceil",
+                     **full}))
+    elif mode in ("linear", "cubic"):
+        for c in _PORT_CTMS:
+            out.append((f"mode=linear, coordinate_transformation_mode={c}",
+                        {"mode": "linear", "coordinate_transformation_mode": c}))
+            for a, ex in _PORT_CUBICS:
+                out.append((f"mode=cubic, coordinate_transformation_mode={c}, cubic_coeff_a={a}, exclude_outside={ex}",
+                            {"mode": "cubic", "coordinate_transformation_mode": c, "cubic_coeff_a": a,
+                             "exclude_outside": ex}))
+        if n.get("antialias"):
+            out.append(("antialias=False", {"antialias": False}))
+    elif mode in ("area", "adaptive_avg"):
+        other = "adaptive_avg" if mode == "area" else "area"
+        out.append((f"mode={other}", {"mode": other}))
+    return out
+
+
 RESIZE = OpInfo(
     "resize", family="resize", reference=reference.resize, normalize=normalize, output_shape=output_shape,
     enums={
@@ -181,6 +221,8 @@ RESIZE = OpInfo(
     conventions=("output_size_rule", "align_corners_length", "integer_rounding"),
     integer_conventions=("integer_rounding",),
     search_space=lambda: search_space(),
+    port_inputs=("normal", "arange"),  # arange: distinct values, so a nearest index chosen differently shows
+    port_variants=port_variants,
 )
 
 

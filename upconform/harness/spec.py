@@ -346,10 +346,10 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                 continue
             from ..adapters import get
 
-            try:  # an argument the API does not take is an error, as in the user's program
-                get(call["binding"]).check_args(call.get("args", {}) or {})
-            except TypeError as e:
-                bad = str(e).split("'")[1] if "'" in str(e) else ""
+            try:  # an argument the API does not take, or a value outside its enum, is an error, as in the program
+                get(call["binding"]).validate_args(call.get("args", {}) or {})
+            except (TypeError, ValueError) as e:
+                bad = getattr(e, "key", "")
                 problem((*where, "calls", j, "args", bad) if bad else (*where, "calls", j, "args"), str(e))
         dop = raw.get("op", file_op)
         if dop is None:
