@@ -134,7 +134,7 @@ def test_deprecated_calls_are_marked_and_ranked_last(capsys):
     titles = re.findall(r"^  \d+\. (.*)$", exact, flags=re.M)
     assert titles[0].startswith("tf.image.crop_and_resize(")
     assert titles[-1].startswith("tf.compat.v1.image.resize_bilinear(")
-    assert "DEPRECATED: tf.compat.v1" in exact
+    assert "DEPRECATED: TF1 compatibility API (tf.compat.v1" in exact
 
 
 # ------------------------------------------------------------------------------ the other way

@@ -339,8 +339,6 @@ class _ResizeV1(TfBinding):
     fn = ""
     method = "bilinear"  # tf.image.resize's method of the same mode (the deprecation mark names it)
     native_args = frozenset({"size", "align_corners", "half_pixel_centers", "name"})
-    deprecated = ("tf.compat.v1 is TensorFlow 1's API, kept for compatibility (deprecated); "
-                  "tf.image.resize is the TF2 call")
     # (align_corners, half_pixel_centers) -> canonical parameters
     table: dict[tuple[bool, bool], dict[str, Any]] = {}
 
@@ -349,8 +347,8 @@ class _ResizeV1(TfBinding):
 
     @property
     def deprecated(self) -> str:  # type: ignore[override]
-        return (f"TF1 compatibility API (tf.compat.v1): use tf.image.resize(..., method={self.method!r}) "
-                "(half-pixel centres only; no align_corners)")
+        return (f"TF1 compatibility API (tf.compat.v1 is TensorFlow 1's API, kept for compatibility): use "
+                f"tf.image.resize(..., method={self.method!r}) (half-pixel centres only; no align_corners)")
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         if case.op != "resize":
