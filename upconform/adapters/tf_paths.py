@@ -64,23 +64,27 @@ def _key(binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray], 
 
 class _OneEntry:
     """The last build, kept so that ``prepare`` reuses what ``supports`` built for the same check
-    (same binding, call, device and tensor values)."""
+    (same binding, call, device, tensor shapes and dtypes, and the values of the tensors it holds)."""
 
-    def __init__(self) -> None:
+    def __init__(self, values_of: tuple[str, ...] | None = None) -> None:
         self.key: tuple | None = None
         self.tensors: dict[str, np.ndarray] = {}
         self.value: Any = None
+        self.values_of = values_of  # the tensors whose values the build holds (None: all)
+
+    def _held(self, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: v for k, v in tensors.items() if self.values_of is None or k in self.values_of}
 
     def get(self, key: tuple, tensors: Mapping[str, np.ndarray]) -> Any:
-        if key != self.key or set(tensors) != set(self.tensors):
+        held = self._held(tensors)
+        if key != self.key or set(held) != set(self.tensors):
             return None
-        if not all(np.array_equal(tensors[k], self.tensors[k], equal_nan=tensors[k].dtype.kind == "f")
-                   for k in tensors):
+        if not all(np.array_equal(v, self.tensors[k], equal_nan=v.dtype.kind == "f") for k, v in held.items()):
             return None
         return self.value
 
     def put(self, key: tuple, tensors: Mapping[str, np.ndarray], value: Any) -> Any:
-        self.key, self.tensors, self.value = key, {k: np.array(v) for k, v in tensors.items()}, value
+        self.key, self.tensors, self.value = key, {k: np.array(v) for k, v in self._held(tensors).items()}, value
         return value
 
 
@@ -330,7 +334,7 @@ class TfLiteRT(Path):
     description = "TFLiteConverter (builtin ops) + ai_edge_litert Interpreter"
 
     def __init__(self) -> None:
-        self._cache = _OneEntry()
+        self._cache = _OneEntry(values_of=("w", "b"))  # x is the model's input; weights are constants in it
 
     def _convert(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray]) -> dict:
         key = _key(binding, call, tensors, "cpu")
@@ -343,12 +347,16 @@ class TfLiteRT(Path):
         with tf.device("/CPU:0"):
             fn, args, kwargs, _, last = _native(binding, call, tensors, "cpu")
         x, rest = args[0], args[1:]
-        state: dict[str, Any] = {"last": last, "x": np.asarray(x.numpy())}
+        xn, xc = np.asarray(x.numpy()), tensors["x"]
+        # the layout the call takes its input in (channels last unless its data_format says otherwise)
+        state: dict[str, Any] = {"last": last, "in_last": xn.shape != xc.shape or not np.array_equal(xn, xc)}
         t0 = time.perf_counter()
         try:
             f = tf.function(lambda x: fn(x, *rest, **kwargs), input_signature=[tf.TensorSpec(x.shape, x.dtype)])
             # Keras layers' weights are variables: frozen into constants, as an exported model holds them
-            concrete = convert_variables_to_constants_v2(f.get_concrete_function())
+            concrete = f.get_concrete_function()
+            if concrete.variables:
+                concrete = convert_variables_to_constants_v2(concrete)
             state["model"] = tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
         except Exception as e:  # noqa: BLE001 - judged below, or raised again by prepare
             state["refusal"] = converter_refusal(str(e))
@@ -370,6 +378,8 @@ class TfLiteRT(Path):
         state = dict(self._convert(binding, call, tensors))
         if "error" in state:
             raise state["error"]
+        x = tensors["x"]
+        state["x"] = np.ascontiguousarray(np.moveaxis(x, 1, -1) if state["in_last"] else x)
         t0 = time.perf_counter()
         threads = _tf().config.threading.get_intra_op_parallelism_threads() or None
         it = Interpreter(model_content=state["model"], num_threads=threads)
