@@ -105,6 +105,17 @@ _PLUMBING = {"Placeholder", "Const", "Identity", "IdentityN", "NoOp", "_Arg", "_
 # ----------------------------------------------------------------------------------- compiled (XLA)
 
 
+def _register_xla_kernels() -> None:
+    """XLA registers its kernels for the JIT devices on the first jit compile: before it, the kernel
+    registry lists none, so one trivial function is compiled first (once per process)."""
+    if getattr(_register_xla_kernels, "done", False):
+        return
+    tf = _tf()
+    with tf.device("/CPU:0"):
+        tf.function(lambda v: v + 1, jit_compile=True)(tf.constant(1.0))
+    _register_xla_kernels.done = True  # type: ignore[attr-defined]
+
+
 class TfCompiled(Path):
     """``tf.function(jit_compile=True)`` around the binding's call; XLA compiles it on the first call
     (in ``prepare``, untimed)."""
@@ -146,6 +157,7 @@ class TfCompiled(Path):
         from tensorflow.python.framework import kernels
 
         state = self._trace(binding, call, case_tensors(case), "cpu")
+        _register_xla_kernels()
         jit = "XLA_CPU_JIT"
         missing = [o for o in state["ops"] if o not in _PLUMBING
                    and not any(k.device_type == jit for k in kernels.get_registered_kernels_for_op(o).kernel)]
@@ -357,7 +369,7 @@ class TfLiteRT(Path):
             concrete = f.get_concrete_function()
             if concrete.variables:
                 concrete = convert_variables_to_constants_v2(concrete)
-            state["model"] = tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
+            state["model"] = tf.lite.TFLiteConverter.from_concrete_functions([concrete], f).convert()
         except Exception as e:  # noqa: BLE001 - judged below, or raised again by prepare
             state["refusal"] = converter_refusal(str(e))
             state["error"] = e
@@ -373,19 +385,24 @@ class TfLiteRT(Path):
 
     def prepare(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
                 device: str = "cpu") -> Any:
-        from ai_edge_litert.interpreter import Interpreter
-
         state = dict(self._convert(binding, call, tensors))
         if "error" in state:
             raise state["error"]
+        return self.prepare_model(state["model"], state, tensors)
+
+    def prepare_model(self, model: bytes, state: dict[str, Any], tensors: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """A LiteRT interpreter for ``model`` (the converted flatbuffer), its input set from ``tensors``."""
+        from ai_edge_litert.interpreter import Interpreter
+
+        state = {**state, "model": model}
         x = tensors["x"]
         state["x"] = np.ascontiguousarray(np.moveaxis(x, 1, -1) if state["in_last"] else x)
         t0 = time.perf_counter()
         threads = _tf().config.threading.get_intra_op_parallelism_threads() or None
-        it = Interpreter(model_content=state["model"], num_threads=threads)
+        it = Interpreter(model_content=model, num_threads=threads)
         it.allocate_tensors()
         (inp,), (out,) = it.get_input_details(), it.get_output_details()
-        state.update(interpreter=it, input=inp["index"], output=out["index"], ops=op_names(state["model"]),
+        state.update(interpreter=it, input=inp["index"], output=out["index"], ops=op_names(model),
                      interpreter_s=time.perf_counter() - t0)
         return state
 
