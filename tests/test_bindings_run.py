@@ -58,7 +58,7 @@ def test_binding_conforms_on_real_cases(name):
     assert picked, f"{name} expresses no case of the default suite"
     for dtype, cases in picked.items():
         results = run_cases(cases, [name], expectations=expectations(), timing_budget_s=0.0, max_repeats=1,
-                            paths=["eager"])  # the calls themselves; compiled and exported paths: test_torch_paths
+                            paths=["eager"])  # the binding itself; compiled and exported paths: test_*_paths.py
         assert len(results) == len(cases)
         bad = [f"{r.case_id}: {r.outcome}: {r.reason}" for r in results if r.outcome.bad]
         assert not bad, f"{name} [{dtype}]:\n" + "\n".join(bad)

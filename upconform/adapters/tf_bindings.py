@@ -71,9 +71,24 @@ def _configure_threads(threads: int) -> None:
         pass
 
 
+def _compiled_path() -> Any:
+    from .tf_paths import TfCompiled
+
+    return TfCompiled()
+
+
+def _litert_path() -> Any:
+    from .tf_paths import TfLiteRT
+
+    return TfLiteRT()
+
+
 # TF's eager ops hand back tensors whose values are ready (to_canonical copies them to host).
-FRAMEWORK = Framework("tensorflow", aliases=("tf", "keras"), distributions=("tensorflow", "tensorflow-cpu", "keras"),
-                      module="tensorflow", extra="tensorflow", configure_threads=_configure_threads)
+# Paths (tf_paths.py): compiled = tf.function(jit_compile=True) (XLA); litert = TFLiteConverter + LiteRT.
+FRAMEWORK = Framework("tensorflow", aliases=("tf", "keras"),
+                      distributions=("tensorflow", "tensorflow-cpu", "keras", "ai-edge-litert"),
+                      module="tensorflow", extra="tensorflow", configure_threads=_configure_threads,
+                      paths=(("compiled", _compiled_path), ("litert", _litert_path)))
 
 
 def _strategies() -> Any:

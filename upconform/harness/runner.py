@@ -141,6 +141,8 @@ def audit_verdict(eager: Any, exported: dict[str, Any] | None) -> dict[str, Any]
     if exported is None:
         return None
     out = {"nodes": list(exported.get("nodes", [])), "eager": eager, "exported": exported.get("meaning")}
+    if exported.get("attributes") is not None:  # the exported op's own attributes, as read back
+        out["attributes"] = exported["attributes"]
     if out["exported"] is None or not isinstance(eager, dict):
         why = exported.get("reason") or "the exported graph has no canonical reading"
         if not isinstance(eager, dict):

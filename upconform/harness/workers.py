@@ -32,13 +32,15 @@ def case_to_wire(case: Case) -> dict[str, Any]:
     """A picklable dict of a Case (MappingProxyType does not pickle)."""
     return {"id": case.id, "op": case.op, "name": case.name, "dtype": case.dtype, "params": plain(case.params),
             "shapes": {k: list(v) for k, v in case.shapes.items()}, "source": case.source,
-            "normal": plain(case.normal)}
+            "normal": plain(case.normal), "generator": case.generator, "generator_args": plain(case.generator_args),
+            "seed": case.seed}
 
 
 def case_from_wire(d: Mapping[str, Any]) -> Case:
     return Case(id=d["id"], op=d["op"], name=d["name"], dtype=d["dtype"], params=freeze(d["params"]),
                 shapes=MappingProxyType({k: tuple(v) for k, v in d["shapes"].items()}), source=d["source"],
-                normal=freeze(d["normal"]))
+                normal=freeze(d["normal"]), generator=d.get("generator", "normal"),
+                generator_args=freeze(d.get("generator_args") or {}), seed=int(d.get("seed", 0)))
 
 
 def _err(e: BaseException) -> str:
