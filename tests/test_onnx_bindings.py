@@ -277,3 +277,57 @@ def test_dtype_table_is_measured(runtime):
 
 def test_opset_loads_everywhere():
     assert ob.OPSET == 28 and onnx.defs.onnx_opset_version() >= ob.OPSET
+
+
+def test_conv_transpose_output_shape_a_stride_past_the_full_output_has_no_meaning():
+    """`make search` found onnxruntime.ConvTranspose(output_shape=[1, 2]) on 1x1 (kernel 1, stride 1)
+    raising where the binding claimed pads 0 + output_padding 1: the text's total_padding is -1, pads
+    must be >= 0 and output_padding < stride, so the call has no meaning (both runtimes raise)."""
+    b = get("onnxruntime.ConvTranspose")
+    bad = b.from_native({"kernel_shape": [1, 1], "output_shape": [1, 2]}, {"x": (1, 1, 1, 1), "w": (1, 1, 1, 1)})
+    assert isinstance(bad, Unsupported) and "less than the stride" in bad.reason
+    bad = b.from_native({"kernel_shape": [1], "strides": [2], "output_shape": [7]}, {"x": (1, 1, 3), "w": (1, 1, 1)})
+    assert isinstance(bad, Unsupported)
+    ok = b.from_native({"kernel_shape": [1], "strides": [2], "output_shape": [6]}, {"x": (1, 1, 3), "w": (1, 1, 1)})
+    assert ok["output_padding"] == [1] and ok["output_spatial"] == [6]  # one row past: output_padding 1 < 2
+    case = Case(id="conv_transpose/x[float32]", op="conv_transpose", name="x", dtype="float32",
+                params=freeze({"output_shape": [1, 2]}), shapes=freeze({"x": (1, 1, 1, 1), "w": (1, 1, 1, 1)}))
+    assert isinstance(b.to_native(case), Unsupported)
+    pytest.importorskip("onnxruntime")
+    x = {"x": np.ones((1, 1, 3), np.float32), "w": np.ones((1, 1, 1), np.float32)}
+    assert b.run(NativeCall(b.name, {"kernel_shape": [1], "strides": [2], "output_shape": [6]}), x).shape == (1, 1, 6)
+    feeds = {"X": x["x"], "W": x["w"]}
+    run = ob._session("onnxruntime", ob.build_model("ConvTranspose", {"kernel_shape": [1], "strides": [2],
+                                                                      "output_shape": [7]}, feeds, (1, 1, 7)))
+    with pytest.raises(Exception, match="inconsistent"):  # the runtime itself refuses it
+        run(feeds)
+
+
+# the shrunk calls of `make search`'s ONNX findings that are runtime behaviours (specs/expectations.yaml)
+SEARCH_FOUND = [
+    ("onnx.reference.Resize", "resize", {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
+                                         "nearest_mode": "floor", "sizes": [1, 1, 1]}, [np.inf, 1.0], [3.4028235e38]),
+    ("onnx.reference.Resize", "resize", {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
+                                         "nearest_mode": "floor", "sizes": [1, 1, 1]}, [0.5, np.nan], [np.nan]),
+    ("onnxruntime.ConvTranspose", "conv_transpose", {"strides": [2], "kernel_shape": [1], "auto_pad": "SAME_UPPER"},
+     [1.0], [1.0]),
+    ("onnxruntime.MaxUnpool", "max_unpool", {"kernel_shape": [2], "strides": [2]}, [0.5, np.nan], [0.5, 0.0]),
+    ("onnx.reference.MaxUnpool", "max_unpool", {"kernel_shape": [1], "strides": [1]}, [1.0, 2.0], [2.0, 0.0]),
+]
+
+
+@pytest.mark.parametrize("name, op, args, x, got", SEARCH_FOUND, ids=[f"{s[0]}:{i}" for i, s in enumerate(SEARCH_FOUND)])
+def test_search_found_behaviours_still_hold(name, op, args, x, got):
+    """Each is an expectation (a NaN/Inf rule or a runtime defect); when it stops holding, the entry goes."""
+    b = get(name)
+    pytest.importorskip("onnx")
+    if name.startswith("onnxruntime"):
+        pytest.importorskip("onnxruntime")
+    xs = np.array(x, np.float32).reshape(1, -1, 1) if name == "onnx.reference.MaxUnpool" else \
+        np.array(x, np.float32).reshape(1, 1, -1)
+    tensors = {"x": xs}
+    if op == "conv_transpose":
+        tensors["w"] = np.ones((1, 1, 1), np.float32)
+    with np.errstate(all="ignore"):
+        out = np.asarray(b.run(NativeCall(name, args), tensors)).ravel()
+    np.testing.assert_array_equal(out, np.array(got, np.float32))

@@ -99,3 +99,54 @@ def test_unknown_native_argument_is_an_error(tmp_path):
     p = _cli("run", str(spec), "--adapter", "planted_bindings:BINDINGS", "--out", str(tmp_path / "o"), "--no-history")
     assert p.returncode == 2
     assert f"{spec}:6: discrepancies[0].calls[0].args.scal: planted.resize: unknown argument 'scal'" in p.stderr
+
+
+class _SlowStart:
+    """An in-process executor whose worker start (warmup) and first example are slow, as a
+    framework's import and first kernel call are."""
+
+    isolated = False
+
+    def __init__(self, startup_s: float, first_s: float) -> None:
+        from upconform.harness.workers import InProcess
+
+        self.inner, self.startup_s, self.first_s, self.calls = InProcess(), startup_s, first_s, []
+
+    def framework_of(self, binding):
+        return self.inner.framework_of(binding)
+
+    def call(self, binding, kind, payload, timeout=None):
+        import time
+
+        self.calls.append(kind)
+        if kind == "warmup":
+            time.sleep(self.startup_s)
+            return {}
+        if self.calls.count("explore") == 1:
+            time.sleep(self.first_s)
+        return self.inner.call(binding, kind, payload, timeout)
+
+
+def test_start_up_and_first_example_are_not_charged_to_the_share():
+    """The first binding of each framework got one example in `make search` (torch interpolate, tf.image.resize):
+    the worker's start and the first call ate its share. Both now run outside it."""
+    sys.path.insert(0, str(TESTS))
+    from upconform.adapters import load_adapter
+    from upconform.harness.search import run_search
+
+    load_adapter("planted_bindings:BINDINGS")
+
+    ex = _SlowStart(startup_s=1.0, first_s=1.0)
+    rep = run_search(["planted.repeat"], executor=ex, max_examples=30, budget_s=0.6, seed=0)
+    assert ex.calls[0] == "warmup" and ex.calls.count("warmup") == 1
+    assert rep.startup["planted"] >= 1.0
+    assert rep.examples["planted.repeat repeat"] > 1, rep.examples  # before: 1 (2 s spent > 0.6 s share)
+
+
+def test_budget_left_by_fast_pairs_goes_to_the_later_ones():
+    from upconform.harness.search import shares
+
+    even = shares(60, 6, 0, 0)
+    assert even == 10
+    assert shares(60, 6, 5, 3) == (60 - 5) / 3  # three pairs that took 5 s leave 55 s for three
+    assert shares(60, 6, 200, 3) == even / 2  # overruns never starve a pair below half its share

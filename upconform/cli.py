@@ -450,12 +450,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     data = {"seed": args.seed, "duration_s": round(time.perf_counter() - t0, 3),
             "findings": [f.to_json() for f in report.findings], "examples": report.examples,
-            "seconds": {k: round(v, 3) for k, v in report.seconds.items()}}
+            "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
+            "startup_s": {k: round(v, 3) for k, v in report.startup.items()}}
     write_json_atomic(out / "findings.json", data)
     write_text_atomic(out / "findings.yaml", yaml.safe_dump(findings_spec(report.findings), sort_keys=False, width=100))
     findings_page.write(data, out / "index.html")
     total = sum(report.examples.values())
     print(f"{total} examples, {len(report.findings)} findings ({len(report.new())} new) in {data['duration_s']:.1f} s "
+          f"(worker start-up {sum(report.startup.values()):.1f} s, outside the budget) "
           f"-> {out / 'findings.json'}, findings.yaml, index.html")
     for f in report.findings:
         tag = "KNOWN" if f.known else "NEW  "

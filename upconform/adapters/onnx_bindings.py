@@ -320,6 +320,16 @@ def _conv_transpose_meaning(args: Mapping[str, Any], shapes: Mapping[str, tuple[
                          "auto_pad": args.get("auto_pad", "NOTSET")}
     if args.get("output_shape") is not None:
         p["output_shape"] = [int(v) for v in args["output_shape"]]  # "pads values are ignored" then
+        # total_padding = full - output_shape; "pads ... greater than or equal to 0", and rows past the
+        # full output are output_padding, which "must be less than the corresponding stride": an output
+        # stride or more past the full output has no meaning (ONNX Runtime and onnx.reference raise)
+        o = p["output_shape"][-k:]
+        for i in range(k):
+            full = p["strides"][i] * (x[2 + i] - 1) + p["output_padding"][i] + (w[2 + i] - 1) * p["dilations"][i] + 1
+            if i < len(o) and o[i] - full >= p["strides"][i]:
+                return Unsupported(f"ConvTranspose: output_shape {o} is {o[i] - full} past the full output {full} "
+                                   f"on axis {i}: total_padding < 0 needs output_padding {o[i] - full}, which must "
+                                   f"be less than the stride {p['strides'][i]} (pads must be >= 0)")
     elif p["auto_pad"] == "NOTSET" and args.get("pads") is not None:
         p["pads"] = [int(v) for v in args["pads"]]
     return normalize("conv_transpose", p, shapes)

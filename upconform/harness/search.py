@@ -207,6 +207,7 @@ class SearchReport:
     findings: list[Finding]
     examples: dict[str, int]
     seconds: dict[str, float]
+    startup: dict[str, float] = field(default_factory=dict)  # framework -> its worker's start, not in any share
 
     def new(self) -> list[Finding]:
         return [f for f in self.findings if f.known is None]
@@ -224,9 +225,16 @@ def _space(binding: str, op: str) -> tuple[Any, bool]:
     return info.search_space(), True
 
 
-def search_binding(binding: str, op: str, *, executor: Any, max_examples: int, deadline: float, seed: int,
-                   special_share: float, timeout: float, on_example: Callable[[Finding | None], None]) -> list[Finding]:
-    """Explore one (binding, op); the shrunk findings, one per signature."""
+def search_binding(binding: str, op: str, *, executor: Any, max_examples: int, share_s: float, seed: int,
+                   special_share: float, timeout: float, on_example: Callable[[Finding | None], None],
+                   shrink_s: float | None = None) -> list[Finding]:
+    """Explore one (binding, op) for ``share_s`` seconds; the shrunk findings, one per signature.
+
+    The clock starts after the first example: what it costs once (the framework's first call, its
+    kernels' initialisation, a worker's start) is not charged to this binding's share, or the first
+    binding of each framework gets one example (torch.nn.functional.interpolate and tf.image.resize
+    did). Shrinking may go on past the share for ``shrink_s`` more seconds (default: another share);
+    after that the smallest failing example found so far is the finding."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hyp_seed
     from hypothesis import strategies as st
@@ -243,6 +251,10 @@ def search_binding(binding: str, op: str, *, executor: Any, max_examples: int, d
 
     total = [0]
     done: set[str] = set()
+    inf = float("inf")
+    clock = {"deadline": inf, "hard": inf}  # set after the first example
+    extra = share_s if shrink_s is None else shrink_s
+    failed: dict[str, _Found] = {}  # example -> the exception it raised (replayed once shrinking is cut short)
 
     def one_round(round_seed: int, budget: int) -> list[Finding]:
         shrinking = [False]
@@ -254,10 +266,12 @@ def search_binding(binding: str, op: str, *, executor: Any, max_examples: int, d
         def explore(drawn: Mapping[str, Any], tensor_seed: int, generator: str) -> None:
             from hypothesis import assume
 
-            if not shrinking[0] and (time.perf_counter() >= deadline or total[0] >= max_examples):
+            now = time.perf_counter()
+            if not shrinking[0] and (now >= clock["deadline"] or total[0] >= max_examples):
                 return  # the budget is spent: pass quickly until Hypothesis stops (while shrinking, go on)
             ex = {"args": dict(drawn.get("args", {})), "shapes": drawn["shapes"],
                   "dtype": drawn.get("dtype", "float32"), "seed": tensor_seed, "generator": generator}
+            cut = shrinking[0] and now >= clock["hard"]  # shrinking is over time: only replay known failures
             if canonical:  # drawn is a canonical case: write the native call
                 try:
                     case = Case(id=f"{op}/search[{ex['dtype']}]", op=op, name="search", dtype=ex["dtype"],
@@ -268,21 +282,29 @@ def search_binding(binding: str, op: str, *, executor: Any, max_examples: int, d
                 call = b.unsupported_reading(case) or b.to_native(case)
                 assume(not hasattr(call, "reason"))
                 ex["args"], ex["claim"] = dict(call.args), plain(case.normal)
+            key = hashlib.sha1(json.dumps([ex["args"], ex["shapes"], ex["dtype"], ex["seed"], ex["generator"]],
+                                          sort_keys=True, default=str).encode()).hexdigest()
+            if cut:
+                if key in failed:
+                    raise failed[key]  # Hypothesis replays its smallest failing example: it still fails
+                return
             f = evaluate(binding, op, ex, executor, timeout)
             if f is not None and generator == "special" and special_share < 1:
                 # the same call on ordinary values: a finding there is the behaviour, not the special values
                 f = evaluate(binding, op, {**ex, "generator": "normal"}, executor, timeout) or f
             total[0] += 1
+            if clock["deadline"] == inf:  # the first example is not charged (see above)
+                clock["deadline"] = time.perf_counter() + share_s
+                clock["hard"] = clock["deadline"] + extra
             on_example(f)
             if f is not None:
-                key = json.dumps([ex["args"], ex["shapes"], ex["dtype"], ex["seed"], ex["generator"]],
-                                 sort_keys=True, default=str)
-                counts.setdefault(f.key, set()).add(hashlib.sha1(key.encode()).hexdigest())
+                counts.setdefault(f.key, set()).add(key)
                 if f.key in done:
                     return  # found in an earlier round: counted, not raised, so the search goes on
                 shrinking[0] = True
                 err = _exception_for(f.key)(f.message)
                 err.finding = f
+                failed[key] = err
                 raise err
 
         try:
@@ -300,7 +322,7 @@ def search_binding(binding: str, op: str, *, executor: Any, max_examples: int, d
     # already found counted but no longer failing, until the budget is spent or nothing new shows up
     found: list[Finding] = []
     for round_no in range(20):
-        if total[0] >= max_examples or time.perf_counter() >= deadline:
+        if total[0] >= max_examples or time.perf_counter() >= clock["deadline"]:
             break
         new = [f for f in one_round(seed * 1000 + round_no, max_examples - total[0]) if f.key not in done]
         if not new:
@@ -320,18 +342,43 @@ def _leaves(e: BaseException) -> list[BaseException]:
     return [e]
 
 
+def shares(budget_s: float, n_pairs: int, spent_s: float, done: int) -> float:
+    """The next pair's seconds: what is left of the budget, evenly over the pairs left, but never
+    less than half the even share (a pair that overran, shrinking, does not starve the last ones).
+
+    Example:
+        >>> shares(100, 10, 0, 0), shares(100, 10, 20, 5), shares(100, 10, 95, 9)
+        (10.0, 16.0, 5.0)
+    """
+    even = budget_s / n_pairs
+    return max((budget_s - spent_s) / max(n_pairs - done, 1), even / 2)
+
+
 def run_search(bindings: Sequence[str], *, executor: Any, max_examples: int = 200, budget_s: float | None = None,
                seed: int = 0, special_share: float = 0.15, timeout: float = 60.0,
                expectations: Sequence[exp.Expectation] = (),
                progress: Callable[[str, int, int, float], None] | None = None) -> SearchReport:
-    """Search every (binding, op); ``budget_s`` is shared out evenly over them."""
+    """Search every (binding, op); ``budget_s`` is shared out over them (see :func:`shares`).
+
+    Each framework's worker is started (and its framework imported) before its first pair, outside
+    every share: that start-up is reported per framework in ``SearchReport.startup``."""
     pairs = [(b, op) for b in bindings for op in get(b).ops if _space(b, op)[0] is not None]
     examples: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    startup: dict[str, float] = {}
     findings: list[Finding] = []
+    spent = 0.0
     for i, (b, op) in enumerate(pairs):
+        fw = executor.framework_of(b)
+        if fw not in startup:
+            t = time.perf_counter()
+            try:
+                executor.call(b, "warmup", {"binding": b}, timeout)
+            except Exception:  # noqa: BLE001 - a framework that cannot start shows in its examples, not here
+                pass
+            startup[fw] = time.perf_counter() - t
         start = time.perf_counter()
-        share = (budget_s / len(pairs)) if budget_s else float("inf")
+        share = shares(budget_s, len(pairs), spent, i) if budget_s else float("inf")
         n = [0, 0]
 
         def tick(f: Finding | None, b: str = b, n: list[int] = n, start: float = start) -> None:
@@ -340,16 +387,17 @@ def run_search(bindings: Sequence[str], *, executor: Any, max_examples: int = 20
             if progress:
                 progress(b, n[0], n[1], time.perf_counter() - start)
 
-        got = search_binding(b, op, executor=executor, max_examples=max_examples, deadline=start + share,
+        got = search_binding(b, op, executor=executor, max_examples=max_examples, share_s=share,
                              seed=seed + i, special_share=special_share, timeout=timeout, on_example=tick)
         key = f"{b} {op}"
         examples[key] = n[0]
         seconds[key] = time.perf_counter() - start
+        spent += seconds[key]
         for f in got:
             e = exp.find(list(expectations), f.id, f.binding, f.dtype)
             f.known = e.to_json() if e is not None else None
         findings.extend(got)
-    return SearchReport(findings, examples, seconds)
+    return SearchReport(findings, examples, seconds, startup)
 
 
 # ------------------------------------------------------------------------------------------ outputs
