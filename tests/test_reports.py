@@ -13,6 +13,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from upconform.adapters import get
@@ -459,3 +460,24 @@ def test_report_renders_in_a_real_browser(fake, tmp_path):
         browser.close()
     assert errors == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_heatmap_is_the_grid_one_pixel_per_cell():
+    """The embedded PNG decodes to the grid's shape; the smallest cell takes the bottom colour, the
+    largest and Inf/NaN stand-ins (1e300) the top one, and the colour bar says the range."""
+    import base64
+    import io
+    import re
+
+    import matplotlib.image as mi
+
+    from upconform.reports import charts
+
+    g = np.arange(12.0).reshape(3, 4)
+    g[1, 2] = 1e300
+    svg = charts.heatmaps([g.tolist()], titles=["t"])[0]
+    uri = re.search(r'href="data:image/png;base64,([^"]+)"', svg).group(1)
+    img = mi.imread(io.BytesIO(base64.b64decode(uri)), format="png")
+    assert img.shape == (3, 4, 3)
+    assert (img[1, 2] == img[2, 3]).all() and not (img[0, 0] == img[2, 3]).all()
+    assert ">Inf/NaN<" in svg and ">0<" in svg and "W (0 to 3)" in svg
