@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -377,7 +378,22 @@ def _max_unpool_meaning(args: Mapping[str, Any], shapes: Mapping[str, tuple[int,
             return Unsupported(f"MaxUnpool: output_shape {o} changes N or C of {list(x[:2])}")
         p["output_shape"] = o[2:]
         p["index_plane"] = rd.get("index_plane", "output_shape")
-    return normalize("max_unpool", p, shapes)
+    n = normalize("max_unpool", p, shapes)
+    out = list(op_info("max_unpool").output_shape(n, shapes))[2:]
+    if p.get("index_plane", "output_shape") == "output_shape":
+        # MaxPool's indices are positions in the pooling input's plane; MaxUnpool scatters them into its
+        # output plane. Where a window reaches a position past that plane, an input whose maximum lies
+        # there gives an index the output cannot hold: the text leaves it undefined (ONNX Runtime writes
+        # it anyway), so the call has no meaning for every input
+        pads = p["pads"]
+        top = 0
+        for a, (i, ks, st) in enumerate(zip(x[2:], p["kernel_shape"], p["strides"])):
+            pooled = (i + pads[a] + pads[k + a] - ks) // st + 1
+            top = top * i + min(i - 1, (pooled - 1) * st - pads[a] + ks - 1)
+        if top >= math.prod(out):
+            return Unsupported(f"MaxUnpool: the pooling windows reach input position {top}, past the output plane of "
+                               f"{math.prod(out)} ({out}): the index of a maximum there is outside the output")
+    return n
 
 
 # ----------------------------------------------------------------------------------- writing nodes
