@@ -331,3 +331,17 @@ def test_search_found_behaviours_still_hold(name, op, args, x, got):
     with np.errstate(all="ignore"):
         out = np.asarray(b.run(NativeCall(name, args), tensors)).ravel()
     np.testing.assert_array_equal(out, np.array(got, np.float32))
+
+
+def test_max_unpool_whose_windows_reach_past_the_output_has_no_meaning():
+    """Kernel 3, stride 3, pads 1 on length 5: the default output has 4 positions, the last window covers
+    input position 4, so a maximum there has an index the output cannot hold (found by upconform search:
+    ONNX Runtime runs it anyway). With an output_shape that holds it, the call means a case again."""
+    from upconform.adapters import Unsupported
+    from upconform.adapters.onnx_bindings import args_meaning
+
+    bad = args_meaning("MaxUnpool", {"kernel_shape": [3, 1], "strides": [3, 1], "pads": [1, 0, 1, 0]}, {"x": (1, 2, 5, 1)})
+    assert isinstance(bad, Unsupported) and "past the output plane of 4" in bad.reason
+    ok = args_meaning("MaxUnpool", {"kernel_shape": [3, 1], "strides": [3, 1], "pads": [1, 0, 1, 0],
+                                    "output_shape": [1, 2, 5, 1]}, {"x": (1, 2, 5, 1)})
+    assert not isinstance(ok, Unsupported) and ok[0] == "max_unpool"
