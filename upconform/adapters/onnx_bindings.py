@@ -507,7 +507,7 @@ def _session(runtime: str, model: Any) -> Any:
         if threads:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = threads
-        so.log_severity_level = 3
+        so.log_severity_level = 4  # run-time errors come back as exceptions (the finding); do not log them too
         sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
         return lambda feeds: sess.run(None, feeds)[0]
     if runtime == "openvino":

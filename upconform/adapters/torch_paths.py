@@ -208,7 +208,7 @@ class Onnx(Path):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = torch.get_num_threads()
         opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
+        opts.log_severity_level = 4  # run-time errors come back as exceptions
         t1 = time.perf_counter()
         sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         session_s = time.perf_counter() - t1
