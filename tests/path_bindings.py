@@ -30,6 +30,12 @@ class PathRepeat(Binding):
         return tensors["x"], call.args["repeats"]
 
     def execute(self, prepared):
+        import os
+        import time
+
+        delay = float(os.environ.get("UPCONFORM_FAKE_SLEEP", "0"))  # tests slow a run down to stop it midway
+        if delay:
+            time.sleep(delay)
         x, r = prepared
         return reference.repeat(x, repeats=r[0]).astype(x.dtype)
 

@@ -182,3 +182,14 @@ def test_parallel_lanes_give_the_same_verdicts(paths_fw, fake_bindings, tmp_path
     key = lambda d: [(r["case_id"], r["binding"], r["path"], r["outcome"]) for r in d["results"]]  # noqa: E731
     assert key(one) == key(two) and len(key(one)) == 10
     assert two["provenance"]["flags"]["jobs"] == 2
+
+
+def test_an_expectation_without_paths_covers_the_eager_call_only():
+    """An eager defect says nothing of an exporter or a compiler: without paths: an entry is eager only;
+    paths: [all] covers every path."""
+    plain_entry = exp.Expectation("b", ("resize/*",), None, "fail", "r", "", {})
+    every = exp.Expectation("b", ("resize/*",), None, "fail", "r", "", {}, ("all",))
+    assert plain_entry.matches("resize/x[float32]", "b", "float32", "eager")
+    assert not plain_entry.matches("resize/x[float32]", "b", "float32", "onnx")
+    assert every.matches("resize/x[float32]", "b", "float32", "onnx") and every.matches("resize/x[float32]", "b",
+                                                                                          "float32", "compiled")

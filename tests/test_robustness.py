@@ -91,6 +91,35 @@ def test_interrupted_run_resumes_and_completes(tmp_path):
     assert len(jsonl.read_text().splitlines()) == 30  # only the missing checks ran again
 
 
+def test_interrupted_parallel_run_stops_cleanly_and_resumes(tmp_path):
+    """--jobs 2: SIGTERM while two frameworks' checks are in flight in two lanes; the run says how to
+    resume (exit 130, no traceback from the lanes and the closing workers), and the resumed run completes."""
+    cases = "".join(f"  - {{id: c{i}, params: {{repeats: 2}}}}\n" for i in range(20))
+    spec = _spec(tmp_path, cases)
+    out = tmp_path / "out"
+    env = {**ENV, "UPCONFORM_FAKE_SLEEP": "0.1"}
+    args = ["run", str(spec), "--adapter", "fake_bindings:BINDINGS", "--adapter", "path_bindings", "--binding",
+            "fake.crashy", "--binding", "fakepath.repeat", "--jobs", "2", "--out", str(out), "--no-history",
+            "--timing-budget", "0", "--expectations", str(tmp_path / "none")]
+    proc = subprocess.Popen([sys.executable, "-m", "upconform", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    jsonl = out / "results.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not jsonl.exists() or len(jsonl.read_text().splitlines()) < 6):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    done = len(jsonl.read_text().splitlines())
+    assert 6 <= done < 40
+    p = upconform(*args[:-4], "--resume", str(out), "--no-history", "--timing-budget", "0", "--expectations",
+                  str(tmp_path / "none"), env=env)
+    assert p.returncode == 0, p.stderr
+    data = json.loads((out / "results.json").read_text())
+    assert len(data["results"]) == 40 and {r["outcome"] for r in data["results"]} == {"pass"}
+
+
 @pytest.mark.torch
 def test_shards_merge_to_the_unsharded_run(tmp_path):
     spec = ROOT / "specs" / "pixel_shuffle.yaml"

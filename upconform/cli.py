@@ -101,6 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> int:
     from .harness.discrepancy import call_text, call_verdict, summary_lines
     from .harness.outcome import is_bad
+    from .harness.results import check_label
 
     results, discs = data["results"], data.get("discrepancies", []) or []
     if results or not discs:  # a run of discrepancy reports alone has no table to show
@@ -112,7 +113,7 @@ def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -
     bad = [r for r in results if is_bad(r["outcome"])]
     for r in bad[:20]:
         dep = f" [deprecated: {r['deprecated']}]" if r.get("deprecated") else ""
-        print(f"{r['outcome'].upper():8s} {r['case_id']} :: {r['binding']}{dep}: {r['reason']}")
+        print(f"{r['outcome'].upper():8s} {r['case_id']} :: {check_label(r)}{dep}: {r['reason']}")
     if len(bad) > 20:
         print(f"... and {len(bad) - 20} more (see {out_dir / 'results.json'})")
     # a discrepancy call that raises or whose claimed meaning does not conform is a bad outcome too

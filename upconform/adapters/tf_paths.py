@@ -361,7 +361,7 @@ class TfLiteRT(Path):
         x, rest = args[0], args[1:]
         xn, xc = np.asarray(x.numpy()), tensors["x"]
         # the layout the call takes its input in (channels last unless its data_format says otherwise)
-        state: dict[str, Any] = {"last": last, "in_last": xn.shape != xc.shape or not np.array_equal(xn, xc)}
+        state: dict[str, Any] = {"last": last, "in_last": xn.shape != xc.shape or not np.array_equal(xn, xc, equal_nan=True)}
         t0 = time.perf_counter()
         try:
             f = tf.function(lambda x: fn(x, *rest, **kwargs), input_signature=[tf.TensorSpec(x.shape, x.dtype)])

@@ -9,7 +9,7 @@
       reason: TF looks bicubic weights up in a 1024-entry table
       issue: https://github.com/tensorflow/tensorflow/issues/...
       versions: {tensorflow: "2.21.0"} # where it was seen
-      paths: [onnx]                    # optional: only these paths (default: every path of the call)
+      paths: [onnx]                    # optional: the paths it covers (default [eager]; [all]: every path)
 
 A matching fail/error becomes ``xfail``; a matching pass becomes ``xpass`` (reported: the
 upstream problem may be fixed, or the entry is too broad).
@@ -47,7 +47,9 @@ class Expectation:
     reason: str
     issue: str
     versions: dict[str, str]
-    paths: tuple[str, ...] | None = None  # None: every path (a defect of the call itself)
+    # the paths it covers; None: eager only (a defect seen eagerly says nothing of an exporter or a
+    # compiler: each path has its own entries); ("all",): every path (a defect of the call's meaning)
+    paths: tuple[str, ...] | None = None
     calls: tuple[int, ...] | None = None  # discrepancy reports only: these calls (positions); None: every call
 
     def matches(self, case_id: str, binding: str, dtype: str, path: str = "eager", call: int | None = None) -> bool:
@@ -55,7 +57,7 @@ class Expectation:
         if self.calls is not None and (call is None or call not in self.calls):
             return False
         return (binding == self.binding and (self.dtypes is None or dtype in self.dtypes)
-                and (self.paths is None or path in self.paths)
+                and (path in (self.paths or ("eager",)) or "all" in (self.paths or ()))
                 and any(fnmatch.fnmatchcase(case_id, p) for p in self.cases))
 
     def covers(self, outcome: str) -> bool:
@@ -95,10 +97,11 @@ def load(path: str | Path | None) -> list[Expectation]:
         if e.get("paths") is not None:
             from ..adapters import path_names
 
-            bad = [p for p in (e["paths"] if isinstance(e["paths"], list) else [e["paths"]]) if p not in path_names()]
+            bad = [p for p in (e["paths"] if isinstance(e["paths"], list) else [e["paths"]])
+                   if p not in (*path_names(), "all")]
             if bad:
                 problems.append((name, lines.get((i, "paths"), 1), f"[{i}].paths",
-                                 f"{bad[0]!r} is not one of {list(path_names())}"))
+                                 f"{bad[0]!r} is not one of {[*path_names(), 'all']}"))
         calls = e.get("calls")
         if calls is not None and (not isinstance(calls, list) or not calls
                                   or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in calls)):

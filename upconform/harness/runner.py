@@ -273,7 +273,8 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
     ``skip`` holds (case_id, binding, path) keys already done (for resumed runs); ``paths`` overrides
     the cases' own ``paths:``. With ``jobs`` > 1 and an isolated executor, up to ``jobs`` frameworks
     run at once, each in its own worker process, each framework's checks in suite order (a lane per
-    framework); results come back in completion order, ``on_result`` is called from one thread at a time.
+    framework); results come back lane by lane, ``on_result`` is called from one thread at a time as
+    each check completes.
     """
     plan = []
     for case in cases:
@@ -296,6 +297,8 @@ def _run_lane(plan: list[tuple[Case, list[tuple[str, str]]]], *, on_result: Call
             break
         tensors, expected, ref_err, ref_s = references(case) if references else _reference(case)
         for n, p in names:
+            if stop is not None and stop.is_set():
+                break
             r = check(case, n, tensors, expected, reference_error=ref_err, path=p, **kw)
             r.timing["reference_s"] = ref_s / len(names)  # the case's reference time, shared by its checks
             results.append(r)

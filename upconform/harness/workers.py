@@ -352,43 +352,62 @@ class Worker:
                 pass
 
     def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.is_alive():
-                self.proc.kill()
-            self.proc.join(10)
-        if self.conn is not None:
-            self.conn.close()
+        """Kill the worker. Safe to call from another thread while a check waits on it (``close`` after
+        Ctrl-C with ``--jobs``): the waiting call sees the pipe close and reports a crash."""
+        proc, conn = self.proc, self.conn
         self.proc = self.conn = None
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(10)
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
 
     def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.proc is None or not self.proc.is_alive():
             if self.proc is not None:
                 self.stop()
             self._start(binding)
+        proc, conn = self.proc, self.conn
         try:
-            self.conn.send((kind, payload))
-        except (BrokenPipeError, OSError):
-            code = self._reap()
+            conn.send((kind, payload))
+        except (BrokenPipeError, OSError, AttributeError):
+            code = self._reap(proc, conn)
             return {"status": "crash", "reason": f"the {self.framework} worker {describe_exit(code)}"}
-        if not self.conn.poll(timeout):
+        try:
+            answered = conn.poll(timeout)
+        except (EOFError, OSError):
+            answered = True  # the pipe closed: recv says how
+        if not answered:
             self.stop()
             return {"status": "timeout", "reason": f"no answer within {timeout:g} s; the {self.framework} worker "
                                                    "was killed and restarted"}
         try:
-            status, data = self.conn.recv()
+            status, data = conn.recv()
         except (EOFError, OSError):
-            code = self._reap()
+            code = self._reap(proc, conn)
             return {"status": "crash", "reason": f"the {self.framework} worker {describe_exit(code)} during this check; "
                                                  "restarted"}
         if status != "ok":
             return {"status": "error", **data}
         return data
 
-    def _reap(self) -> int | None:
-        self.proc.join(10)
-        code = self.proc.exitcode
-        self.conn.close()
-        self.proc = self.conn = None
+    def _reap(self, proc: Any, conn: Any) -> int | None:
+        """The exit code of a worker that died (or was stopped) during a call; forget it if still current."""
+        if self.proc is proc:
+            self.proc = self.conn = None
+        code = None
+        if proc is not None:
+            proc.join(10)
+            code = proc.exitcode
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
         return code
 
 
@@ -405,6 +424,7 @@ class Isolated:
         import threading
 
         self._lock = threading.Lock()  # lanes of different frameworks may start their workers at once
+        self.closed = False
 
     def framework_of(self, binding: str) -> str:
         return get(binding).framework
@@ -412,6 +432,8 @@ class Isolated:
     def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         fw = self.framework_of(binding)
         with self._lock:
+            if self.closed:  # a lane still finishing its check after Ctrl-C starts no new worker
+                return {"status": "crash", "reason": "the run was stopped"}
             if fw not in self.workers:
                 log = None
                 if self.log_dir is not None:
@@ -423,6 +445,7 @@ class Isolated:
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             for w in self.workers.values():
                 w.stop()
             self.workers.clear()
