@@ -226,6 +226,11 @@ def test_depth_to_space_to_torch(capsys):
     (["torch.nn.PixelShuffle", "upscale_factor=2", "--shape", "1,4,4,4", "--to", "jax"], "--to: framework"),
     (["torch.nn.ConvTranspose2d", "in_channels=4", "out_channels=2", "kernel_size=3", "--weight-shape", "4,2,4,4",
       "--shape", "1,4,5,5", "--to", "tf"], "contradicts"),
+    (["torch.nn.PixelShuffle", "upscale_factor=2", "--shape", "0,8,3,3", "--to", "tf"], "empty axis"),
+    (["keras.layers.UpSampling2D", "size=2", "interpolation=bilnear", "--shape", "1,1,4,4", "--to", "torch"],
+     "interpolation='bilnear' is not one of"),
+    (["torch.nn.ConvTranspose2d", "in_channels=2", "out_channels=2", "kernel_size=3", "padding_mode=reflect",
+      "--shape", "1,2,5,5", "--to", "tf"], "padding_mode='reflect' is not one of"),
 ])
 def test_refusals_exit_2_naming_what_is_needed(capsys, argv, msg):
     rc, out, err = _port(capsys, *argv)
@@ -243,7 +248,7 @@ def test_explain_states_assumptions_and_measured_ports(capsys):
     assert main(["explain", "torch.nn.PixelShuffle", "upscale_factor=2", "--shape", "1,8,3,3", "--to", "tf"]) == 0
     out = capsys.readouterr().out
     assert "exact: tf.gather(x, perm, axis=-1) + tf.nn.depth_to_space(block_size=2)" in out
-    assert "upconform port torch.nn.PixelShuffle upscale_factor=2 --shape 1,8,3,3 --to tf" in out
+    assert "upconform port torch.nn.PixelShuffle upscale_factor=2 --shape 1,8,3,3 --to tensorflow" in out
 
 
 # ------------------------------------------------------------------------------ every printed snippet runs
@@ -314,3 +319,43 @@ def test_every_snippet_printed_for_a_sample_of_the_default_suite_runs():
 def test_every_snippet_printed_for_more_of_the_default_suite_runs():
     for name, args, c in _suite_sample(per_op=8):
         _check_every_snippet_runs(name, args, c.op, tuple(c.shapes["x"]), c.shapes.get("w"), "b" in c.shapes or None)
+
+
+def test_a_scale_that_is_not_out_over_in_ports_through_the_output_size(capsys):
+    """nearest x1.5 on 33x33 (torch: floor(i / 1.5)) is exactly resize_nearest_neighbor to 49x49 (floor(i * 33 / 49)
+    picks the same pixels), and the probe re-derives the size at the other shapes (34 -> 51 is equal too)."""
+    rc, out, _ = _port(capsys, "torch.nn.functional.interpolate", "scale_factor=1.5", "mode=nearest",
+                       "--shape", "2,3,33,33", "--to", "tf")
+    assert rc == 0
+    exact, _ = _sections(out)
+    assert "resize_nearest_neighbor(x, size=[49, 49]" in exact and "equal for the same call on 34x34 -> 51x51" in exact
+    import torch
+
+    x = _rng((2, 3, 33, 33))
+    want = torch.nn.functional.interpolate(torch.from_numpy(x), scale_factor=1.5, mode="nearest").numpy()
+    np.testing.assert_array_equal(_exec(_snippets(exact)[0], x=x), want)
+
+
+def test_keras_valid_and_crop_composite_with_a_kernel_shorter_than_the_stride(capsys):
+    """Keras's VALID output is in * s + max(k - s, 0): the composite crops the extra rows too."""
+    import torch
+
+    rc, out, _ = _port(capsys, "torch.nn.ConvTranspose2d", "in_channels=3", "out_channels=2", "kernel_size=2",
+                       "stride=3", "output_padding=2", "--shape", "1,3,5,4", "--to", "tf")
+    assert rc == 0
+    exact, _ = _sections(out)
+    code = next(c for c in _snippets(exact) if "Cropping2D" in c)
+    x, w, b = _rng((1, 3, 5, 4)), _rng((3, 2, 2, 2), 1), _rng((2,), 2)
+    m = torch.nn.ConvTranspose2d(3, 2, 2, stride=3, output_padding=2)
+    with torch.no_grad():
+        m.weight.copy_(torch.from_numpy(w))
+        m.bias.copy_(torch.from_numpy(b))
+        want = m(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(_exec(code, x=x, w=w, b=b), want, atol=1e-5)
+
+
+def test_explain_refuses_an_unknown_target(capsys):
+    from upconform.cli import main
+
+    rc = main(["explain", "torch.nn.functional.pixel_shuffle", "upscale_factor=2", "--shape", "1,8,3,3", "--to", "jax"])
+    assert rc == 2 and "'jax' is not one of" in capsys.readouterr().err

@@ -315,7 +315,7 @@ def _shape_arg(text: str | None, what: str) -> tuple[int, ...] | None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """What a native call means canonically, and, measured, how it ports to every other framework."""
-    from .adapters import Unsupported, frameworks, get, load_adapter
+    from .adapters import Unsupported, framework, frameworks, get, load_adapter
     from .canonical import op_info
     from .harness.port import PortError, explanation, port, resolve_shapes
 
@@ -356,6 +356,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     for k, v in meaning.items():
         reading = "  (a reading of ambiguous operator text: docs/conventions.md)" if k in info.conventions else ""
         print(f"    {k}: {v}{reading}")
+    if args.to:
+        try:
+            args.to = framework(args.to).name
+        except KeyError as e:
+            return _usage_error(f"explain: --{e.args[0]}")
     targets = [n for n in frameworks() if n != b.framework] if not args.to else [args.to]
     w_arg = f" --weight-shape {','.join(map(str, shapes['w']))}" if "w" in shapes else ""
     for fw in targets:

@@ -437,7 +437,10 @@ def _conv_composites(target: str, case: Case, n: dict[str, Any], source: Binding
         notes.append(f"then {extra} zero rows/columns at the end (only the bias lands there), then the bias")
     if target == "tensorflow" and k == 2 and g == 1 and dl == [1, 1]:
         use_bias = has_b and not any(extra)
-        crop = tuple((int(b), int(e)) for b, e in zip(begins, ends))
+        # Keras's VALID output is in * s + max(k - s, 0): past the full output by s - k rows where the
+        # kernel is shorter than the stride (only the bias lands there); those are cropped too
+        keras_full = [x[2 + i] * st[i] + max(w[2 + i] - st[i], 0) for i in range(k)]
+        crop = tuple((int(b), int(e) + kf - f) for b, e, kf, f in zip(begins, ends, keras_full, full))
         lines = [*_TF_HEAD, "import keras", *_weight_lines(source, "tensorflow", 2, "kernel"), _tf_in(2),
                  f"layer = keras.layers.Conv2DTranspose(filters={cout}, kernel_size={list(w[2:])}, strides={st}, "
                  f"padding='valid', use_bias={use_bias})", "layer.build(xt.shape)",

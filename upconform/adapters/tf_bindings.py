@@ -597,6 +597,8 @@ class UpSampling2D(TfBinding):
     name = "keras.layers.UpSampling2D"
     ops = ("resize", "repeat")
     native_args = frozenset({"size", "data_format", "interpolation"})
+    enum_args = {"interpolation": (*_KERAS_INTERPOLATIONS, "gaussian"), "data_format": ("channels_last", "channels_first")}
+    enum_case_insensitive = True  # Keras lower-cases both ('BICUBIC' is bicubic)
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         x = tuple(case.shapes["x"])
@@ -726,7 +728,7 @@ class _TfConvTranspose(TfBinding):
     explicit = False  # explicit [[0, 0], [t, b], [l, r], [0, 0]] paddings (conv2d_transpose only)
     cpu_dilations = False  # TF's CPU kernels reject dilations > 1
     native_args = frozenset({"output_shape", "strides", "padding", "data_format", "dilations", "name"})
-    enum_args = {"padding": ("SAME", "VALID")}
+    enum_args = {"padding": ("SAME", "VALID"), "data_format": ("NWC", "NCW", "NHWC", "NCHW", "NDHWC", "NCDHW")}
     dtypes = ("float32", "float64")  # half precision: see docs/coverage-tensorflow.md
 
     def _geometry(self, case: Case) -> tuple[dict[str, Any], list[int], list[int], list[int]] | Unsupported:
@@ -1025,7 +1027,7 @@ class _KerasConvTranspose(_TfConvTranspose):
 
     dtypes = ("float32", "float64")
     layer = False  # the layer (not keras.ops) raises for output_padding >= strides
-    enum_args = {"padding": ("valid", "same")}
+    enum_args = {"padding": ("valid", "same"), "data_format": ("channels_last", "channels_first")}
     enum_case_insensitive = True
 
     def keras_meaning(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
@@ -1232,6 +1234,7 @@ class DepthToSpace(TfBinding):
     arg = "upscale_factor"
     fn = "depth_to_space"
     native_args = frozenset({"block_size", "data_format", "name"})
+    enum_args = {"data_format": ("NHWC", "NCHW", "NCHW_VECT_C")}
     dtypes = _DTYPES_ANY
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
@@ -1313,6 +1316,8 @@ class KerasDepthToSpace(DepthToSpace):
 
     name = "keras.ops.depth_to_space"
     native_args = frozenset({"block_size", "data_format"})
+    enum_args = {"data_format": ("channels_last", "channels_first")}
+    enum_case_insensitive = True  # Keras lower-cases data_format
 
     def layout(self, args: Mapping[str, Any]) -> bool | Unsupported:
         fmt = args.get("data_format", "channels_last")

@@ -514,6 +514,8 @@ class _ConvTransposeModule(_ConvTranspose):
 
     native_args = _ConvTranspose.native_args | {"in_channels", "out_channels", "kernel_size", "bias", "padding_mode",
                                                 "device", "dtype", "output_size"}
+    # torch's ConvTranspose modules raise for every padding_mode but zeros ("Only 'zeros' padding mode is supported")
+    enum_args = {"padding_mode": ("zeros",)}
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
         call = super().to_native(case)

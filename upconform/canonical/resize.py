@@ -179,6 +179,11 @@ def port_variants(n: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[
     out: list[tuple[str, dict[str, Any]]] = []
     mode, ctm = n["mode"], n["coordinate_transformation_mode"]
     k = len(shapes["x"])
+    if "keep_aspect_ratio_policy" not in n:
+        # a scale that is not out/in: APIs that take a size map coordinates with out/in (a no-op where the
+        # meaning already has sizes; kept so that a probe at another shape finds the same variant)
+        out.append(("the output size instead of the scale (coordinates then use out/in)",
+                    {"scales": None, "sizes": list(output_shape(n, shapes))}))
     full = {"roi": [0.0] * k + [1.0] * k, "extrapolation_value": 0.0}
     if ctm == "align_corners" and mode in ("linear", "nearest"):
         out.append(("tf_crop_and_resize over the full box [0, 1] is align_corners: x_in = x_out * (in - 1) / (out - 1)",

@@ -93,6 +93,9 @@ def resolve_shapes(binding: Any, args: Mapping[str, Any], op: str, x: tuple[int,
     operator needs that neither gives is refused (PortError), never assumed."""
     if x is None:
         raise PortError("port needs the input shape: --shape N,C,H,W (canonical NCHW); the advice is measured on it")
+    if 0 in tuple(x):
+        raise PortError(f"--shape {list(x)} has an empty axis: the advice is measured on data, and empty outputs "
+                        "agree with anything")
     info = op_info(op)
     shapes: dict[str, tuple[int, ...]] = {"x": tuple(x)}
     notes: list[str] = []
@@ -261,15 +264,17 @@ def port(source_name: str, args: dict[str, Any], target: str, *, x: tuple[int, .
         c.per_input.pop("_failed", None)
         c.differs = differing_params(meaning, c.meaning)
         if c.exact and c.differs and c.overrides is not None:
-            c.probes = _probe(src, args, op, shapes, c.overrides, dtype)
+            c.probes = _probe(src, args, op, shapes, c.overrides, dtype, c.how)
     cands.sort(key=Candidate.sort_key)
     return Advice(source_name, dict(args), op, shapes, fw, meaning, assumptions, list(info.port_inputs), dtype,
                   cands, "; ".join(ref_notes), skipped)
 
 
 def _probe(src: Any, args: Mapping[str, Any], op: str, shapes: Mapping[str, tuple[int, ...]],
-           overrides: Mapping[str, Any], dtype: str) -> list[str]:
-    """Whether the variant stays equal to the source call on other inputs (by the reference)."""
+           overrides: Mapping[str, Any], dtype: str, label: str = "") -> list[str]:
+    """Whether the variant stays equal to the source call on other inputs (by the reference). A variant
+    that depends on the shape (the output size in place of a scale) is derived again at each probe
+    shape, by its label."""
     info = op_info(op)
     out = []
     for ps in info.probe_shapes(shapes):
@@ -278,7 +283,8 @@ def _probe(src: Any, args: Mapping[str, Any], op: str, shapes: Mapping[str, tupl
             if isinstance(m, Unsupported):
                 continue
             m = plain(m)
-            v = info.apply_variant(m, overrides, ps)
+            again = dict(info.variants(m, ps)).get(label, overrides) if label else overrides
+            v = info.apply_variant(m, again, ps)
         except (TypeError, ValueError, KeyError):
             continue
         worst = 0.0
