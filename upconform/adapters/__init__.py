@@ -24,10 +24,10 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any
 
-from .base import EAGER, Binding, Framework, NativeCall, Path, Unsupported
+from .base import EAGER, PATH_CHECK_COST_S, Binding, Framework, NativeCall, Path, Unsupported
 
-__all__ = ["EAGER", "Binding", "Framework", "NativeCall", "Path", "Unsupported", "registry", "load_adapter", "get",
-           "frameworks", "framework", "framework_of", "paths_of", "path_names"]
+__all__ = ["EAGER", "PATH_CHECK_COST_S", "Binding", "Framework", "NativeCall", "Path", "Unsupported", "registry",
+           "load_adapter", "get", "frameworks", "framework", "framework_of", "paths_of", "path_names"]
 
 # framework name -> (module, attribute) of its descriptor
 _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {

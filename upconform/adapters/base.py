@@ -49,6 +49,9 @@ class Framework:
     synchronize: Callable[[str], None] = _no_sync  # wait for asynchronous devices so timings cover the work
     # the ways to run its bindings besides eagerly: (path name, factory of the Path), e.g. ("compiled", ...)
     paths: tuple[tuple[str, Callable[[], Path]], ...] = ()
+    # seconds a check of its bindings takes on the eager path, about (measured; a compiled or exported
+    # path costs PATH_CHECK_COST_S): only for ordering the lanes of `--jobs`, longest first
+    check_cost_s: float = 0.003
 
     def matches(self, name: str) -> bool:
         return name.lower() in (self.name.lower(), *(a.lower() for a in self.aliases))
@@ -96,6 +99,7 @@ def _missing(name: str, module: str, extra: str) -> str | None:
 
 
 EAGER = "eager"
+PATH_CHECK_COST_S = 0.5  # about what building (compiling, exporting, converting) a call costs; --jobs ordering only
 _PATHS: dict[tuple[str, str], Path] = {}
 
 

@@ -53,10 +53,11 @@ def _ov_threads(threads: int) -> None:
 
 ORT_FRAMEWORK = Framework("onnxruntime", aliases=("ort", "onnx-runtime"), distributions=("onnxruntime", "onnx"),
                           module="onnxruntime", extra="onnx", configure_threads=_ort_threads)
+# check_cost_s: OpenVINO's compile_model is about 45 ms a model; onnx.reference interprets in Python
 OPENVINO_FRAMEWORK = Framework("openvino", aliases=("ov",), distributions=("openvino", "onnx"), module="openvino",
-                               extra="openvino", configure_threads=_ov_threads)
+                               extra="openvino", configure_threads=_ov_threads, check_cost_s=0.03)
 REFERENCE_FRAMEWORK = Framework("onnx.reference", aliases=("onnx-reference", "reference-evaluator"),
-                                distributions=("onnx",), module="onnx", extra="onnx")
+                                distributions=("onnx",), module="onnx", extra="onnx", check_cost_s=0.01)
 
 _FRAMEWORKS = {f.name: f for f in (ORT_FRAMEWORK, OPENVINO_FRAMEWORK, REFERENCE_FRAMEWORK)}
 

@@ -307,6 +307,24 @@ def _run_lane(plan: list[tuple[Case, list[tuple[str, str]]]], *, on_result: Call
     return results
 
 
+def lane_cost(framework_name: str, lane: Sequence[tuple[Case, Sequence[tuple[str, str]]]]) -> float:
+    """A lane's expected seconds: its eager checks at its framework's ``check_cost_s``, its compiled and
+    exported checks at ``PATH_CHECK_COST_S``. ``--jobs`` starts the longest lanes first, so that a long
+    lane started last does not keep the run waiting (longest-processing-time-first scheduling).
+
+    Example:
+        >>> from upconform.canonical import Case
+        >>> c = Case(id="repeat/x[float32]", op="repeat", name="x", dtype="float32", params={"repeats": 2},
+        ...          shapes={"x": (1, 1, 3)})
+        >>> lane_cost("torch", [(c, [("b", "eager"), ("b", "onnx")])])
+        0.503
+    """
+    from ..adapters import PATH_CHECK_COST_S, framework
+
+    per_check = framework(framework_name).check_cost_s
+    return round(sum(per_check if p == EAGER else PATH_CHECK_COST_S for _, ns in lane for _, p in ns), 9)
+
+
 def _run_lanes(plan: list[tuple[Case, list[tuple[str, str]]]], jobs: int, *,
                on_result: Callable[[Result], None] | None, executor: Any, **kw: Any) -> list[Result]:
     """One lane per framework, ``jobs`` lanes at a time; a case's reference is computed by the first
@@ -350,9 +368,9 @@ def _run_lanes(plan: list[tuple[Case, list[tuple[str, str]]]], jobs: int, *,
 
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="upconform-lane")
-    order = sorted(lanes.values(), key=lambda lane: sum(len(ns) for _, ns in lane), reverse=True)
+    order = sorted(lanes.items(), key=lambda kv: lane_cost(kv[0], kv[1]), reverse=True)
     futures = [pool.submit(_run_lane, lane, on_result=report, references=references, executor=executor, stop=stop, **kw)
-               for lane in order]
+               for _, lane in order]
     try:
         out = [r for f in futures for r in f.result()]
     except BaseException:  # Ctrl-C / SIGTERM: lanes stop after their current check; the caller closes the workers
