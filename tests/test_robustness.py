@@ -63,61 +63,48 @@ def test_memory_budget_refuses_without_allocating(tmp_path):
     assert time.perf_counter() - t0 < 60 and not (tmp_path / "o" / "results.json").exists()
 
 
-def test_interrupted_run_resumes_and_completes(tmp_path):
-    cases = "".join(f"  - {{id: c{i}, params: {{repeats: 2}}}}\n" for i in range(30))
+def _interrupt_then_resume(tmp_path, n_cases: int, run_args: list[str], n_checks: int, at_least: int):
+    """Start a run, SIGTERM it once ``at_least`` checks are on disk, check it says how to resume (exit 130, no
+    traceback), resume it; returns (checks done before the stop, the finished results.json)."""
+    cases = "".join(f"  - {{id: c{i}, params: {{repeats: 2}}}}\n" for i in range(n_cases))
     spec = _spec(tmp_path, cases)
     out = tmp_path / "out"
     env = {**ENV, "UPCONFORM_FAKE_SLEEP": "0.1"}
-    args = ["run", str(spec), "--adapter", "fake_bindings:BINDINGS", "--binding", "fake.crashy", "--out", str(out),
-            "--no-history", "--timing-budget", "0", "--expectations", str(tmp_path / "none")]
+    args = ["run", str(spec), *run_args, "--out", str(out), "--no-history", "--timing-budget", "0", "--expectations",
+            str(tmp_path / "none")]
     proc = subprocess.Popen([sys.executable, "-m", "upconform", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     jsonl = out / "results.jsonl"
     deadline = time.time() + 120
-    while time.time() < deadline and (not jsonl.exists() or len(jsonl.read_text().splitlines()) < 5):
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "--resume" in err
-    done = len(jsonl.read_text().splitlines())
-    assert 5 <= done < 30 and not (out / "results.json").exists()
-    p = upconform(*args[:-4], "--resume", str(out), "--no-history", "--timing-budget", "0", "--expectations",
-                  str(tmp_path / "none"), env=env)
-    assert p.returncode == 0, p.stderr
-    data = json.loads((out / "results.json").read_text())
-    assert len(data["results"]) == 30 and {r["outcome"] for r in data["results"]} == {"pass"}
-    assert data["provenance"]["flags"]["resumed_checks"] == done
-    assert len(jsonl.read_text().splitlines()) == 30  # only the missing checks ran again
-
-
-def test_interrupted_parallel_run_stops_cleanly_and_resumes(tmp_path):
-    """--jobs 2: SIGTERM while two frameworks' checks are in flight in two lanes; the run says how to
-    resume (exit 130, no traceback from the lanes and the closing workers), and the resumed run completes."""
-    cases = "".join(f"  - {{id: c{i}, params: {{repeats: 2}}}}\n" for i in range(20))
-    spec = _spec(tmp_path, cases)
-    out = tmp_path / "out"
-    env = {**ENV, "UPCONFORM_FAKE_SLEEP": "0.1"}
-    args = ["run", str(spec), "--adapter", "fake_bindings:BINDINGS", "--adapter", "path_bindings", "--binding",
-            "fake.crashy", "--binding", "fakepath.repeat", "--jobs", "2", "--out", str(out), "--no-history",
-            "--timing-budget", "0", "--expectations", str(tmp_path / "none")]
-    proc = subprocess.Popen([sys.executable, "-m", "upconform", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    jsonl = out / "results.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not jsonl.exists() or len(jsonl.read_text().splitlines()) < 6):
+    while time.time() < deadline and (not jsonl.exists() or len(jsonl.read_text().splitlines()) < at_least):
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err
     done = len(jsonl.read_text().splitlines())
-    assert 6 <= done < 40
-    p = upconform(*args[:-4], "--resume", str(out), "--no-history", "--timing-budget", "0", "--expectations",
-                  str(tmp_path / "none"), env=env)
+    assert at_least <= done < n_checks and not (out / "results.json").exists()
+    p = upconform(*args, "--resume", str(out), env=env)
     assert p.returncode == 0, p.stderr
     data = json.loads((out / "results.json").read_text())
-    assert len(data["results"]) == 40 and {r["outcome"] for r in data["results"]} == {"pass"}
+    assert len(data["results"]) == n_checks and {r["outcome"] for r in data["results"]} == {"pass"}
+    assert len(jsonl.read_text().splitlines()) == n_checks  # only the missing checks ran again
+    return done, data
+
+
+def test_interrupted_run_resumes_and_completes(tmp_path):
+    done, data = _interrupt_then_resume(tmp_path, 30, ["--adapter", "fake_bindings:BINDINGS", "--binding",
+                                                       "fake.crashy"], n_checks=30, at_least=5)
+    assert data["provenance"]["flags"]["resumed_checks"] == done
+
+
+def test_interrupted_parallel_run_stops_cleanly_and_resumes(tmp_path):
+    """--jobs 2: SIGTERM while two frameworks' checks are in flight in two lanes; the run says how to
+    resume (exit 130, no traceback from the lanes and the closing workers), and the resumed run completes."""
+    done, data = _interrupt_then_resume(
+        tmp_path, 20, ["--adapter", "fake_bindings:BINDINGS", "--adapter", "path_bindings", "--binding", "fake.crashy",
+                       "--binding", "fakepath.repeat", "--jobs", "2"], n_checks=40, at_least=6)
+    assert data["provenance"]["flags"]["resumed_checks"] == done and data["provenance"]["flags"]["jobs"] == 2
 
 
 @pytest.mark.torch

@@ -41,8 +41,22 @@ def check_label(r: dict[str, Any]) -> str:
         >>> check_label({"binding": "torch.nn.functional.interpolate", "path": "onnx"})
         'torch.nn.functional.interpolate [onnx]'
     """
+    return _labelled(r["binding"], r)
+
+
+def framework_label(r: dict[str, Any]) -> str:
+    """The framework as summaries count a check: ``framework``, or ``framework [path]`` off the eager path.
+
+    Example:
+        >>> framework_label({"framework": "torch", "path": "compiled"})
+        'torch [compiled]'
+    """
+    return _labelled(r["framework"], r)
+
+
+def _labelled(name: str, r: dict[str, Any]) -> str:
     p = r.get("path") or "eager"
-    return r["binding"] if p == "eager" else f"{r['binding']} [{p}]"
+    return name if p == "eager" else f"{name} [{p}]"
 
 
 def _cpu() -> str:
@@ -166,9 +180,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, in
     """
     out: dict[str, dict[str, dict[str, int]]] = {}
     for r in results:
-        p = r.get("path") or "eager"
-        fw = r["framework"] if p == "eager" else f"{r['framework']} [{p}]"
-        d = out.setdefault(fw, {}).setdefault(r["op"], {})
+        d = out.setdefault(framework_label(r), {}).setdefault(r["op"], {})
         d[r["outcome"]] = d.get(r["outcome"], 0) + 1
     return out
 

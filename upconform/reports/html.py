@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from ..harness.discrepancy import call_text, call_verdict, meaning_text
 from ..harness.outcome import Outcome
-from ..harness.results import check_label
+from ..harness.results import check_label, framework_label
 from ..harness.stats import median
 
 _LOADER = PackageLoader("upconform.reports", "templates")
@@ -152,8 +152,7 @@ def build_summary(data: Data) -> dict[str, Any]:
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = {}
     for r in results:
-        p = r.get("path") or "eager"
-        c = counts[(r["framework"] if p == "eager" else f"{r['framework']} [{p}]", r["op"])]
+        c = counts[(framework_label(r), r["op"])]
         c[r["outcome"]] = c.get(r["outcome"], 0) + 1
         totals[r["outcome"]] = totals.get(r["outcome"], 0) + 1
     outcomes = [o for o in OUTCOME_ORDER if o.value in totals] or [Outcome.PASS]
