@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from upconform import reference
-from upconform.adapters import Binding, NativeCall, Unsupported
+from upconform.adapters import Binding, Framework, NativeCall, Unsupported
 from upconform.canonical import DEFAULT_TOLERANCES
 
 
@@ -83,3 +83,13 @@ class CrashyRepeat(FakeRepeat):
 
 
 BINDINGS = [FakeRepeat(), CrashyRepeat()]
+
+
+class OwnSuiteRepeat(FakeRepeat):
+    """FakeRepeat in a framework whose descriptor says ``suite="own"`` (like JAX: costly per shape)."""
+
+    name = "ownfw.repeat"
+    framework = "ownfw"
+
+
+OWN_SUITE = [Framework("ownfw", suite="own"), OwnSuiteRepeat()]

@@ -153,3 +153,44 @@ def test_repro_snippet_runs(monkeypatch, capsys):
     case = next(c for c in cases if c.id == "pixel_shuffle/shuffle_CRD_r2[float32]")
     exec(repro_snippet(case, "torch.nn.functional.pixel_shuffle"), {})  # noqa: S102 - our own snippet
     assert "all elements within tolerance" in capsys.readouterr().out
+
+
+def test_unsupported_checks_are_decided_without_a_worker(fake, tmp_path):
+    """An isolated run asks no worker about a check its translation rejects: no process starts for it,
+    and the verdict is the one the worker would give."""
+    from upconform.harness.runner import unsupported_here
+    from upconform.harness.workers import Isolated
+
+    cases, _ = load_text(FAKE_SPEC, "fake.yaml")
+    never = [c for c in cases if c.id == "repeat/never[float32]"]
+    assert unsupported_here(never[0], "fake.repeat") == "fake.repeat cannot repeat by 5"
+    ex = Isolated(["fake_bindings:BINDINGS"], threads=1, log_dir=tmp_path)
+    try:
+        [r] = run_cases(never, ["fake.repeat"], executor=ex)
+        assert r.outcome == "unsupported" and r.reason == "fake.repeat cannot repeat by 5"
+        assert ex.workers == {}  # nothing was started for it
+        [ok] = run_cases([c for c in cases if c.id == "repeat/ok[float32]"], ["fake.repeat"], executor=ex)
+        assert ok.outcome == "pass" and set(ex.workers) == {"fake"}
+    finally:
+        ex.close()
+
+
+def test_own_suite_framework_takes_only_the_cases_that_name_it(tmp_path):
+    """A framework with suite="own" (per-shape compilation) skips the generic cases in a run that did not
+    name it, and takes every case when --framework or --binding names it."""
+    from upconform.adapters import load_adapter
+    from upconform.harness.runner import checks_for
+    from upconform.session import own_suite
+
+    assert load_adapter("fake_bindings:OWN_SUITE") == ["ownfw.repeat"]
+    cases, _ = load_text(FAKE_SPEC.replace("  - {id: never, params: {repeats: 5}}\n",
+                                           "  - {id: named, params: {repeats: 2}, bindings: [ownfw.repeat]}\n"),
+                         "fake.yaml")
+    names = ["fake.repeat", "ownfw.repeat"]
+    own = own_suite(None, None, names)
+    assert own == ["ownfw"]
+    generic, named = cases[0], cases[-1]
+    assert checks_for(generic, names, None, own) == [("fake.repeat", "eager")]
+    assert checks_for(named, names, None, own) == [("ownfw.repeat", "eager")]
+    assert own_suite(None, ["ownfw"], names) == [] and own_suite(["ownfw.repeat"], None, names) == []
+    assert ("ownfw.repeat", "eager") in checks_for(generic, names, None, own_suite(None, ["ownfw"], names))

@@ -135,6 +135,20 @@ def select_bindings(bindings: Sequence[str] | None, frameworks: Sequence[str] | 
     return names
 
 
+def own_suite(bindings: Sequence[str] | None, frameworks: Sequence[str] | None, names: Sequence[str]) -> list[str]:
+    """Frameworks among ``names``' whose descriptor says ``suite="own"`` and that the run did not name
+    (by ``--framework`` or one of their bindings by ``--binding``): their bindings take only the cases
+    whose ``bindings:`` list names them.
+
+    Example:
+        >>> own_suite(None, ["torch"], ["torch.repeat_interleave"])
+        []
+    """
+    named = {framework(f).name for f in frameworks or ()} | {get(b).framework for b in bindings or ()}
+    fws = {get(n).framework for n in names}
+    return sorted(f for f in fws if f not in named and framework(f).suite == "own")
+
+
 class Progress:
     """Checks done, checks per second and the current case: a rich progress bar on a terminal, a line
     every 500 checks otherwise. Separate from the JSONL sink (which sees every result)."""
@@ -186,6 +200,7 @@ class Session:
             load_adapter(a)
         self.shard = parse_shard(o.shard)
         self.names = self._binding_names()
+        self.own_only = own_suite(o.bindings, o.frameworks, self.names)
         self.paths = self._paths()
         self.spec_paths = spec_paths(o.specs)
         cases, discs = load_files(self.spec_paths)
@@ -232,7 +247,7 @@ class Session:
 
     def checks(self) -> list[tuple[Case, str, str]]:
         """Every selected (case, binding, path), in suite order."""
-        return [(c, n, p) for c in self.cases for n, p in checks_for(c, self.names, self.paths)]
+        return [(c, n, p) for c in self.cases for n, p in checks_for(c, self.names, self.paths, self.own_only)]
 
     def frameworks(self) -> set[str]:
         return {get(n).framework for n in self.names}
@@ -309,12 +324,16 @@ class Session:
 
         old_term = signal.signal(signal.SIGTERM, on_term)
         try:
+            for f in self.own_only if progress else ():
+                print(f"upconform: {f} takes only the cases that name its bindings (its spec: costly per-shape "
+                      f"compilation); --framework {f} runs every case of its ops", file=sys.stderr)
             if previous:
                 print(f"upconform: resuming {out_dir}: {len(done)} checks already done, "
                       f"{len(selected) - len(done)} to run", file=sys.stderr)
             new = run_cases(self.cases, self.names, expectations=self.expectations, device=o.device,
                             timing_budget_s=o.timing_budget, on_result=record, skip=done, executor=executor,
-                            timeout=o.timeout, paths=self.paths, jobs=o.jobs if o.isolation else 1)
+                            timeout=o.timeout, paths=self.paths, jobs=o.jobs if o.isolation else 1,
+                            own_only=self.own_only)
             names = set(self.names)
             reports = [run_discrepancy(d, executor, o.timeout, self.expectations) for d in self.discrepancy_specs
                        if o.discrepancies and all(c["binding"] in names for c in d.calls)]
@@ -333,7 +352,7 @@ class Session:
                 "argv": list(o.argv), "specs": [str(p) for p in self.spec_paths],
                 "expectations": str(o.expectations), "timing_budget_s": o.timing_budget, "paths": self.paths,
                 "isolation": bool(o.isolation), "jobs": o.jobs, "timeout_s": o.timeout, "shard": o.shard,
-                "resumed_checks": len(previous)}),
+                "resumed_checks": len(previous), "own_suite_only": self.own_only}),
             "duration_s": round(time.perf_counter() - started, 3),
             "results": [by_key[k] for k in selected if k in by_key],
             "discrepancies": sanitize(reports),

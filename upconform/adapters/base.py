@@ -52,6 +52,10 @@ class Framework:
     # seconds a check of its bindings takes on the eager path, about (measured; a compiled or exported
     # path costs PATH_CHECK_COST_S): only for ordering the lanes of `--jobs`, longest first
     check_cost_s: float = 0.003
+    # "own": in a run that does not name it (--framework/--binding), its bindings take only the cases whose
+    # bindings: list names them (its own spec): for frameworks that compile per shape (XLA: 0.1-0.3 s a case);
+    # "all": every case of its ops
+    suite: str = "all"
 
     def matches(self, name: str) -> bool:
         return name.lower() in (self.name.lower(), *(a.lower() for a in self.aliases))
@@ -196,6 +200,9 @@ class Binding:
     enum_case_insensitive = False  # the API lower-cases them first (Keras)
     # a deprecated API: what it is and the modern alternative, e.g. "tf.compat.v1 is TF1's API; use ..."
     deprecated: str = ""
+    # to_native needs the framework itself (Keras' own output-shape rule): the parent process leaves the
+    # translation to the worker instead of deciding unsupported checks itself (harness.runner.unsupported_here)
+    translate_in_worker = False
 
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise ``TypeError`` naming an argument the API does not take (as the framework would).

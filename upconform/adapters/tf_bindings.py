@@ -1029,6 +1029,7 @@ class _KerasConvTranspose(_TfConvTranspose):
     layer = False  # the layer (not keras.ops) raises for output_padding >= strides
     enum_args = {"padding": ("valid", "same"), "data_format": ("channels_last", "channels_first")}
     enum_case_insensitive = True
+    translate_in_worker = True  # the output size comes from Keras's own function (imports Keras and TF)
 
     def keras_meaning(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                       rate_key: str = "dilation_rate") -> dict[str, Any] | Unsupported:

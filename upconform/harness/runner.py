@@ -10,13 +10,13 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..adapters import EAGER, get, paths_of
+from ..adapters import EAGER, Unsupported, framework, get, paths_of
 from ..canonical import DEFAULT_TOLERANCES, Case, MissingDtype, case_tensors, expected_output, plain
 from . import expectations as exp
 from .classify import classify, diff_map
@@ -94,10 +94,12 @@ def bindings_for(case: Case, names: Sequence[str]) -> list[str]:
     return out
 
 
-def checks_for(case: Case, names: Sequence[str], paths: Sequence[str] | None = None) -> list[tuple[str, str]]:
+def checks_for(case: Case, names: Sequence[str], paths: Sequence[str] | None = None,
+               own_only: Collection[str] = ()) -> list[tuple[str, str]]:
     """The (binding, path) checks of a case: each applicable binding on each wanted path that its
     framework has. ``paths`` (the run's ``--path``) overrides the case's own ``paths:``; by default a
-    case runs eagerly only.
+    case runs eagerly only. Bindings of the frameworks in ``own_only`` (``Framework.suite == "own"``,
+    in a run that did not name them) take only cases whose ``bindings:`` list names them.
 
     Example:
         >>> from upconform.canonical import Case
@@ -109,6 +111,8 @@ def checks_for(case: Case, names: Sequence[str], paths: Sequence[str] | None = N
     wanted = tuple(paths) if paths else (case.paths or (EAGER,))
     out = []
     for n in bindings_for(case, names):
+        if own_only and case.bindings is None and get(n).framework in own_only:
+            continue
         have = paths_of(n)
         out += [(n, p) for p in wanted if p in have]
     return out
@@ -175,8 +179,11 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     payload = {"case": case_to_wire(case), "binding": binding_name, "tensors": tensors, "device": device,
                "timing_budget_s": timing_budget_s, "max_repeats": max_repeats,
                "execute": not reference_error and expected is not None, "path": path}
-    out = ex.call(binding_name, "check", payload, timeout) if tensors is not None else \
-        {"status": "unsupported", "reason": reference_error}
+    if tensors is None:
+        out = {"status": "unsupported", "reason": reference_error}
+    else:
+        why = unsupported_here(case, binding_name) if getattr(ex, "isolated", False) else None
+        out = {"status": "unsupported", "reason": why} if why else ex.call(binding_name, "check", payload, timeout)
     status = out["status"]
     if status == "unsupported":
         res.outcome, res.reason = Outcome.UNSUPPORTED, out["reason"]
@@ -237,6 +244,33 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     return _finish(res, t0)
 
 
+def unsupported_here(case: Case, binding_name: str) -> str | None:
+    """Why a binding cannot take a case, decided in this process without asking its worker (the
+    framework is not installed, or the translation says ``Unsupported``); None when the worker must
+    run it or decide. Translation is pure Python, so most unsupported checks of a run cost no round
+    trip; a binding whose translation needs its framework (``translate_in_worker``) and a translation
+    that raises are left to the worker, which reports them as it always has.
+
+    Example:
+        >>> from upconform.canonical import Case
+        >>> c = Case(id="repeat/x[float32]", op="repeat", name="x", dtype="float32", params={"repeats": [2]},
+        ...          shapes={"x": (1, 1, 3)})
+        >>> unsupported_here(c, "torch.repeat_interleave") is None
+        True
+    """
+    b = get(binding_name)
+    if b.translate_in_worker:
+        return None
+    missing = framework(b.framework).missing()
+    if missing:
+        return missing
+    try:
+        call = b.unsupported_reading(case) or b.to_native(case)
+    except Exception:  # noqa: BLE001 - the worker reports the failure with its traceback
+        return None
+    return call.reason if isinstance(call, Unsupported) else None
+
+
 def _differs(audit: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {a!r} (eager) vs {b!r} (exported)" for k, (a, b) in audit["differs"].items())
 
@@ -267,7 +301,7 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
               device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = 5,
               on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str, str]] | None = None,
               executor: Any = None, timeout: float = 60.0, paths: Sequence[str] | None = None,
-              jobs: int = 1) -> list[Result]:
+              jobs: int = 1, own_only: Collection[str] = ()) -> list[Result]:
     """Every applicable (case, binding, path) check; the reference runs once per case and is shared.
 
     ``skip`` holds (case_id, binding, path) keys already done (for resumed runs); ``paths`` overrides
@@ -278,7 +312,8 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
     """
     plan = []
     for case in cases:
-        names = [(n, p) for n, p in checks_for(case, binding_names, paths) if not skip or (case.id, n, p) not in skip]
+        names = [(n, p) for n, p in checks_for(case, binding_names, paths, own_only)
+                 if not skip or (case.id, n, p) not in skip]
         if names:
             plan.append((case, names))
     ex = executor or _IN_PROCESS
