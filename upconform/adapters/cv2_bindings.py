@@ -315,15 +315,13 @@ class Resize(CvBinding):
                         return Unsupported(
                             f"INTER_AREA (computeResizeAreaTab) drops a partial pixel covering 1e-3 or less: on the "
                             f"{axis} ({i} -> {o}) output {sliver}'s box loses a sliver, so it is not exact coverage")
-        meaning = normalize("resize", p, shapes)
-        from ..canonical.resize import output_shape
-
-        got = list(output_shape(meaning, shapes))
-        if got != full:
-            return Unsupported(f"cv2.resize sizes the output round(L * f) = {out[0]}x{out[1]} (fx={scales[1]}, "
-                               f"fy={scales[0]}); canonical scales give floor(L * scale) = {got[2]}x{got[3]}: no "
-                               "canonical resize has cv2's size with these coordinates")
-        return meaning
+        if scales is not None:
+            floors = [math.floor(i * exact_ratio(f)) for i, f in zip(hw, scales)]
+            if floors != out:
+                return Unsupported(f"cv2.resize sizes the output round(L * f) = {out[0]}x{out[1]} (fx={scales[1]}, "
+                                   f"fy={scales[0]}); canonical scales give floor(L * scale) = {floors[0]}x{floors[1]}: "
+                                   "no canonical resize has cv2's size with these coordinates")
+        return normalize("resize", p, shapes)
 
     @staticmethod
     def _inv(i: int, o: int, scales: list[float] | None, a: int) -> float:
@@ -452,7 +450,9 @@ class Resize(CvBinding):
                 a["fx"], a["fy"] = d(factor), d(factor)
             if d(st.integers(0, 9)) > 0:
                 a["interpolation"] = interp
-            dtypes = DTYPES if flag in _NEAREST else DTYPES[:3]
+            else:
+                flag = "INTER_LINEAR"  # the default
+            dtypes = DTYPES if flag in _NEAREST else DTYPES[:3]  # float16 has no other kernel
             return {"args": a, "shapes": {"x": x}, "dtype": d(st.sampled_from(dtypes))}
 
         return draw()
