@@ -364,12 +364,12 @@ class Resize(CvBinding):
                                f"cv2 has no {case.dtype} images")
         if mode == "nearest" and (ctm, n["nearest_mode"]) == ("asymmetric", "floor"):
             flag = "INTER_NEAREST"
-        elif mode == "nearest" and ctm == "half_pixel" and n["nearest_mode"] in ("round_prefer_ceil",
-                                                                                 "round_prefer_floor"):
-            flag = "INTER_NEAREST_EXACT"
+        elif mode == "nearest" and (ctm, n["nearest_mode"]) == ("half_pixel", "round_prefer_ceil"):
+            flag = "INTER_NEAREST_EXACT"  # read as round_prefer_ceil (torch's nearest-exact, TF's nearest)
         elif mode == "nearest":
             return Unsupported(f"cv2.resize's nearest flags are INTER_NEAREST (asymmetric + floor) and "
-                               f"INTER_NEAREST_EXACT (half_pixel, no ties); not {ctm} + {n['nearest_mode']}")
+                               f"INTER_NEAREST_EXACT (half_pixel + round_prefer_ceil where no output is at a tie, "
+                               f"when both roundings agree); not {ctm} + {n['nearest_mode']}")
         elif mode in ("linear", "cubic"):
             flag = "INTER_LINEAR" if mode == "linear" else "INTER_CUBIC"
             if ctm != "half_pixel":
@@ -398,8 +398,6 @@ class Resize(CvBinding):
         args["interpolation"] = flag
         back = self.from_native(args, case.shapes, op=case.op)
         want = {k: v for k, v in n.items() if k not in op_info(case.op).integer_conventions}
-        if flag == "INTER_NEAREST_EXACT" and isinstance(back, dict):
-            back = {**back, "nearest_mode": n["nearest_mode"]}  # no ties (else Unsupported): both roundings agree
         if isinstance(back, Unsupported):
             return Unsupported(f"cv2.resize({args}) does not compute this case: {back.reason}")
         if back != want:
@@ -465,6 +463,7 @@ class PyrUp(CvBinding):
 
     name = "cv2.pyrUp"
     ops = ("resize",)
+    always_unsupported = True  # registered so that explain, port and run say why, never a meaning
     native_args = frozenset({"dst", "dstsize", "borderType"})
     enum_args = {"borderType": ("BORDER_DEFAULT", "BORDER_REFLECT_101", "BORDER_REPLICATE")}
 
