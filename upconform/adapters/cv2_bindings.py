@@ -51,11 +51,11 @@ def _configure_threads(threads: int) -> None:
 
 
 # cv2 returns when the work is done (CPU); no paths: cv2.resize is not traced or exported. check_cost_s:
-# measured, 5.07 s of lane time over 1,535 checks of `upconform run --framework opencv --jobs 1`.
+# measured, 2.6-5.1 s of lane time (machine load) over 1,535 checks of `upconform run --framework opencv --jobs 1`.
 FRAMEWORK = Framework("opencv", aliases=("cv2",),
                       distributions=("opencv-python-headless", "opencv-python", "opencv-contrib-python",
                                      "opencv-contrib-python-headless"),
-                      module="cv2", extra="opencv", configure_threads=_configure_threads, check_cost_s=0.0033)
+                      module="cv2", extra="opencv", configure_threads=_configure_threads, check_cost_s=0.0025)
 
 # cv::InterpolationFlags (imgproc.hpp): the names a user writes (cv2.INTER_AREA) and their values
 INTERPOLATIONS: dict[str, int] = {
