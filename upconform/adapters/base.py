@@ -196,6 +196,9 @@ class Binding:
     enum_case_insensitive = False  # the API lower-cases them first (Keras)
     # a deprecated API: what it is and the modern alternative, e.g. "tf.compat.v1 is TF1's API; use ..."
     deprecated: str = ""
+    # registered only so that explain, port and run say why the API has no canonical meaning (cv2.pyrUp):
+    # every case and every native call is Unsupported with the reason
+    always_unsupported = False
 
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise ``TypeError`` naming an argument the API does not take (as the framework would).

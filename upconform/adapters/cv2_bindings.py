@@ -463,7 +463,7 @@ class PyrUp(CvBinding):
 
     name = "cv2.pyrUp"
     ops = ("resize",)
-    always_unsupported = True  # registered so that explain, port and run say why, never a meaning
+    always_unsupported = True
     native_args = frozenset({"dst", "dstsize", "borderType"})
     enum_args = {"borderType": ("BORDER_DEFAULT", "BORDER_REFLECT_101", "BORDER_REPLICATE")}
 
