@@ -36,6 +36,7 @@ _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {
     "onnxruntime": ("onnx_bindings", "ORT_FRAMEWORK"),
     "openvino": ("onnx_bindings", "OPENVINO_FRAMEWORK"),
     "onnx.reference": ("onnx_bindings", "REFERENCE_FRAMEWORK"),
+    "opencv": ("cv2_bindings", "FRAMEWORK"),
 }
 
 # name -> (module, attribute); the attribute is a Binding subclass or factory.
@@ -100,6 +101,9 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "onnx.reference.DepthToSpace": ("onnx_bindings", "RefDepthToSpace"),
     "onnx.reference.SpaceToDepth": ("onnx_bindings", "RefSpaceToDepth"),
     "onnx.reference.MaxUnpool": ("onnx_bindings", "RefMaxUnpool"),
+    # OpenCV
+    "cv2.resize": ("cv2_bindings", "Resize"),
+    "cv2.pyrUp": ("cv2_bindings", "PyrUp"),
 }
 
 _EXTRA: dict[str, Callable[[], Binding]] = {}

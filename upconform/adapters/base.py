@@ -203,6 +203,9 @@ class Binding:
     # to_native needs the framework itself (Keras' own output-shape rule): the parent process leaves the
     # translation to the worker instead of deciding unsupported checks itself (harness.runner.unsupported_here)
     translate_in_worker = False
+    # registered only so that explain, port and run say why the API has no canonical meaning (cv2.pyrUp):
+    # every case and every native call is Unsupported with the reason
+    always_unsupported = False
 
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise ``TypeError`` naming an argument the API does not take (as the framework would).
