@@ -36,6 +36,7 @@ _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {
     "onnxruntime": ("onnx_bindings", "ORT_FRAMEWORK"),
     "openvino": ("onnx_bindings", "OPENVINO_FRAMEWORK"),
     "onnx.reference": ("onnx_bindings", "REFERENCE_FRAMEWORK"),
+    "pillow": ("pil_bindings", "FRAMEWORK"),
 }
 
 # name -> (module, attribute); the attribute is a Binding subclass or factory.
@@ -100,6 +101,8 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "onnx.reference.DepthToSpace": ("onnx_bindings", "RefDepthToSpace"),
     "onnx.reference.SpaceToDepth": ("onnx_bindings", "RefSpaceToDepth"),
     "onnx.reference.MaxUnpool": ("onnx_bindings", "RefMaxUnpool"),
+    # Pillow
+    "PIL.Image.Image.resize": ("pil_bindings", "PilResize"),
 }
 
 _EXTRA: dict[str, Callable[[], Binding]] = {}
