@@ -37,6 +37,7 @@ _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {
     "openvino": ("onnx_bindings", "OPENVINO_FRAMEWORK"),
     "onnx.reference": ("onnx_bindings", "REFERENCE_FRAMEWORK"),
     "opencv": ("cv2_bindings", "FRAMEWORK"),
+    "pillow": ("pil_bindings", "FRAMEWORK"),
 }
 
 # name -> (module, attribute); the attribute is a Binding subclass or factory.
@@ -104,6 +105,8 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     # OpenCV
     "cv2.resize": ("cv2_bindings", "Resize"),
     "cv2.pyrUp": ("cv2_bindings", "PyrUp"),
+    # Pillow
+    "PIL.Image.Image.resize": ("pil_bindings", "PilResize"),
 }
 
 _EXTRA: dict[str, Callable[[], Binding]] = {}
