@@ -311,6 +311,8 @@ def lane_cost(framework_name: str, lane: Sequence[tuple[Case, Sequence[tuple[str
     """A lane's expected seconds: its eager checks at its framework's ``check_cost_s``, its compiled and
     exported checks at ``PATH_CHECK_COST_S``. ``--jobs`` starts the longest lanes first, so that a long
     lane started last does not keep the run waiting (longest-processing-time-first scheduling).
+    ``framework_name`` may name a path's own worker, ``tensorflow[keras_jax]`` (its lane's checks are
+    all on that path).
 
     Example:
         >>> from upconform.canonical import Case
@@ -321,22 +323,24 @@ def lane_cost(framework_name: str, lane: Sequence[tuple[Case, Sequence[tuple[str
     """
     from ..adapters import PATH_CHECK_COST_S, framework
 
-    per_check = framework(framework_name).check_cost_s
+    per_check = framework(framework_name.split("[", 1)[0]).check_cost_s
     return round(sum(per_check if p == EAGER else PATH_CHECK_COST_S for _, ns in lane for _, p in ns), 9)
 
 
 def _run_lanes(plan: list[tuple[Case, list[tuple[str, str]]]], jobs: int, *,
                on_result: Callable[[Result], None] | None, executor: Any, **kw: Any) -> list[Result]:
-    """One lane per framework, ``jobs`` lanes at a time; a case's reference is computed by the first
-    lane that needs it and dropped when its last lane is done with it."""
+    """One lane per worker (per framework, and per path with a worker of its own: ``tensorflow[keras_jax]``),
+    ``jobs`` lanes at a time; a case's reference is computed by the first lane that needs it and dropped
+    when its last lane is done with it."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     lanes: dict[str, list[tuple[Case, list[tuple[str, str]]]]] = {}
     for case, names in plan:
         by_fw: dict[str, list[tuple[str, str]]] = {}
+        lane_of = getattr(executor, "worker_of", None)
         for n, p in names:
-            by_fw.setdefault(executor.framework_of(n), []).append((n, p))
+            by_fw.setdefault(lane_of(n, p) if lane_of else executor.framework_of(n), []).append((n, p))
         for fw, ns in by_fw.items():
             lanes.setdefault(fw, []).append((case, ns))
     users = {}
