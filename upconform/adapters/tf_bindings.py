@@ -1242,6 +1242,9 @@ class KerasConv2DTranspose(_KerasConvTranspose):
         kernel = self._kernel(call, tensors["w"])  # (kH, kW, C_out, C_in)
         kw = {k: v for k, v in call.args.items() if k in self.native_args}
         kw["dtype"] = x.dtype.name
+        # set_weights replaces them: zeros cost nothing, where a random initializer compiles per shape on JAX
+        kw.setdefault("kernel_initializer", "zeros")
+        kw.setdefault("bias_initializer", "zeros")
         last = _keras_channels_last(kw, self.name)
         last = True if isinstance(last, Unsupported) else last
         with self.device_scope(device):
