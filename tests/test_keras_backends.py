@@ -21,7 +21,7 @@ from upconform.harness import expectations as exp  # noqa: E402
 from upconform.harness.discrepancy import run_discrepancy  # noqa: E402
 from upconform.harness.runner import _run_lanes, checks_for, lane_cost, run_cases  # noqa: E402
 from upconform.harness.spec import SpecError, load_text  # noqa: E402
-from upconform.harness.workers import InProcess, Isolated, do_check, path_refuses  # noqa: E402
+from upconform.harness.workers import InProcess, Isolated, path_refuses  # noqa: E402
 
 ROOT = FsPath(__file__).resolve().parents[1]
 
