@@ -60,7 +60,7 @@ def _cases(text: str = SPEC):
 
 def test_tensorflow_declares_compiled_and_litert_paths():
     fw = framework("tensorflow")
-    assert fw.path_names() == ("eager", "compiled", "litert")
+    assert fw.path_names()[:3] == ("eager", "compiled", "litert")  # then keras_jax, keras_torch (test_keras_backends)
     assert fw.path("compiled").name == "compiled"
 
 

@@ -125,10 +125,22 @@ class Path:
     module: str = ""
     extra: str = ""
     description: str = ""
+    # environment set before any framework import in a worker of its own (e.g. {"KERAS_BACKEND": "jax"});
+    # a path with a non-empty worker_env runs in that worker ("tensorflow[keras_jax]"), never in the
+    # framework's own process, and its checks make a lane of their own under --jobs
+    worker_env: Mapping[str, str] = {}
+    # the frameworks whose threads that worker pins (default: the path's framework); names without a
+    # descriptor are skipped
+    configures: tuple[str, ...] = ()
 
     def missing(self) -> str | None:
         """Why this path cannot run here, or None."""
         return _missing(f"{self.module} (for the {self.name} path)", self.module, self.extra) if self.module else None
+
+    def accepts(self, binding: Binding) -> Unsupported | None:
+        """Why this path takes none of a binding's calls (checked before translation and before any worker
+        starts), or None."""
+        return None
 
     def supports(self, binding: Binding, call: NativeCall, case: Case) -> Unsupported | None:
         """Why this path cannot take this call (the exporter has no such operator), or None."""

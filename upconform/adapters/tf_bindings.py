@@ -16,6 +16,7 @@ Non-nearest TF resizes return float32 whatever the input dtype: such cases are u
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Mapping
 from fractions import Fraction
@@ -83,12 +84,26 @@ def _litert_path() -> Any:
     return TfLiteRT()
 
 
+def _keras_jax_path() -> Any:
+    from .keras_paths import keras_jax
+
+    return keras_jax()
+
+
+def _keras_torch_path() -> Any:
+    from .keras_paths import keras_torch
+
+    return keras_torch()
+
+
 # TF's eager ops hand back tensors whose values are ready (to_canonical copies them to host).
-# Paths (tf_paths.py): compiled = tf.function(jit_compile=True) (XLA); litert = TFLiteConverter + LiteRT.
+# Paths (tf_paths.py): compiled = tf.function(jit_compile=True) (XLA); litert = TFLiteConverter + LiteRT;
+# (keras_paths.py) keras_jax / keras_torch = the keras.* bindings on Keras's JAX / PyTorch backend.
 FRAMEWORK = Framework("tensorflow", aliases=("tf", "keras"),
                       distributions=("tensorflow", "tensorflow-cpu", "keras", "ai-edge-litert"),
                       module="tensorflow", extra="tensorflow", configure_threads=_configure_threads,
-                      paths=(("compiled", _compiled_path), ("litert", _litert_path)))
+                      paths=(("compiled", _compiled_path), ("litert", _litert_path), ("keras_jax", _keras_jax_path),
+                             ("keras_torch", _keras_torch_path)))
 
 
 def _strategies() -> Any:
@@ -187,6 +202,14 @@ class TfBinding(Binding):
     framework = "tensorflow"
     channels_last = True
     dtypes: tuple[str, ...] = ("float32",)  # what search_space draws
+
+    def native_tensor(self, a: np.ndarray, channels_last: bool = True) -> Any:
+        """A canonical numpy tensor as the API's input (a TF tensor; NCHW -> NHWC when ``channels_last``)."""
+        return to_tf(a, channels_last)
+
+    def device_scope(self, device: str) -> Any:
+        """The context that places tensors and layers ``prepare`` builds on ``device``."""
+        return _tf().device(_device(device))
 
     def execute(self, prepared: Any) -> Any:
         fn, args, kwargs, device = prepared[:4]
@@ -586,11 +609,50 @@ def _keras() -> Any:
     return keras
 
 
+def keras_backend() -> str:
+    """The backend Keras runs on in this process (``KERAS_BACKEND``, read once, when keras is imported)."""
+    return str(_keras().backend.backend())
+
+
+def to_keras(a: np.ndarray, channels_last: bool = True) -> Any:
+    """Canonical numpy -> a tensor of the backend Keras runs on: on TensorFlow exactly :func:`to_tf`;
+    elsewhere ``keras.ops.convert_to_tensor`` (bfloat16 through float32, exact)."""
+    if keras_backend() == "tensorflow":
+        return to_tf(a, channels_last)
+    ops = _keras().ops
+    a = np.ascontiguousarray(np.moveaxis(a, 1, -1) if channels_last else a)
+    if a.dtype.name == "bfloat16":
+        return ops.cast(ops.convert_to_tensor(a.astype(np.float32)), "bfloat16")
+    return ops.convert_to_tensor(a, dtype=a.dtype.name)
+
+
+def from_keras(t: Any, channels_last: bool = True) -> np.ndarray:
+    """A Keras backend tensor -> canonical numpy, keeping its dtype (bfloat16 included)."""
+    k = _keras()
+    if k.backend.standardize_dtype(t.dtype) == "bfloat16":
+        a = bf16_to_numpy(k.ops.convert_to_numpy(k.ops.cast(t, "float32")))
+    else:
+        a = np.asarray(k.ops.convert_to_numpy(t))
+    return np.ascontiguousarray(np.moveaxis(a, -1, 1)) if channels_last else a
+
+
+class KerasBinding(Binding):
+    """A ``keras.*`` API: its ``prepare`` builds tensors and layers for the backend Keras runs on in this
+    process (TensorFlow by default, where they are TF tensors as for every TF binding; JAX or PyTorch on the
+    ``keras_jax`` / ``keras_torch`` paths, keras_paths.py). Put first among the bases."""
+
+    def native_tensor(self, a: np.ndarray, channels_last: bool = True) -> Any:
+        return to_keras(a, channels_last)
+
+    def device_scope(self, device: str) -> Any:
+        return _tf().device(_device(device)) if keras_backend() == "tensorflow" else contextlib.nullcontext()
+
+
 # Keras 3.15's image resize interpolations (keras/src/backend/tensorflow/image.py RESIZE_INTERPOLATIONS)
 _KERAS_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5")
 
 
-class UpSampling2D(TfBinding):
+class UpSampling2D(KerasBinding, TfBinding):
     """keras.layers.UpSampling2D(size, data_format, interpolation): nearest is keras.ops.repeat on H and W;
     every other interpolation is keras.ops.image.resize to (H * size[0], W * size[1])."""
 
@@ -679,9 +741,9 @@ class UpSampling2D(TfBinding):
         last = True if isinstance(last, Unsupported) else last
         if x.dtype.kind == "f" or x.dtype.name == "bfloat16":
             kw["dtype"] = x.dtype.name  # no autocast to float32
-        with _tf().device(_device(device)):
+        with self.device_scope(device):
             layer = _keras().layers.UpSampling2D(**kw)
-        return layer, (to_tf(x, last),), {}, device, last
+        return layer, (self.native_tensor(x, last),), {}, device, last
 
 
 # ----------------------------------------------------------------------------------- conv_transpose
@@ -906,7 +968,7 @@ class _TfConvTranspose(TfBinding):
     def _bias_run(self, fn: Any, tensors: Mapping[str, np.ndarray], last: bool = True) -> Any:
         tf = _tf()
         b = tensors.get("b")
-        bias = None if b is None else to_tf(b, channels_last=False)
+        bias = None if b is None else self.native_tensor(b, channels_last=False)
 
         def run(x: Any, f: Any, **kw: Any) -> Any:
             y = fn(x, f, **kw)
@@ -917,9 +979,9 @@ class _TfConvTranspose(TfBinding):
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         last = _tf_channels_last(call.args, self.rank, self.name)
         last = True if isinstance(last, Unsupported) else last
-        filt = to_tf(self._kernel(call, tensors["w"]), channels_last=False)
+        filt = self.native_tensor(self._kernel(call, tensors["w"]), channels_last=False)
         run = self._bias_run(getattr(_tf().nn, self.fn), tensors, last)
-        return run, (to_tf(tensors["x"], last), filt), dict(call.args), device, last
+        return run, (self.native_tensor(tensors["x"], last), filt), dict(call.args), device, last
 
 
 class Conv1dTranspose(_TfConvTranspose):
@@ -1022,7 +1084,7 @@ def _keras_conv_output(x: tuple[int, ...], w: tuple[int, ...], strides: Any, pad
     return [int(v) for v in shape[1:1 + k]]
 
 
-class _KerasConvTranspose(_TfConvTranspose):
+class _KerasConvTranspose(KerasBinding, _TfConvTranspose):
     """Keras's conv transpose: tf.nn.conv_transpose(output_shape from Keras's formula, padding.upper())."""
 
     dtypes = ("float32", "float64")
@@ -1030,6 +1092,27 @@ class _KerasConvTranspose(_TfConvTranspose):
     enum_args = {"padding": ("valid", "same"), "data_format": ("channels_last", "channels_first")}
     enum_case_insensitive = True
     translate_in_worker = True  # the output size comes from Keras's own function (imports Keras and TF)
+
+    @property
+    def cpu_dilations(self) -> bool:  # type: ignore[override]
+        """TF's CPU kernels reject dilation rates > 1; Keras on JAX and PyTorch takes them."""
+        return keras_backend() != "tensorflow"
+
+    def _bias_run(self, fn: Any, tensors: Mapping[str, np.ndarray], last: bool = True) -> Any:
+        if keras_backend() == "tensorflow":
+            return super()._bias_run(fn, tensors, last)
+        ops = _keras().ops
+        b = tensors.get("b")
+
+        def run(x: Any, f: Any, **kw: Any) -> Any:
+            y = fn(x, f, **kw)
+            if b is None:
+                return y
+            shape = [1] * len(y.shape)
+            shape[-1 if last else 1] = b.shape[0]
+            return ops.add(y, self.native_tensor(b.reshape(shape), channels_last=False))
+
+        return run
 
     def keras_meaning(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                       rate_key: str = "dilation_rate") -> dict[str, Any] | Unsupported:
@@ -1040,7 +1123,7 @@ class _KerasConvTranspose(_TfConvTranspose):
         last = _keras_channels_last(args, self.name)
         if isinstance(last, Unsupported):
             return last
-        if not last:
+        if not last and keras_backend() == "tensorflow":
             return Unsupported(f"{self.name} with data_format='channels_first': TF's CPU conv-transpose kernels "
                                "raise 'Conv2DCustomBackpropInputOp only supports NHWC' (GPU only)")
         padding = str(args.get("padding", "valid")).lower()
@@ -1076,7 +1159,7 @@ class _KerasConvTranspose(_TfConvTranspose):
 
     def prepare_keras(self, call: NativeCall, tensors: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
         """(NHWC input, (*k, C_out, C_in) kernel) as TF tensors."""
-        return to_tf(tensors["x"]), to_tf(self._kernel(call, tensors["w"]), channels_last=False)
+        return self.native_tensor(tensors["x"]), self.native_tensor(self._kernel(call, tensors["w"]), channels_last=False)
 
 
 class KerasConv2DTranspose(_KerasConvTranspose):
@@ -1160,9 +1243,12 @@ class KerasConv2DTranspose(_KerasConvTranspose):
         kernel = self._kernel(call, tensors["w"])  # (kH, kW, C_out, C_in)
         kw = {k: v for k, v in call.args.items() if k in self.native_args}
         kw["dtype"] = x.dtype.name
+        # set_weights replaces them: zeros cost nothing, where a random initializer compiles per shape on JAX
+        kw.setdefault("kernel_initializer", "zeros")
+        kw.setdefault("bias_initializer", "zeros")
         last = _keras_channels_last(kw, self.name)
         last = True if isinstance(last, Unsupported) else last
-        with _tf().device(_device(device)):
+        with self.device_scope(device):
             layer = _keras().layers.Conv2DTranspose(**kw)
             layer.build((x.shape[0], x.shape[2], x.shape[3], x.shape[1]) if last else x.shape)
             weights = [kernel.astype(x.dtype)]
@@ -1170,7 +1256,7 @@ class KerasConv2DTranspose(_KerasConvTranspose):
                 b = tensors.get("b")
                 weights.append(np.zeros(kernel.shape[-2], x.dtype) if b is None else b.astype(x.dtype))
             layer.set_weights(weights)
-        return layer, (to_tf(x, last),), {}, device, last
+        return layer, (self.native_tensor(x, last),), {}, device, last
 
 
 class KerasOpsConvTranspose(_KerasConvTranspose):
@@ -1221,7 +1307,8 @@ class KerasOpsConvTranspose(_KerasConvTranspose):
         last = True if isinstance(last, Unsupported) else last
         k = self._kernel(call, tensors["w"])
         run = self._bias_run(_keras().ops.conv_transpose, tensors, last)
-        return run, (to_tf(tensors["x"], last), to_tf(k, channels_last=False)), dict(call.args), device, last
+        return run, (self.native_tensor(tensors["x"], last), self.native_tensor(k, channels_last=False)), \
+            dict(call.args), device, last
 
 
 # ----------------------------------------------------------------------------------- pixel shuffle
@@ -1301,7 +1388,7 @@ class DepthToSpace(TfBinding):
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         last = self.layout(call.args)
         last = True if isinstance(last, Unsupported) else last
-        return getattr(self.api(), self.fn), (to_tf(tensors["x"], last),), dict(call.args), device, last
+        return getattr(self.api(), self.fn), (self.native_tensor(tensors["x"], last),), dict(call.args), device, last
 
 
 class SpaceToDepth(DepthToSpace):
@@ -1311,7 +1398,7 @@ class SpaceToDepth(DepthToSpace):
     fn = "space_to_depth"
 
 
-class KerasDepthToSpace(DepthToSpace):
+class KerasDepthToSpace(KerasBinding, DepthToSpace):
     """keras.ops.depth_to_space(x, block_size, data_format='channels_last'): tf.nn.depth_to_space, with
     channels_first transposed to NHWC and back by Keras (so it runs on CPU)."""
 
@@ -1557,10 +1644,10 @@ class TfRepeat(TfBinding):
         return _tf().repeat
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
-        return self._fn(), (to_tf(tensors["x"]),), dict(call.args), device
+        return self._fn(), (self.native_tensor(tensors["x"]),), dict(call.args), device
 
 
-class KerasRepeat(TfRepeat):
+class KerasRepeat(KerasBinding, TfRepeat):
     """keras.ops.repeat(x, repeats, axis=None): numpy's repeat, the same reading as tf.repeat."""
 
     name = "keras.ops.repeat"
@@ -1573,7 +1660,7 @@ class KerasRepeat(TfRepeat):
 # ----------------------------------------------------------------------------------- Keras resizes
 
 
-class KerasImageResize(TfBinding):
+class KerasImageResize(KerasBinding, TfBinding):
     """keras.ops.image.resize(images, size, interpolation, antialias, crop_to_aspect_ratio,
     pad_to_aspect_ratio, fill_mode, fill_value, data_format): tf.image.resize after an optional
     centred crop or pad to the target aspect ratio (a no-op when the ratio already matches)."""
@@ -1647,7 +1734,7 @@ class KerasImageResize(TfBinding):
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         last = _keras_channels_last(call.args, self.name)
         last = True if isinstance(last, Unsupported) else last
-        return _keras().ops.image.resize, (to_tf(tensors["x"], last),), dict(call.args), device, last
+        return _keras().ops.image.resize, (self.native_tensor(tensors["x"], last),), dict(call.args), device, last
 
 
 class KerasResizing(KerasImageResize):
@@ -1675,6 +1762,6 @@ class KerasResizing(KerasImageResize):
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         last = _keras_channels_last(call.args, self.name)
         last = True if isinstance(last, Unsupported) else last
-        with _tf().device(_device(device)):
+        with self.device_scope(device):
             layer = _keras().layers.Resizing(**call.args)
-        return layer, (to_tf(tensors["x"], last),), {}, device, last
+        return layer, (self.native_tensor(tensors["x"], last),), {}, device, last

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..adapters import EAGER
 from ..canonical import DEFAULT_TOLERANCES, for_magnitude, generate, np_dtype, op_info, plain
 from . import expectations as exp
 from .classify import classify, diff_map
@@ -149,12 +150,14 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
     want = np_dtype(d.dtype)
     calls, outs, canon = [], [], []
     for index, c in enumerate(d.calls):
-        name, args = c["binding"], dict(plain(c.get("args", {})))
+        name, args, path = c["binding"], dict(plain(c.get("args", {}))), str(c.get("path") or EAGER)
         entry: dict[str, Any] = {"binding": name, "args": args, "deprecated": deprecation(name), "canonical": None,
                                  "unsupported_reason": None, "conforms": None, "max_abs_err_vs_reference": None,
                                  "max_err_vs_range": None, "error": None, "output_shape": None}
+        if path != EAGER:
+            entry["path"] = path
         got = ex.call(name, "native", {"binding": name, "args": args, "shapes": shapes, "op": d.op,
-                                        "tensors": tensors}, timeout)
+                                        "tensors": tensors, "path": path}, timeout)
         if got.get("status") in ("crash", "timeout", "error"):
             entry["error"] = f"{got['status']}: {got.get('reason', '')}"
             out = None
@@ -182,7 +185,7 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
             except Exception as e:  # noqa: BLE001
                 entry["reference_error"] = f"{type(e).__name__}: {e}"
         oc = call_outcome(entry)
-        known = exp.find(list(expectations), d.id, name, d.dtype, call=index)
+        known = exp.find(list(expectations), d.id, name, d.dtype, path, call=index)
         if known is not None and oc in (Outcome.FAIL, Outcome.ERROR) and known.covers(oc.value):
             oc, entry["expectation"] = Outcome.XFAIL, known.to_json()
         elif known is not None and oc is Outcome.PASS:
@@ -250,7 +253,8 @@ def call_text(c: dict[str, Any]) -> str:
     """
     args = ", ".join(f"{k}={v!r}" for k, v in (c.get("args") or {}).items())
     dep = f" [deprecated: {c['deprecated']}]" if c.get("deprecated") else ""
-    return f"{c['binding']}({args}){dep}"
+    on = f" [{c['path']}]" if c.get("path") else ""
+    return f"{c['binding']}({args}){on}{dep}"
 
 
 def meaning_text(c: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from . import expectations as exp
 from .classify import classify, diff_map
 from .compare import compare
 from .outcome import OUTCOMES, Outcome
-from .workers import InProcess, case_to_wire
+from .workers import InProcess, case_to_wire, path_refuses
 
 _IN_PROCESS = InProcess()
 
@@ -182,7 +182,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     if tensors is None:
         out = {"status": "unsupported", "reason": reference_error}
     else:
-        why = unsupported_here(case, binding_name) if getattr(ex, "isolated", False) else None
+        why = unsupported_here(case, binding_name, path) if getattr(ex, "isolated", False) else None
         out = {"status": "unsupported", "reason": why} if why else ex.call(binding_name, "check", payload, timeout)
     status = out["status"]
     if status == "unsupported":
@@ -244,9 +244,10 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     return _finish(res, t0)
 
 
-def unsupported_here(case: Case, binding_name: str) -> str | None:
-    """Why a binding cannot take a case, decided in this process without asking its worker (the
-    framework is not installed, or the translation says ``Unsupported``); None when the worker must
+def unsupported_here(case: Case, binding_name: str, path: str = EAGER) -> str | None:
+    """Why a binding cannot take a case, decided in this process without asking its worker, in the
+    worker's own order (the framework is not installed, the path takes none of the binding's calls,
+    the translation says ``Unsupported``); None when the worker must
     run it or decide. Translation is pure Python, so most unsupported checks of a run cost no round
     trip; a binding whose translation needs its framework (``translate_in_worker``) and a translation
     that raises are left to the worker, which reports them as it always has.
@@ -261,7 +262,7 @@ def unsupported_here(case: Case, binding_name: str) -> str | None:
     b = get(binding_name)
     if b.translate_in_worker:
         return None
-    missing = framework(b.framework).missing()
+    missing = framework(b.framework).missing() or path_refuses(b, path)
     if missing:
         return missing
     try:
@@ -346,6 +347,8 @@ def lane_cost(framework_name: str, lane: Sequence[tuple[Case, Sequence[tuple[str
     """A lane's expected seconds: its eager checks at its framework's ``check_cost_s``, its compiled and
     exported checks at ``PATH_CHECK_COST_S``. ``--jobs`` starts the longest lanes first, so that a long
     lane started last does not keep the run waiting (longest-processing-time-first scheduling).
+    ``framework_name`` may name a path's own worker, ``tensorflow[keras_jax]`` (its lane's checks are
+    all on that path).
 
     Example:
         >>> from upconform.canonical import Case
@@ -356,22 +359,24 @@ def lane_cost(framework_name: str, lane: Sequence[tuple[Case, Sequence[tuple[str
     """
     from ..adapters import PATH_CHECK_COST_S, framework
 
-    per_check = framework(framework_name).check_cost_s
+    per_check = framework(framework_name.split("[", 1)[0]).check_cost_s
     return round(sum(per_check if p == EAGER else PATH_CHECK_COST_S for _, ns in lane for _, p in ns), 9)
 
 
 def _run_lanes(plan: list[tuple[Case, list[tuple[str, str]]]], jobs: int, *,
                on_result: Callable[[Result], None] | None, executor: Any, **kw: Any) -> list[Result]:
-    """One lane per framework, ``jobs`` lanes at a time; a case's reference is computed by the first
-    lane that needs it and dropped when its last lane is done with it."""
+    """One lane per worker (per framework, and per path with a worker of its own: ``tensorflow[keras_jax]``),
+    ``jobs`` lanes at a time; a case's reference is computed by the first lane that needs it and dropped
+    when its last lane is done with it."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     lanes: dict[str, list[tuple[Case, list[tuple[str, str]]]]] = {}
     for case, names in plan:
         by_fw: dict[str, list[tuple[str, str]]] = {}
+        lane_of = getattr(executor, "worker_of", None)
         for n, p in names:
-            by_fw.setdefault(executor.framework_of(n), []).append((n, p))
+            by_fw.setdefault(lane_of(n, p) if lane_of else executor.framework_of(n), []).append((n, p))
         for fw, ns in by_fw.items():
             lanes.setdefault(fw, []).append((case, ns))
     users = {}

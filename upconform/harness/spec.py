@@ -351,6 +351,17 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
             except (TypeError, ValueError) as e:
                 bad = getattr(e, "key", "")
                 problem((*where, "calls", j, "args", bad) if bad else (*where, "calls", j, "args"), str(e))
+            if call.get("path") is not None:  # run on one of its framework's paths (default eager)
+                from ..adapters import paths_of
+                from .workers import path_refuses
+
+                have = paths_of(call["binding"])
+                if call["path"] not in have:
+                    problem((*where, "calls", j, "path"),
+                            f"unknown path {call['path']!r} for {call['binding']}; known: {list(have)}")
+                elif path_refuses(get(call["binding"]), call["path"]):
+                    problem((*where, "calls", j, "path"),
+                            f"{call['binding']} on {call['path']}: {path_refuses(get(call['binding']), call['path'])}")
         dop = raw.get("op", file_op)
         if dop is None:
             problem((*where, "op"), "a discrepancy needs an op (here or at the top of the file)")

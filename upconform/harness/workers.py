@@ -78,6 +78,9 @@ def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
     missing = framework(b.framework).missing()
     if missing:
         return {"status": "unsupported", "reason": missing}
+    refused = path_refuses(b, payload.get("path", EAGER))
+    if refused:
+        return {"status": "unsupported", "reason": refused}
     try:
         call = b.unsupported_reading(case) or b.to_native(case)
     except Exception as e:  # noqa: BLE001
@@ -104,10 +107,31 @@ def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def path_refuses(b: Any, path: str) -> str | None:
+    """Why ``path`` takes none of binding ``b``'s calls (:meth:`Path.accepts`), or None (also for
+    eager and for a path its framework does not have: that is reported later, as before).
+
+    Example:
+        >>> from upconform.adapters import get
+        >>> path_refuses(get("tf.repeat"), "keras_jax")
+        'not a Keras call: only keras.* bindings run on another Keras backend'
+    """
+    if path == EAGER:
+        return None
+    try:
+        p = framework(b.framework).path(path)
+    except KeyError:
+        return None
+    bad = p.accepts(b)
+    return bad.reason if bad else None
+
+
 def _check_path(b: Any, call: NativeCall, case: Case, payload: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
     """The same native call on a compiled or exported path: build it (untimed, its seconds recorded),
     run and time it, run the call eagerly too (for ``vs_eager``), and read the export's attributes
-    back (the audit: what the exported graph means next to what the eager call means)."""
+    back (the audit: what the exported graph means next to what the eager call means). A path with a
+    worker of its own (``worker_env``: Keras on another backend) runs no eager call: the eager call
+    belongs to the framework's own process, so that path has no ``vs_eager``."""
     device = payload.get("device", "cpu")
     try:
         p = framework(b.framework).path(payload["path"])
@@ -144,6 +168,8 @@ def _check_path(b: Any, call: NativeCall, case: Case, payload: Mapping[str, Any]
                                       max_repeats=payload.get("max_repeats", 5))
         out["actual"] = p.to_canonical(native, prepared)
         out["timing"] = {**timing, **build}
+        if p.worker_env:  # this process is not the eager one (another Keras backend): no vs_eager
+            return out
         stage = "eager run"
         eager = b.prepare(call, tensors, device)
         out["eager_actual"] = b.to_canonical(b.execute(eager), eager)
@@ -157,9 +183,11 @@ def _check_path(b: Any, call: NativeCall, case: Case, payload: Mapping[str, Any]
 
 
 def do_native(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A discrepancy call: canonical meaning of native args, and the output of running them."""
+    """A discrepancy call: canonical meaning of native args, and the output of running them (eagerly,
+    or on the call's ``path``: built, run and read back by that path)."""
     b = get(payload["binding"])
     out: dict[str, Any] = {"canonical": None, "unsupported_reason": None, "output": None, "error": None}
+    path = payload.get("path", EAGER)
     try:
         b.check_args(payload["args"])
         meaning = b.from_native(payload["args"], payload["shapes"], op=payload.get("op"))
@@ -167,7 +195,16 @@ def do_native(payload: Mapping[str, Any]) -> dict[str, Any]:
             out["unsupported_reason"] = meaning.reason
         else:
             out["canonical"] = meaning
-        out["output"] = b.run(NativeCall(b.name, payload["args"]), payload["tensors"], payload.get("device", "cpu"))
+        call, device = NativeCall(b.name, payload["args"]), payload.get("device", "cpu")
+        if path == EAGER:
+            out["output"] = b.run(call, payload["tensors"], device)
+        else:
+            p = framework(b.framework).path(path)
+            why = p.missing() or path_refuses(b, path)
+            if why:
+                raise RuntimeError(f"the {path} path cannot run it: {why}")
+            prepared = p.prepare(b, call, payload["tensors"], device)
+            out["output"] = p.to_canonical(p.execute(prepared), prepared)
     except Exception as e:  # noqa: BLE001
         out["error"] = _err(e)
         out["traceback"] = traceback.format_exc(limit=3)
@@ -265,13 +302,18 @@ def configure_threads(threads: int, frameworks: set[str] | Sequence[str]) -> Non
         os.environ[var] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for name in frameworks:
-        fw = framework(name)
+        try:
+            fw = framework(name)
+        except KeyError:  # a path's worker may name a framework that has no descriptor here (e.g. jax)
+            continue
         if fw.missing() is None:
             fw.configure_threads(threads)
 
 
 def _worker_main(conn: Any, framework_name: str, adapters: Sequence[str], threads: int,
-                 log_path: str | None = None) -> None:
+                 log_path: str | None = None, env: Mapping[str, str] | None = None,
+                 configures: Sequence[str] | None = None) -> None:
+    os.environ.update(env or {})  # before any framework import (KERAS_BACKEND is read once, at import)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     if log_path:  # the framework's own start-up and log lines go to a file, not the console
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -279,7 +321,7 @@ def _worker_main(conn: Any, framework_name: str, adapters: Sequence[str], thread
         os.close(fd)
     for a in adapters:
         load_adapter(a)
-    configure_threads(threads, {framework_name})
+    configure_threads(threads, list(configures) if configures is not None else {framework_name})
     while True:
         try:
             kind, payload = conn.recv()
@@ -301,6 +343,9 @@ class InProcess:
 
     def framework_of(self, binding: str) -> str:
         return get(binding).framework
+
+    def worker_of(self, binding: str, path: str = EAGER) -> str:
+        return self.framework_of(binding)
 
     def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         return HANDLERS[kind](payload)
@@ -326,12 +371,16 @@ class Worker:
     """One persistent worker process for one framework."""
 
     def __init__(self, framework: str, adapters: Sequence[str], threads: int, start_timeout: float = 600.0,
-                 log_path: str | None = None) -> None:
+                 log_path: str | None = None, env: Mapping[str, str] | None = None,
+                 configures: Sequence[str] | None = None, label: str = "") -> None:
         self.framework = framework
         self.adapters = list(adapters)
         self.threads = threads
         self.start_timeout = start_timeout
         self.log_path = log_path
+        self.env = dict(env or {})  # set in the worker before any import (a path's worker_env)
+        self.configures = None if configures is None else list(configures)
+        self.label = label or framework  # how messages name it: 'tensorflow' or 'tensorflow[keras_jax]'
         self.proc: Any = None
         self.conn: Any = None
 
@@ -339,8 +388,9 @@ class Worker:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main,
-                                args=(child, self.framework, self.adapters, self.threads, self.log_path),
-                                daemon=True, name=f"upconform-{self.framework}")
+                                args=(child, self.framework, self.adapters, self.threads, self.log_path, self.env,
+                                      self.configures),
+                                daemon=True, name=f"upconform-{self.label}")
         self.proc.start()
         child.close()
         # the framework import happens here, outside any check's timeout
@@ -376,20 +426,20 @@ class Worker:
             conn.send((kind, payload))
         except (BrokenPipeError, OSError, AttributeError):
             code = self._reap(proc, conn)
-            return {"status": "crash", "reason": f"the {self.framework} worker {describe_exit(code)}"}
+            return {"status": "crash", "reason": f"the {self.label} worker {describe_exit(code)}"}
         try:
             answered = conn.poll(timeout)
         except (EOFError, OSError):
             answered = True  # the pipe closed: recv says how
         if not answered:
             self.stop()
-            return {"status": "timeout", "reason": f"no answer within {timeout:g} s; the {self.framework} worker "
+            return {"status": "timeout", "reason": f"no answer within {timeout:g} s; the {self.label} worker "
                                                    "was killed and restarted"}
         try:
             status, data = conn.recv()
         except (EOFError, OSError):
             code = self._reap(proc, conn)
-            return {"status": "crash", "reason": f"the {self.framework} worker {describe_exit(code)} during this check; "
+            return {"status": "crash", "reason": f"the {self.label} worker {describe_exit(code)} during this check; "
                                                  "restarted"}
         if status != "ok":
             return {"status": "error", **data}
@@ -429,18 +479,47 @@ class Isolated:
     def framework_of(self, binding: str) -> str:
         return get(binding).framework
 
+    def worker_of(self, binding: str, path: str = EAGER) -> str:
+        """The worker that runs ``binding`` on ``path``: its framework's, or ``framework[path]`` for a path
+        with an environment of its own (``Path.worker_env``) that takes the binding.
+
+        Example:
+            >>> ex = Isolated()
+            >>> ex.worker_of("keras.ops.repeat", "keras_jax"), ex.worker_of("tf.repeat", "keras_jax")
+            ('tensorflow[keras_jax]', 'tensorflow')
+        """
+        fw = self.framework_of(binding)
+        if path == EAGER:
+            return fw
+        try:
+            p = framework(fw).path(path)
+        except KeyError:
+            return fw
+        return f"{fw}[{path}]" if p.worker_env and p.accepts(get(binding)) is None else fw
+
     def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         fw = self.framework_of(binding)
+        path = payload.get("path", EAGER)
+        key = self.worker_of(binding, path)
+        if key == fw and path != EAGER:  # a path that takes none of this binding's calls starts no worker
+            refused = path_refuses(get(binding), path)
+            if refused:
+                return {"status": "unsupported", "reason": refused}
         with self._lock:
             if self.closed:  # a lane still finishing its check after Ctrl-C starts no new worker
                 return {"status": "crash", "reason": "the run was stopped"}
-            if fw not in self.workers:
+            if key not in self.workers:
                 log = None
                 if self.log_dir is not None:
                     os.makedirs(self.log_dir, exist_ok=True)
-                    log = os.path.join(self.log_dir, f"{fw}.log")
-                self.workers[fw] = Worker(fw, self.adapters, self.threads, log_path=log)
-            w = self.workers[fw]
+                    log = os.path.join(self.log_dir, f"{key}.log")
+                env, configures = {}, None
+                if key != fw:
+                    p = framework(fw).path(path)
+                    env, configures = dict(p.worker_env), list(p.configures or (fw,))
+                self.workers[key] = Worker(fw, self.adapters, self.threads, log_path=log, env=env,
+                                           configures=configures, label=key)
+            w = self.workers[key]
         return w.call(binding, kind, payload, timeout or 60.0)
 
     def close(self) -> None:
