@@ -107,8 +107,8 @@ def test_lanes_are_per_worker_and_costed() -> None:
             return {"status": "unsupported", "reason": "recorded"}
 
     _run_lanes(plan, 3, on_result=None, executor=Recorder(), timing_budget_s=0.0, max_repeats=1)
-    assert seen == {"tensorflow": [("keras.ops.image.resize", "eager"), ("tf.image.resize", "eager"),
-                                   ("tf.image.resize", "keras_jax"), ("tf.image.resize", "keras_torch")],
+    # tf.image.resize on the Keras-backend paths never reaches a worker: the parent refuses it (not a Keras call)
+    assert seen == {"tensorflow": [("keras.ops.image.resize", "eager"), ("tf.image.resize", "eager")],
                     "tensorflow[keras_jax]": [("keras.ops.image.resize", "keras_jax")],
                     "tensorflow[keras_torch]": [("keras.ops.image.resize", "keras_torch")]}
     assert lane_cost("tensorflow[keras_jax]", [(cases[0], [("keras.ops.image.resize", "keras_jax")])]) == 0.5
@@ -227,3 +227,22 @@ def test_discrepancy_report_runs_each_call_on_its_backend() -> None:
     pair = next(p for p in rep["pairs"] if (p["a"], p["b"]) == (0, 2))
     assert not pair["agree"] and pair["max_abs_diff"] > 0.05 and pair["differing_params"] == {}
     assert np.isclose(next(p for p in rep["pairs"] if (p["a"], p["b"]) == (0, 1))["max_abs_diff"], 0, atol=1e-5)
+
+
+def test_in_process_discrepancy_calls_on_another_backend_are_unsupported() -> None:
+    """--no-isolation: a discrepancy call on keras_jax/keras_torch is unsupported with the reason, never run on
+    this process's TensorFlow backend and labelled with the other backend."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("this process runs Keras on another backend")
+    from upconform.harness.spec import load_files
+
+    _, ds = load_files([ROOT / "specs" / "discrepancies.yaml"])
+    [d] = [d for d in ds if d.id == "resize/keras_resize_bicubic_backends"]
+    rep = run_discrepancy(d, None, 120, exp.load(ROOT / "specs" / "expectations.yaml"))
+    by_path = {c.get("path", "eager"): c for c in rep["calls"]}
+    assert by_path["eager"]["outcome"] == "pass"
+    for p in ("keras_jax", "keras_torch"):
+        assert by_path[p]["outcome"] == "unsupported", by_path[p]
+        assert by_path[p]["unsupported_reason"].startswith("Keras runs on tensorflow in this process")

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("PIL")
 
 from upconform.adapters import NativeCall, Unsupported, framework, get  # noqa: E402
-from upconform.adapters.pil_bindings import box_index, nearest_index  # noqa: E402
+from upconform.adapters.pil_bindings import PilResize, box_index, nearest_index  # noqa: E402
 from upconform.canonical import Case, freeze, generate, op_info  # noqa: E402
 from upconform.harness.compare import compare  # noqa: E402
 
@@ -95,7 +95,6 @@ def test_uint8_modes_round_per_pass():
     ({"size": [5, 5], "resample": "LANCZOS"}, (1, 1, 7, 7), "Lanczos-3"),
     ({"size": [5, 5], "resample": "HAMMING"}, (1, 1, 7, 7), "Hamming"),
     ({"size": [5, 5], "resample": 6}, (1, 1, 7, 7), "Magic Kernel Sharp"),
-    ({"size": [5, 5], "resample": 9}, (1, 1, 7, 7), "Unknown resampling filter"),
     ({"size": [5, 5], "mode": "RGBA"}, (1, 4, 7, 7), "premultiplied"),
     ({"size": [5, 5], "mode": "RGB"}, (1, 1, 7, 7), "3 bands"),
     ({"size": [5, 5], "mode": "I;16"}, (1, 1, 7, 7), "no canonical dtype"),
@@ -155,3 +154,20 @@ def test_channels_and_batch_are_split_per_plane():
     one = get(NAME).run(NativeCall(NAME, {"size": [4, 3], "resample": "BILINEAR", "mode": "F"}), {"x": x[1:2, 2:3]})
     assert out.shape == (2, 3, 3, 4) and out.dtype == np.float32
     np.testing.assert_array_equal(out[1:2, 2:3], one)
+
+
+@pytest.mark.parametrize("bad", [9, 2.0, "bicubic", True])
+def test_unknown_resample_raises_naming_the_field_and_the_allowed_values(bad):
+    """Not an Unsupported: a call Pillow itself rejects is an error in the call, named like every enum."""
+    with pytest.raises(ValueError, match=r"resample=.* is not one of \['NEAREST', 'LANCZOS'"):
+        PilResize().from_native({"size": [5, 5], "resample": bad}, {"x": (1, 1, 7, 7)})
+
+
+def test_a_call_without_mode_means_and_runs_mode_F():
+    """from_native reads a call without mode as an F image; prepare must run the same (a uint8 tensor is a
+    type error, not a silent 8-bit run with another meaning)."""
+    b = PilResize()
+    assert b.from_native({"size": [6, 29], "resample": "BICUBIC"}, {"x": (1, 1, 22, 9)})["antialias"] is True
+    call = NativeCall(b.name, {"size": [6, 29], "resample": "BICUBIC"})
+    with pytest.raises(TypeError, match="mode 'F' takes float32 tensors, not uint8"):
+        b.prepare(call, {"x": np.zeros((1, 1, 22, 9), np.uint8)})

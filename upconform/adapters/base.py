@@ -146,6 +146,10 @@ class Path:
         """Why this path cannot take this call (the exporter has no such operator), or None."""
         return None
 
+    def runs_here(self) -> Unsupported | None:
+        """Why this process cannot run the path at all (Keras imported with another backend), or None."""
+        return None
+
     def prepare(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
                 device: str = "cpu") -> Any:  # pragma: no cover - interface
         """Compile or export the call (untimed; its seconds go in ``build_info``)."""

@@ -55,9 +55,9 @@ class KerasBackend(Path):
         return None
 
     def supports(self, binding: Binding, call: NativeCall, case: Case) -> Unsupported | None:
-        bad = self.accepts(binding)
-        if bad:
-            return bad
+        return self.accepts(binding) or self.runs_here()
+
+    def runs_here(self) -> Unsupported | None:
         from .tf_bindings import keras_backend
 
         have = keras_backend()

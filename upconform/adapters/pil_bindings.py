@@ -46,6 +46,27 @@ FRAMEWORK = Framework("pillow", aliases=("PIL",), distributions=("pillow",), mod
 RESAMPLING: dict[str, int] = {"NEAREST": 0, "LANCZOS": 1, "BILINEAR": 2, "BICUBIC": 3, "BOX": 4, "HAMMING": 5,
                               "MKS2013": 6, "MKS2021": 7}
 _NAMES = {v: k for k, v in RESAMPLING.items()}
+
+
+def resample_name(v: Any) -> str:
+    """The filter name of a ``resample`` argument (a name such as "BICUBIC" or its value); anything else
+    raises naming the field and the allowed values (as Pillow raises "Unknown resampling filter").
+
+    Example:
+        >>> resample_name("BOX"), resample_name(3)
+        ('BOX', 'BICUBIC')
+        >>> resample_name(9)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: PIL.Image.Image.resize: resample=9 is not one of [...] (or their values [0, 1, 2, 3, 4, 5, 6, 7])
+    """
+    if isinstance(v, str) and v in RESAMPLING:
+        return v
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and int(v) in _NAMES:
+        return _NAMES[int(v)]
+    err = ValueError(f"PIL.Image.Image.resize: resample={v!r} is not one of {list(RESAMPLING)} "
+                     f"(or their values {sorted(_NAMES)})")
+    err.key = "resample"  # type: ignore[attr-defined]  # the field a located error names
+    raise err
 # image modes: name -> (canonical dtype, bands); None: the mode has no canonical dtype here
 MODES: dict[str, tuple[str | None, int]] = {"F": ("float32", 1), "L": ("uint8", 1), "RGB": ("uint8", 3),
                                             "RGBA": ("uint8", 4), "LA": ("uint8", 2), "I": (None, 1),
@@ -181,7 +202,7 @@ class PilResize(Binding):
             >>> m["cubic_coeff_a"], m["antialias"], m["exclude_outside"]
             (-0.5, True, True)
         """
-        self.check_args(args)
+        self.validate_args(args)
         if op not in (None, "resize"):
             return unsupported_op(self, op)
         x = tuple(shapes["x"])
@@ -210,10 +231,7 @@ class PilResize(Binding):
         if ow < 1 or oh < 1:
             return Unsupported(f"{self.name} raises: size={size!r}: height and width must be > 0")
         r = args.get("resample")
-        name = "BICUBIC" if r is None else r if isinstance(r, str) else \
-            _NAMES.get(int(r)) if isinstance(r, (int, np.integer)) and not isinstance(r, bool) else None
-        if name not in RESAMPLING:
-            return Unsupported(f"{self.name} raises: Unknown resampling filter ({r!r})")
+        name = "BICUBIC" if r is None else resample_name(r)
         box = args.get("box")
         if box is not None:
             if not isinstance(box, (list, tuple)) or len(box) != 4 or \
@@ -320,7 +338,7 @@ class PilResize(Binding):
         Image = _pil()
         x = tensors["x"]
         args = dict(call.args)
-        mode = args.pop("mode", None) or ("F" if x.dtype == np.float32 else "L")
+        mode = args.pop("mode", None) or "F"  # as from_native reads a call without mode (a uint8 tensor then raises)
         dtype, bands = MODES.get(mode, (None, 1))
         if dtype is not None and x.dtype != np.dtype(dtype):
             raise TypeError(f"mode {mode!r} takes {dtype} tensors, not {x.dtype}")

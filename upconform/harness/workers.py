@@ -196,6 +196,10 @@ def do_native(payload: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out["canonical"] = meaning
         call, device = NativeCall(b.name, payload["args"]), payload.get("device", "cpu")
+        here = framework(b.framework).path(path).runs_here() if path != EAGER else None
+        if here is not None:  # this process cannot take the path (--no-isolation): unsupported, never a stand-in
+            out["canonical"], out["unsupported_reason"] = None, here.reason
+            return out
         if path == EAGER:
             out["output"] = b.run(call, payload["tensors"], device)
         else:
