@@ -36,6 +36,7 @@ _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {
     "onnxruntime": ("onnx_bindings", "ORT_FRAMEWORK"),
     "openvino": ("onnx_bindings", "OPENVINO_FRAMEWORK"),
     "onnx.reference": ("onnx_bindings", "REFERENCE_FRAMEWORK"),
+    "jax": ("jax_bindings", "FRAMEWORK"),
 }
 
 # name -> (module, attribute); the attribute is a Binding subclass or factory.
@@ -100,6 +101,14 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "onnx.reference.DepthToSpace": ("onnx_bindings", "RefDepthToSpace"),
     "onnx.reference.SpaceToDepth": ("onnx_bindings", "RefSpaceToDepth"),
     "onnx.reference.MaxUnpool": ("onnx_bindings", "RefMaxUnpool"),
+    # JAX
+    "jax.image.resize": ("jax_bindings", "JaxImageResize"),
+    "jax.image.scale_and_translate": ("jax_bindings", "JaxScaleAndTranslate"),
+    "jax.lax.conv_transpose": ("jax_bindings", "JaxConvTranspose"),
+    "jax.lax.conv_general_dilated": ("jax_bindings", "JaxConvGeneralDilated"),
+    "jax.numpy.repeat": ("jax_bindings", "JnpRepeat"),
+    "jnp.reshape+transpose (pixel shuffle)": ("jax_bindings", "JnpPixelShuffle"),
+    "jnp.reshape+transpose (pixel unshuffle)": ("jax_bindings", "JnpPixelUnshuffle"),
 }
 
 _EXTRA: dict[str, Callable[[], Binding]] = {}
