@@ -52,7 +52,9 @@ class Framework:
     # seconds a check of its bindings takes on the eager path, about (measured; a compiled or exported
     # path costs PATH_CHECK_COST_S): only for ordering the lanes of `--jobs`, longest first
     check_cost_s: float = 0.003
-    suite: str = "all"  # "own": in a run that does not name it, only cases whose bindings: name its bindings (costly per-shape compilation); "all": every case of its ops
+    # "own": in a run that does not name it, only cases whose bindings: name its bindings (costly
+    # per-shape compilation); "all": every case of its ops
+    suite: str = "all"
 
     def matches(self, name: str) -> bool:
         return name.lower() in (self.name.lower(), *(a.lower() for a in self.aliases))

@@ -629,11 +629,12 @@ class _Specs:
     out: tuple[int, ...]
 
 
-def _dimension_numbers(dn: Any, k: int, api: str) -> _Specs | Unsupported:
+def _dimension_numbers(dn: Any, k: int, api: str, channels_first: bool = False) -> _Specs | Unsupported:
     """JAX's rule (lax.conv_general_permutations): spatial axes in the order the kernel spec names them;
-    the input and output specs name the same letters in any order."""
+    the input and output specs name the same letters in any order. None is the API's default:
+    conv_transpose NHWC / HWIO, conv_general_dilated (``channels_first``) NCHW / OIHW."""
     if dn is None:
-        dn = _DEFAULT_DN.get(k)
+        dn = (_FIRST_DN if channels_first else _DEFAULT_DN).get(k)
         if dn is None:
             return Unsupported(f"{api} raises: No 4+ dimensional dimension_number defaults")
     if not isinstance(dn, (list, tuple)) or len(dn) != 3 or not all(isinstance(s, str) for s in dn):
@@ -753,6 +754,7 @@ def _conv_shapes(st: Any, rank: int, group: Any, direct: bool) -> Any:
 
 class _JaxConv(JaxBinding):
     ops = ("conv_transpose",)
+    channels_first = False  # what dimension_numbers=None means
     # what search_space draws: half precision accumulates on the CPU beyond the default tolerances on
     # near-zero outputs (a tolerance question, not a meaning; as for TF's conv-transpose search)
     dtypes = ("float32", "float64")
@@ -762,7 +764,7 @@ class _JaxConv(JaxBinding):
         jnp = _jax().numpy
         x, w = tensors["x"], tensors["w"]
         k = x.ndim - 2
-        specs = _dimension_numbers(call.args.get("dimension_numbers"), k, self.name)
+        specs = _dimension_numbers(call.args.get("dimension_numbers"), k, self.name, self.channels_first)
         assert not isinstance(specs, Unsupported), specs
         g = int(call.args.get("feature_group_count", 1))
         if call.prep.get("to_direct") or (self.name == JaxConvGeneralDilated.name
@@ -945,6 +947,7 @@ class JaxConvGeneralDilated(_JaxConv):
     zero-insertion form."""
 
     name = "jax.lax.conv_general_dilated"
+    channels_first = True
     native_args = frozenset({"window_strides", "padding", "lhs_dilation", "rhs_dilation", "dimension_numbers",
                              "feature_group_count", "batch_group_count", "precision", "preferred_element_type"})
 
@@ -956,10 +959,10 @@ class JaxConvGeneralDilated(_JaxConv):
                 raise TypeError(f"{self.name}: missing required argument {req!r}")
         x, w = tuple(shapes["x"]), tuple(shapes["w"])
         k = len(x) - 2
-        specs = _dimension_numbers(args.get("dimension_numbers"), k, self.name)
+        ws = _ints(args["window_strides"], k, self.name, "window_strides")
+        specs = _dimension_numbers(args.get("dimension_numbers"), k, self.name, True)
         if isinstance(specs, Unsupported):
             return specs
-        ws = _ints(args["window_strides"], k, self.name, "window_strides")
         ld = _ints(args.get("lhs_dilation"), k, self.name, "lhs_dilation")
         dl = _ints(args.get("rhs_dilation"), k, self.name, "rhs_dilation")
         for v in (ws, ld, dl):
