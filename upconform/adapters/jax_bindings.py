@@ -586,7 +586,7 @@ class JaxScaleAndTranslate(JaxBinding):
                     t = Fraction(1, 2) - s / 2
                 else:
                     s = Fraction(d(scales)).limit_denominator(100)
-                    o = max(1, int(i * s)) if d(st.booleans()) else d(st.integers(1, 12))
+                    o = d(st.integers(1, 12)) if d(st.integers(0, 4)) == 4 else max(1, int(i * s))
                     t = Fraction(0) if style == "half_pixel" else Fraction(1, 2) - s / 2 \
                         if style == "asymmetric" else Fraction(d(trans))
                 dims.append(1 + j)
@@ -1032,11 +1032,12 @@ class JaxConvGeneralDilated(_JaxConv):
             shapes = d(_conv_shapes(st, k, st.integers(1, 2), direct=True))
             ld = d(st.lists(st.integers(1, 3), min_size=k, max_size=k))
             dl = d(st.lists(st.integers(1, 2), min_size=k, max_size=k))
-            a: dict[str, Any] = {"window_strides": [1] * k if d(st.integers(0, 9)) else [2] * k}
-            if d(st.integers(0, 5)) == 0:
+            a: dict[str, Any] = {"window_strides": [2] * k if d(st.integers(0, 9)) == 9 else [1] * k}
+            k_eff = [(shapes["w"][2 + i] - 1) * dl[i] + 1 for i in range(k)]
+            if d(st.integers(0, 5)) == 5:
                 a["padding"] = d(st.sampled_from(["SAME", "VALID", "SAME_LOWER"]))
-            else:
-                a["padding"] = [[d(st.integers(-1, 4)), d(st.integers(-1, 4))] for _ in range(k)]
+            else:  # low pads 0..k_eff - 1 (begin >= 0) mostly, one past now and then; high pads from -1
+                a["padding"] = [[d(st.integers(0, k_eff[i])), d(st.integers(-1, k_eff[i]))] for i in range(k)]
             a["lhs_dilation"] = ld
             if any(v > 1 for v in dl):
                 a["rhs_dilation"] = dl
@@ -1131,8 +1132,8 @@ class JnpRepeat(JaxBinding):
             length = shapes["x"][2 + (axis % (k + 2)) - 1] if 1 <= axis % (k + 2) <= k else 1
             reps = d(st.one_of(st.integers(1, 4), st.integers(0, 3).map(lambda v: [v] * length),
                                st.lists(st.integers(0, 3), min_size=length, max_size=length)))
-            a = {"repeats": reps, "axis": axis if d(st.integers(0, 9)) else None}
-            if d(st.integers(0, 4)) == 0 and isinstance(reps, int):
+            a = {"repeats": reps, "axis": None if d(st.integers(0, 9)) == 9 else axis}
+            if d(st.integers(0, 4)) == 4 and isinstance(reps, int):
                 a["total_repeat_length"] = reps * length + d(st.integers(-1, 1))
             return {"args": a, "shapes": shapes, "dtype": d(st.sampled_from(_DTYPES_ANY))}
 
