@@ -63,18 +63,18 @@ from ..reference.resize import exact_ratio
 from .base import Binding, Framework, NativeCall, Path, Unsupported, spatial_rank, unsupported_op
 
 
-def cache_dir() -> str | None:
+def cache_dir(env: Mapping[str, str] | None = None) -> str | None:
     """XLA's persistent compilation cache for upconform's JAX checks (every new shape compiles, eager
     primitives included): ``$UPCONFORM_JAX_CACHE_DIR``, ``off`` for none, by default a folder in the
     temporary directory (as torch.compile's inductor keeps its FX graph cache).
 
     Example:
-        >>> os.environ["UPCONFORM_JAX_CACHE_DIR"] = "off"; cache_dir() is None
-        True
+        >>> cache_dir({"UPCONFORM_JAX_CACHE_DIR": "off"}) is None, cache_dir({"UPCONFORM_JAX_CACHE_DIR": "/c"})
+        (True, '/c')
     """
     import tempfile
 
-    d = os.environ.get("UPCONFORM_JAX_CACHE_DIR")
+    d = (os.environ if env is None else env).get("UPCONFORM_JAX_CACHE_DIR")
     if d is None:
         uid = os.getuid() if hasattr(os, "getuid") else 0
         d = os.path.join(tempfile.gettempdir(), f"upconform-jax-cache-{uid}")
