@@ -294,3 +294,15 @@ def test_new_operator_family_needs_no_harness_edit():
     doc = (ROOT / "docs" / "architecture.md").read_text()
     for step in ("reference/", "canonical/", "specs/", "registry.py"):
         assert step in doc, step
+
+
+def test_the_readme_table_names_every_built_in_binding():
+    """README.md's binding table lists each registered built-in binding by its full name, so a binding added
+    without its row (what it covers) fails here."""
+    from upconform.adapters import _BUILTIN
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| binding | framework | ops | what it covers |"):]
+    table = table[:table.index("\n\n")]
+    missing = [n for n in _BUILTIN if f"`{n}`" not in table]
+    assert not missing, f"README.md's binding table lacks {missing}"

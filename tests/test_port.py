@@ -223,7 +223,7 @@ def test_depth_to_space_to_torch(capsys):
     (["tf.image.resize", "size=[8,8]", "method=bicubc", "--shape", "1,1,4,4", "--to", "torch"],
      "method='bicubc' is not one of"),
     (["torch.nn.PixelShuffle", "upscale_factor=2", "--shape", "1,3,4,4", "--to", "tf"], "no canonical meaning"),
-    (["torch.nn.PixelShuffle", "upscale_factor=2", "--shape", "1,4,4,4", "--to", "jax"], "--to: framework"),
+    (["torch.nn.PixelShuffle", "upscale_factor=2", "--shape", "1,4,4,4", "--to", "mxnet"], "--to: framework"),
     (["torch.nn.ConvTranspose2d", "in_channels=4", "out_channels=2", "kernel_size=3", "--weight-shape", "4,2,4,4",
       "--shape", "1,4,5,5", "--to", "tf"], "contradicts"),
     (["torch.nn.PixelShuffle", "upscale_factor=2", "--shape", "0,8,3,3", "--to", "tf"], "empty axis"),
@@ -357,5 +357,5 @@ def test_keras_valid_and_crop_composite_with_a_kernel_shorter_than_the_stride(ca
 def test_explain_refuses_an_unknown_target(capsys):
     from upconform.cli import main
 
-    rc = main(["explain", "torch.nn.functional.pixel_shuffle", "upscale_factor=2", "--shape", "1,8,3,3", "--to", "jax"])
-    assert rc == 2 and "'jax' is not one of" in capsys.readouterr().err
+    rc = main(["explain", "torch.nn.functional.pixel_shuffle", "upscale_factor=2", "--shape", "1,8,3,3", "--to", "mxnet"])
+    assert rc == 2 and "'mxnet' is not one of" in capsys.readouterr().err

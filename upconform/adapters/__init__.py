@@ -38,6 +38,7 @@ _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {
     "onnx.reference": ("onnx_bindings", "REFERENCE_FRAMEWORK"),
     "opencv": ("cv2_bindings", "FRAMEWORK"),
     "pillow": ("pil_bindings", "FRAMEWORK"),
+    "jax": ("jax_bindings", "FRAMEWORK"),
 }
 
 # name -> (module, attribute); the attribute is a Binding subclass or factory.
@@ -107,6 +108,14 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "cv2.pyrUp": ("cv2_bindings", "PyrUp"),
     # Pillow
     "PIL.Image.Image.resize": ("pil_bindings", "PilResize"),
+    # JAX
+    "jax.image.resize": ("jax_bindings", "JaxImageResize"),
+    "jax.image.scale_and_translate": ("jax_bindings", "JaxScaleAndTranslate"),
+    "jax.lax.conv_transpose": ("jax_bindings", "JaxConvTranspose"),
+    "jax.lax.conv_general_dilated": ("jax_bindings", "JaxConvGeneralDilated"),
+    "jax.numpy.repeat": ("jax_bindings", "JnpRepeat"),
+    "jnp.reshape+transpose (pixel shuffle)": ("jax_bindings", "JnpPixelShuffle"),
+    "jnp.reshape+transpose (pixel unshuffle)": ("jax_bindings", "JnpPixelUnshuffle"),
 }
 
 _EXTRA: dict[str, Callable[[], Binding]] = {}

@@ -324,7 +324,80 @@ def _tf_repeat(t: Binding, call: NativeCall, case: Case, src: Binding, k: int) -
         "axis counts in NHWC"]
 
 
+# jax ---------------------------------------------------------------------------------------------
+
+_JAX_HEAD = ["import numpy as np", "import jax", "import jax.numpy as jnp",
+             "jax.config.update('jax_enable_x64', True)  # float64 stays float64"]
+
+
+def _tuples(v: Any) -> Any:
+    """JSON lists as the tuples JAX wants for shapes, pads and dimension numbers."""
+    return tuple(_tuples(e) for e in v) if isinstance(v, list) else v
+
+
+def _jax_kw(args: Mapping[str, Any]) -> str:
+    """scale and translation as arrays: scale_and_translate cannot determine the dtype of a tuple or list."""
+    return ", ".join(f"{k}=jnp.array({v!r})" if k in ("scale", "translation") else f"{k}={_tuples(v)!r}"
+                     for k, v in args.items())
+
+
+def _jax_nhwc(expr: str) -> Any:
+    """A call ``expr.format(kw=...)`` on the NHWC input ``xj``, output NHWC."""
+    def write(t: Binding, call: NativeCall, case: Case, src: Binding, k: int) -> Any:
+        a = dict(call.args)
+        lines = [*_JAX_HEAD, f"xj = jnp.asarray(np.transpose(x, {_nhwc(k)[0]}))  # NCHW -> NHWC",
+                 f"yj = {expr.format(kw=_jax_kw(a))}", _tf_out(k, "yj")]
+        return _title(t.name, a), lines, ["NHWC (channels last): shape, spatial_dims and axis count in it"]
+    return write
+
+
+def _jax_conv(t: Binding, call: NativeCall, case: Case, src: Binding, k: int) -> Any:
+    a = dict(call.args)
+    lines = [*_JAX_HEAD, *_weight_lines(src, "jax", k, "kernel")]
+    notes = ["dimension_numbers channels first: x NCHW, kernel with O = axis 0, I = axis 1"]
+    if call.prep.get("to_direct"):
+        g = int(call.prep.get("group", 1))
+        lines += [f"g, k = {g}, kernel.ndim - 2",
+                  "ci, cog = kernel.shape[:2]",
+                  "kernel = np.flip(kernel.reshape(g, ci // g, cog, *kernel.shape[2:]).swapaxes(1, 2),"
+                  " axis=tuple(range(3, 3 + k))).reshape(g * cog, ci // g, *kernel.shape[2:])"]
+        notes.insert(0, "kernel rotated 180 degrees and in/out swapped per group: (C_out, C_in/g, *k)")
+    fn = "jax.lax." + t.name.rsplit(".", 1)[1]
+    lines.append(f"yj = {fn}(jnp.asarray(x), jnp.asarray(kernel), {_jax_kw(a)})")
+    if "b" in case.shapes:
+        lines.append(f"yj = yj + jnp.asarray(b).reshape(1, -1{', 1' * k})")
+        notes.append("bias added after the call (lax convolutions take none)")
+    lines.append("y = np.asarray(yj)")
+    return _title(t.name, a, "x, kernel"), lines, notes
+
+
+def _jax_pixel_shuffle(t: Binding, call: NativeCall, case: Case, src: Binding, k: int) -> Any:
+    from .jax_bindings import pixel_shuffle_nhwc, pixel_unshuffle_nhwc
+
+    a = dict(call.args)
+    shuffle = "upscale_factor" in a
+    r, order = int(a.get("upscale_factor", a.get("downscale_factor", 1))), a.get("order", "DCR")
+    doc = (pixel_shuffle_nhwc if shuffle else pixel_unshuffle_nhwc).__doc__ or ""
+    code = next(line.split(":", 1)[1].strip() for line in doc.splitlines() if line.strip().startswith(order + ":"))
+    x = case.shapes["x"]
+    n, c, h, w = x[0], x[1], x[2], x[3]
+    if shuffle:
+        c, h, w = c // (r * r), h, w
+    else:
+        h, w = h // r, w // r
+    lines = [*_JAX_HEAD, f"x = jnp.asarray(np.transpose(x, {_nhwc(k)[0]}))  # NCHW -> NHWC",
+             f"n, h, w, c, r = {n}, {h}, {w}, {c}, {r}", f"yj = {code}", _tf_out(k, "yj")]
+    return f"{t.name}: {code}", lines, [f"{order} channel order, NHWC"]
+
+
 _WRITERS: dict[str, Any] = {
+    "jax.image.resize": _jax_nhwc("jax.image.resize(xj, {kw})"),
+    "jax.image.scale_and_translate": _jax_nhwc("jax.image.scale_and_translate(xj, {kw})"),
+    "jax.numpy.repeat": _jax_nhwc("jnp.repeat(xj, {kw})"),
+    "jax.lax.conv_transpose": _jax_conv,
+    "jax.lax.conv_general_dilated": _jax_conv,
+    "jnp.reshape+transpose (pixel shuffle)": _jax_pixel_shuffle,
+    "jnp.reshape+transpose (pixel unshuffle)": _jax_pixel_shuffle,
     "torch.nn.functional.interpolate": _torch_interpolate,
     "torch.nn.Upsample": _torch_upsample_module,
     "torch.nn.UpsamplingNearest2d": _torch_upsample_module,
