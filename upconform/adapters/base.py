@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,10 +65,9 @@ class Framework:
         """Installed versions of its distributions, read from package metadata (nothing is imported)."""
         out = {}
         for d in self.distributions:
-            try:
-                out[d] = metadata.version(d)
-            except metadata.PackageNotFoundError:
-                continue
+            v = _dist_version(d)
+            if v is not None:
+                out[d] = v
         return out
 
     def missing(self) -> str | None:
@@ -96,10 +96,25 @@ class Framework:
 
 def _missing(name: str, module: str, extra: str) -> str | None:
     """Why ``name`` cannot run (its top-level module is not importable; nothing is imported), or None."""
-    if not module or importlib.util.find_spec(module.split(".")[0]) is not None:
+    if not module or _importable(module.split(".")[0]):
         return None
     hint = f" (pip install 'upconform[{extra}]')" if extra else ""
     return f"{name} is not installed{hint}"
+
+
+@functools.cache
+def _dist_version(dist: str) -> str | None:
+    """An installed distribution's version, read once per process (translations ask per case)."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@functools.cache
+def _importable(top: str) -> bool:
+    """Whether a top-level module can be imported (asked once per process: a run asks for every check)."""
+    return importlib.util.find_spec(top) is not None
 
 
 EAGER = "eager"

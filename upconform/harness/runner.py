@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -67,7 +67,26 @@ class Result:
     deprecated: str = ""  # the binding's deprecation mark (what to use instead), "" if the API is current
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The result as a dict of fresh dicts and lists (what ``dataclasses.asdict`` gives, without its
+        deep copy of every leaf: a run converts ~17,000 results, and asdict took 19 s of them).
+
+        Example:
+            >>> r = Result("c", "repeat", "b", "f", "float32", Outcome.PASS, metrics={"max_ulp": [1.0]})
+            >>> j = r.to_json(); j["metrics"]["max_ulp"].append(2.0); r.metrics
+            {'max_ulp': [1.0]}
+        """
+        return {f.name: _fresh(getattr(self, f.name)) for f in fields(self)}
+
+
+def _fresh(v: Any) -> Any:
+    """Dicts, lists and tuples rebuilt (as ``asdict`` does); leaves kept as they are."""
+    if isinstance(v, dict):
+        return {k: _fresh(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_fresh(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_fresh(x) for x in v)
+    return v
 
 
 def deprecation(binding: str) -> str:

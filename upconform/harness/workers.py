@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -387,6 +388,8 @@ class Worker:
         self.label = label or framework  # how messages name it: 'tensorflow' or 'tensorflow[keras_jax]'
         self.proc: Any = None
         self.conn: Any = None
+        # one call at a time on the pipe: the discrepancy reports run beside the lanes (session.run)
+        self._busy = threading.Lock()
 
     def _start(self, binding: str) -> None:
         ctx = mp.get_context("spawn")
@@ -421,6 +424,10 @@ class Worker:
                 pass
 
     def call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+        with self._busy:
+            return self._call(binding, kind, payload, timeout)
+
+    def _call(self, binding: str, kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.proc is None or not self.proc.is_alive():
             if self.proc is not None:
                 self.stop()
