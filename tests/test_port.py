@@ -261,14 +261,14 @@ def _trap_calls():
     return [(d, c) for d in discs for c in d.calls]
 
 
-def _check_every_snippet_runs(source, args, op, x, weight, bias):
+def _check_every_snippet_runs(source, args, op, x, weight, bias, dtype="float32"):
     from upconform.adapters import get
     from upconform.harness.port import port
 
     for target in ("torch", "tensorflow"):
         if get(source).framework == target:
             continue
-        a = port(source, dict(args), target, x=x, weight=weight, bias=bias, op=op)
+        a = port(source, dict(args), target, x=x, weight=weight, bias=bias, op=op, dtype=dtype)
         bad = [(c.snippet.title, c.error) for c in a.candidates if c.error]
         assert not bad, bad
 
@@ -282,7 +282,7 @@ def test_every_snippet_printed_for_the_porting_traps_runs():
     for d, c in _trap_calls():
         n += 1
         _check_every_snippet_runs(c["binding"], plain(c.get("args", {})), d.op, d.shape, d.weight_shape,
-                                  d.bias or None)
+                                  d.bias or None, d.dtype)
     assert n >= 20
 
 
