@@ -93,3 +93,13 @@ class OwnSuiteRepeat(FakeRepeat):
 
 
 OWN_SUITE = [Framework("ownfw", suite="own"), OwnSuiteRepeat()]
+
+
+class UntimedRepeat(FakeRepeat):
+    """FakeRepeat in a framework whose descriptor says ``timed=False`` (like onnx.reference)."""
+
+    name = "untimedfw.repeat"
+    framework = "untimedfw"
+
+
+UNTIMED = [Framework("untimedfw", timed=False), UntimedRepeat()]

@@ -194,3 +194,18 @@ def test_own_suite_framework_takes_only_the_cases_that_name_it(tmp_path):
     assert checks_for(named, names, None, own) == [("ownfw.repeat", "eager")]
     assert own_suite(None, ["ownfw"], names) == [] and own_suite(["ownfw.repeat"], None, names) == []
     assert ("ownfw.repeat", "eager") in checks_for(generic, names, None, own_suite(None, ["ownfw"], names))
+
+
+def test_an_untimed_framework_runs_each_call_once_and_reports_no_time():
+    """Framework(timed=False): the output is still checked, but the call is not repeated and no median is
+    made up (reports and regressions skip it); a timed framework repeats as configured."""
+    from upconform.adapters import load_adapter
+
+    assert load_adapter("fake_bindings:UNTIMED") == ["untimedfw.repeat"]
+    cases, _ = load_text(FAKE_SPEC, "fake.yaml")
+    ok = [c for c in cases if c.id == "repeat/ok[float32]"]
+    [r] = run_cases(ok, ["untimedfw.repeat"], max_repeats=5, timing_budget_s=1.0)
+    assert r.outcome == "pass" and r.timing["repeats"] == 0 and r.timing["median_s"] is None
+    assert r.timing["warmup_s"] > 0
+    [t] = run_cases(ok, ["fake.repeat"], max_repeats=5, timing_budget_s=1.0)
+    assert t.timing["repeats"] == 5 and t.timing["median_s"] > 0

@@ -57,6 +57,9 @@ class Framework:
     # bindings: list names them (its own spec): for frameworks that compile per shape (XLA: 0.1-0.3 s a case);
     # "all": every case of its ops
     suite: str = "all"
+    # False: its calls run once (the output is checked) and are not timed; for an executable specification
+    # whose speed is no deployment figure (onnx.reference interprets each operator in Python)
+    timed: bool = True
 
     def matches(self, name: str) -> bool:
         return name.lower() in (self.name.lower(), *(a.lower() for a in self.aliases))

@@ -54,8 +54,12 @@ def _err(e: BaseException) -> str:
 
 def time_execute(binding: Any, prepared: Any, device: str, *, budget_s: float, max_repeats: int,
                  min_repeats: int = 1) -> tuple[Any, dict[str, Any]]:
-    """Warm-up once (its output is the one compared), then repeat within ``budget_s``: median and IQR."""
-    sync = framework(binding.framework).synchronize
+    """Warm-up once (its output is the one compared), then repeat within ``budget_s``: median and IQR
+    (no repeats for a framework that is not timed: ``Framework.timed``)."""
+    fw = framework(binding.framework)
+    sync = fw.synchronize
+    if not fw.timed:
+        max_repeats = min_repeats = 0
     t0 = time.perf_counter()
     out = binding.execute(prepared)
     sync(device)
