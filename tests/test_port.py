@@ -359,3 +359,21 @@ def test_explain_refuses_an_unknown_target(capsys):
 
     rc = main(["explain", "torch.nn.functional.pixel_shuffle", "upscale_factor=2", "--shape", "1,8,3,3", "--to", "mxnet"])
     assert rc == 2 and "'mxnet' is not one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source, args, shape, target, want", [
+    ("torch.nn.functional.interpolate", {"size": [6, 9], "mode": "bilinear", "align_corners": False}, (1, 3, 3, 4),
+     "opencv", "cv2.resize(x, dsize=[9, 6], interpolation='INTER_LINEAR')"),
+    ("torch.nn.functional.interpolate", {"size": [3, 3], "mode": "bilinear", "antialias": True}, (1, 2, 7, 7),
+     "pillow", "PIL.Image.Image.resize(x, size=[3, 3], resample='BILINEAR', mode='F')"),
+    ("cv2.resize", {"dsize": [5, 5], "interpolation": "INTER_AREA"}, (1, 3, 7, 7), "tensorflow",
+     "tf.image.resize(x, size=[5, 5], method='area')"),
+])
+def test_ports_to_and_from_opencv_and_pillow_run_and_are_exact(source, args, shape, target, want):
+    """The OpenCV and Pillow snippets are runnable code: port executes them and finds them exact (dsize and
+    size are (width, height), one call per image or per channel)."""
+    from upconform.harness.port import port
+
+    a = port(source, args, target, x=shape)
+    assert want in [c.snippet.title for c in a.exact], ([c.snippet.title for c in a.exact], a.skipped)
+    assert not [c.error for c in a.candidates if c.error]

@@ -374,10 +374,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
         for c in advice.exact:
             dep = "  [DEPRECATED]" if c.snippet.deprecated else ""
             print(f"    exact: {c.snippet.title}{dep}  ({explanation(c)})")
-        if not advice.exact:
+        if not advice.exact and advice.approximate:
             print("    no exact port; closest:")
             for c in advice.approximate[:3]:
                 print(f"    max abs error {c.max_abs_err:.2g}: {c.snippet.title}  ({explanation(c)})")
+        elif not advice.exact:
+            print("    no port: no call of this framework expresses it or a variant of it")
+            for why in advice.skipped[:4]:
+                print(f"      {why}")
+            if len(advice.skipped) > 4:
+                print(f"      ... and {len(advice.skipped) - 4} more (upconform port ... --to {fw})")
     return 0
 
 

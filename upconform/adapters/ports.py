@@ -390,7 +390,55 @@ def _jax_pixel_shuffle(t: Binding, call: NativeCall, case: Case, src: Binding, k
     return f"{t.name}: {code}", lines, [f"{order} channel order, NHWC"]
 
 
+# opencv and pillow ----------------------------------------------------------------------------------
+
+
+def _cv2_resize(t: Binding, call: NativeCall, case: Case, src: Binding, k: int) -> Any:
+    a = dict(call.args)
+    dsize = a.get("dsize")
+    kw = [f"dsize={tuple(int(v) for v in dsize)!r}" if dsize is not None else "dsize=None"]
+    kw += [f"{n}={float(a[n])!r}" for n in ("fx", "fy") if n in a]
+    if "interpolation" in a:
+        v = a["interpolation"]
+        kw.append(f"interpolation=cv2.{v}" if isinstance(v, str) else f"interpolation={int(v)}")
+    lines = ["import numpy as np", "import cv2", "out = []",
+             "for img in x:  # cv2.resize takes one image: HWC, or 2-D for one channel",
+             "    hwc = np.ascontiguousarray(np.transpose(img, (1, 2, 0)))",
+             "    src = hwc[:, :, 0] if hwc.shape[2] == 1 else hwc",
+             f"    r = cv2.resize(src, {', '.join(kw)})",
+             "    out.append(np.transpose(r.reshape(r.shape[0], r.shape[1], -1), (2, 0, 1)))",
+             "y = np.stack(out)"]
+    return (_title(t.name, a), lines,
+            ["dsize is (width, height); one call per image, HWC (a single channel as a 2-D image)"])
+
+
+def _pil_resize(t: Binding, call: NativeCall, case: Case, src: Binding, k: int) -> Any:
+    a = dict(call.args)
+    mode = a.pop("mode", "F")
+    kw = [f"size={tuple(int(v) for v in a['size'])!r}"]
+    if "resample" in a and a["resample"] is not None:
+        r = a["resample"]
+        kw.append(f"resample=Image.Resampling.{r}" if isinstance(r, str) else f"resample={int(r)}")
+    if a.get("box") is not None:
+        kw.append(f"box={tuple(float(v) for v in a['box'])!r}")
+    if "reducing_gap" in a:
+        kw.append(f"reducing_gap={a['reducing_gap']!r}")
+    call_text = f".resize({', '.join(kw)})"
+    if mode == "RGB":
+        body = ["y = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(np.transpose(img, (1, 2, 0))), "
+                f"mode='RGB'){call_text}).transpose(2, 0, 1) for img in x])"]
+        note = "size is (width, height); one RGB image per batch element (uint8)"
+    else:
+        dt = "np.float32" if mode == "F" else "np.uint8"
+        body = [f"y = np.stack([np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(p.astype({dt})))"
+                f"{call_text}) for p in img]) for img in x])"]
+        note = f"size is (width, height); one mode-{mode} image per channel"
+    return _title(t.name, {**a, "mode": mode}), ["import numpy as np", "from PIL import Image", *body], [note]
+
+
 _WRITERS: dict[str, Any] = {
+    "cv2.resize": _cv2_resize,
+    "PIL.Image.Image.resize": _pil_resize,
     "jax.image.resize": _jax_nhwc("jax.image.resize(xj, {kw})"),
     "jax.image.scale_and_translate": _jax_nhwc("jax.image.scale_and_translate(xj, {kw})"),
     "jax.numpy.repeat": _jax_nhwc("jnp.repeat(xj, {kw})"),
