@@ -378,6 +378,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print("    no exact port; closest:")
             for c in advice.approximate[:3]:
                 print(f"    max abs error {c.max_abs_err:.2g}: {c.snippet.title}  ({explanation(c)})")
+        elif not advice.exact and [c for c in advice.candidates if c.error]:
+            raised = [c for c in advice.candidates if c.error]
+            print(f"    no port measured: {len(raised)} candidate(s) raised")
+            for c in raised[:3]:
+                print(f"      {c.snippet.title}: {c.error}")
         elif not advice.exact:
             print("    no port: no call of this framework expresses it or a variant of it")
             for why in advice.skipped[:4]:

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -148,14 +147,6 @@ def own_suite(bindings: Sequence[str] | None, frameworks: Sequence[str] | None, 
     named = {framework(f).name for f in frameworks or ()} | {get(b).framework for b in bindings or ()}
     fws = {get(n).framework for n in names}
     return sorted(f for f in fws if f not in named and framework(f).suite == "own")
-
-
-def _guard(fn: Callable[[], None], failed: list[BaseException]) -> None:
-    """Run ``fn`` in a thread, keeping what it raised for the caller to re-raise."""
-    try:
-        fn()
-    except BaseException as e:  # noqa: BLE001 - handed back to the main thread
-        failed.append(e)
 
 
 class Progress:
@@ -342,37 +333,14 @@ class Session:
             if previous:
                 print(f"upconform: resuming {out_dir}: {len(done)} checks already done, "
                       f"{len(selected) - len(done)} to run", file=sys.stderr)
-            names = set(self.names)
-            wanted_reports = [d for d in self.discrepancy_specs
-                              if o.discrepancies and all(c["binding"] in names for c in d.calls)]
-            reports: list[Any] = []
-
-            def run_reports() -> None:
-                for d in wanted_reports:
-                    if stop_reports.is_set():
-                        return
-                    reports.append(run_discrepancy(d, executor, o.timeout, self.expectations))
-
-            # with --jobs the reports run beside the lanes (a worker takes one call at a time): they fill
-            # the cores that a lane leaves idle instead of running alone after the last lane
-            beside = o.isolation and o.jobs > 1 and bool(wanted_reports)
-            stop_reports, failed = threading.Event(), []
-            thread = threading.Thread(target=lambda: _guard(run_reports, failed), name="upconform-reports",
-                                      daemon=True)
-            if beside:
-                thread.start()
             new = run_cases(self.cases, self.names, expectations=self.expectations, device=o.device,
                             timing_budget_s=o.timing_budget, on_result=record, skip=done, executor=executor,
                             timeout=o.timeout, paths=self.paths, jobs=o.jobs if o.isolation else 1,
                             own_only=self.own_only)
-            if beside:
-                thread.join()
-                if failed:
-                    raise failed[0]
-            else:
-                run_reports()
+            names = set(self.names)
+            reports = [run_discrepancy(d, executor, o.timeout, self.expectations) for d in self.discrepancy_specs
+                       if o.discrepancies and all(c["binding"] in names for c in d.calls)]
         except KeyboardInterrupt:
-            stop_reports.set()
             raise Interrupted(len(done) + bar.count, jsonl, out_dir) from None
         finally:
             signal.signal(signal.SIGTERM, old_term)

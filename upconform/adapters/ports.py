@@ -429,8 +429,9 @@ def _pil_resize(t: Binding, call: NativeCall, case: Case, src: Binding, k: int) 
                 f"mode='RGB'){call_text}).transpose(2, 0, 1) for img in x])"]
         note = "size is (width, height); one RGB image per batch element (uint8)"
     else:
-        dt = "np.float32" if mode == "F" else "np.uint8"
-        body = [f"y = np.stack([np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(p.astype({dt})))"
+        # mode F is float32 (Pillow converts float64 images to it); mode L takes uint8 as it is, never a cast
+        plane = "p.astype(np.float32)" if mode == "F" else "p"
+        body = [f"y = np.stack([np.stack([np.asarray(Image.fromarray(np.ascontiguousarray({plane}))"
                 f"{call_text}) for p in img]) for img in x])"]
         note = f"size is (width, height); one mode-{mode} image per channel"
     return _title(t.name, {**a, "mode": mode}), ["import numpy as np", "from PIL import Image", *body], [note]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -144,7 +145,8 @@ def _registry() -> Any:
 
 
 SHARE_REGISTRY = True  # False: the public torch.onnx.export (tests show both give the same graph)
-_TABLES: dict[Any, Any] = {}
+_TABLES: dict[Any, Any] = {}  # for the life of the process, keyed by what torch's operator namespaces hold
+_TABLES_LOCK = threading.Lock()  # the patch is process-wide: one export at a time under it
 
 
 @contextlib.contextmanager
@@ -152,18 +154,21 @@ def _model_independent_tables_cached() -> Iterator[None]:
     """During one export, reuse the two tables that torch rebuilds on every export although they do not
     depend on the model (0.45 of the 0.8 s an export of one interpolate takes): the set of
     CompositeImplicitAutograd operators (``torch._export.utils._collect_all_valid_cia_ops``, which walks
-    every operator namespace) and the exporter's decomposition table for the shared translation table
+    every operator namespace; cached per set of loaded namespaces, ``torch.ops._dir``, which grows as
+    namespaces load) and the exporter's decomposition table for the shared translation table
     (``_decomp.create_onnx_friendly_decomposition_table``). Callers get fresh copies, as from the
-    originals; the originals are back in place after the export."""
+    originals; the originals are back in place after the export. Exports hold a lock meanwhile."""
+    import torch
     from torch.export import decomp_utils, exported_program
     from torch.onnx._internal.exporter import _decomp, _fx_passes
 
     cia, table = exported_program._collect_all_valid_cia_ops, _decomp.create_onnx_friendly_decomposition_table
 
     def cached_cia() -> set[Any]:
-        if "cia" not in _TABLES:
-            _TABLES["cia"] = frozenset(cia())
-        return set(_TABLES["cia"])
+        key = ("cia", tuple(sorted(getattr(torch.ops, "_dir", ()))))
+        if key not in _TABLES:
+            _TABLES[key] = frozenset(cia())
+        return set(_TABLES[key])
 
     def cached_table(ops: set[Any]) -> dict[Any, Any]:
         key = ("table", frozenset(ops))
@@ -175,14 +180,15 @@ def _model_independent_tables_cached() -> Iterator[None]:
              (decomp_utils, "_collect_all_valid_cia_ops", decomp_utils._collect_all_valid_cia_ops),
              (_decomp, "create_onnx_friendly_decomposition_table", table),
              (_fx_passes._decomp, "create_onnx_friendly_decomposition_table", table)]
-    exported_program._collect_all_valid_cia_ops = cached_cia
-    decomp_utils._collect_all_valid_cia_ops = cached_cia
-    _decomp.create_onnx_friendly_decomposition_table = cached_table
-    try:
-        yield
-    finally:
-        for mod, name, fn in saved:
-            setattr(mod, name, fn)
+    with _TABLES_LOCK:
+        exported_program._collect_all_valid_cia_ops = cached_cia
+        decomp_utils._collect_all_valid_cia_ops = cached_cia
+        _decomp.create_onnx_friendly_decomposition_table = cached_table
+        try:
+            yield
+        finally:
+            for mod, name, fn in saved:
+                setattr(mod, name, fn)
 
 
 def export_onnx(module: Any, inputs: list[Any]) -> Any:
@@ -198,11 +204,14 @@ def export_onnx(module: Any, inputs: list[Any]) -> Any:
             from torch.onnx._internal.exporter import _core
 
             registry = _registry()
-            tables = _model_independent_tables_cached()
-            tables.__enter__()
         except (ImportError, AttributeError):
             pass
         else:
+            try:
+                tables: Any = _model_independent_tables_cached()
+                tables.__enter__()
+            except (ImportError, AttributeError):  # a torch without these private names: rebuild them per export
+                tables = contextlib.nullcontext()
             try:
                 return _core.export(module, tuple(inputs), registry=registry, report=False, verify=False,
                                     optimize=True, opset_version=_constants.ONNX_DEFAULT_OPSET)

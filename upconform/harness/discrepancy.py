@@ -161,6 +161,9 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
         if got.get("status") in ("crash", "timeout", "error"):
             entry["error"] = f"{got['status']}: {got.get('reason', '')}"
             out = None
+        elif got.get("status") == "unsupported":  # the executor refused the call before running it (its path)
+            entry["unsupported_reason"] = got.get("reason", "")
+            out = None
         else:
             entry["canonical"] = plain(got["canonical"]) if got["canonical"] is not None else None
             entry["unsupported_reason"] = got["unsupported_reason"]

@@ -162,6 +162,8 @@ def dumps_lines(data: Any) -> str:
           {"x": 2}
          ]
         }
+        >>> json.loads(dumps_lines({1: "x"}))  # keys are strings, as json.dumps writes them
+        {'1': 'x'}
     """
     def enc(v: Any) -> str:
         return json.dumps(v, default=_json_default, allow_nan=False)
@@ -172,9 +174,9 @@ def dumps_lines(data: Any) -> str:
     for k, v in data.items():
         if isinstance(v, list) and v:
             body = ",\n".join("  " + enc(x) for x in v)
-            parts.append(f" {enc(k)}: [\n{body}\n ]")
+            parts.append(f" {enc(str(k))}: [\n{body}\n ]")
         else:
-            parts.append(f" {enc(k)}: {enc(v)}")
+            parts.append(f" {enc(str(k))}: {enc(v)}")
     return "{\n" + ",\n".join(parts) + "\n}" if parts else "{}"
 
 

@@ -392,7 +392,7 @@ class Worker:
         self.label = label or framework  # how messages name it: 'tensorflow' or 'tensorflow[keras_jax]'
         self.proc: Any = None
         self.conn: Any = None
-        # one call at a time on the pipe: the discrepancy reports run beside the lanes (session.run)
+        # one call at a time on the pipe, whichever thread asks (a library caller may share an executor)
         self._busy = threading.Lock()
 
     def _start(self, binding: str) -> None:
