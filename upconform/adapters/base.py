@@ -381,3 +381,65 @@ def spatial_repeats(axes: Any, reps: Any, rank: int, api: str) -> list[int] | Un
             return Unsupported(f"{api} along axis {a} is not a spatial axis")
         r[a - 2] = int(v)
     return r
+
+
+def channels_last_repeat_call(name: str, case: Case) -> NativeCall | Unsupported:
+    """The call of a numpy-style ``repeat(x, repeats, axis)`` on a channels-last array (``tf.repeat``,
+    ``keras.ops.repeat``, ``jnp.repeat``) for a canonical repeat case: one axis per call.
+
+    Example:
+        >>> from types import MappingProxyType as M
+        >>> c = Case(id="r", op="repeat", name="r", dtype="float32", shapes=M({"x": (1, 1, 2, 3)}),
+        ...          params=M({"repeats": [1, 2]}))
+        >>> channels_last_repeat_call("tf.repeat", c).args
+        {'repeats': 2, 'axis': 2}
+    """
+    if case.op != "repeat":
+        return Unsupported(f"{name} does not implement {case.op}")
+    r = case.normal_form()["repeats"]
+    axes = [i for i, v in enumerate(r) if v != 1] or [0]
+    if len(axes) > 1:
+        return Unsupported(f"{name} repeats along one axis; repeats {r} need one call per axis")
+    return NativeCall(name, {"repeats": r[axes[0]], "axis": 1 + axes[0]},
+                      notes=("axis counts in NHWC: 1 is the first spatial axis",))
+
+
+def channels_last_repeat_meaning(name: str, args: Mapping[str, Any],
+                                 shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | Unsupported:
+    """What a numpy-style ``repeat(x, repeats, axis)`` on a channels-last array means canonically: a
+    uniform repeat of one spatial axis, or why it is none (no axis flattens; N or C; per-element or zero
+    repeats). ``TypeError`` without ``repeats``, as the API raises.
+
+    Example:
+        >>> channels_last_repeat_meaning("tf.repeat", {"repeats": 2, "axis": 1}, {"x": (1, 3, 4, 5)})
+        {'repeats': [2, 1]}
+    """
+    if "repeats" not in args:
+        raise TypeError(f"{name}: missing required argument 'repeats'")
+    x = shapes["x"]
+    k = spatial_rank(shapes)
+    axis = args.get("axis")
+    if axis is None:
+        return Unsupported(f"{name} without axis repeats the flattened input: a 1-D result")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        return Unsupported(f"{name} raises: axis must be an int; got {axis!r}")
+    if not -(k + 2) <= axis < k + 2:
+        return Unsupported(f"{name} raises: axis {axis} is out of range for rank {k + 2}")
+    a = int(axis) % (k + 2)
+    if not 1 <= a <= k:
+        return Unsupported(f"{name} along axis {axis} ({'N' if a == 0 else 'C'} in channels-last order) "
+                           "is not a spatial repeat")
+    reps = args["repeats"]
+    reps = list(reps) if isinstance(reps, (list, tuple)) else [reps]
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in reps):
+        return Unsupported(f"{name} raises: repeats must be non-negative integers; got {args['repeats']!r}")
+    length = x[2 + a - 1]
+    if len(reps) not in (1, length):
+        return Unsupported(f"{name} raises: {len(reps)} repeats for an axis of length {length}")
+    if len(set(reps)) > 1:
+        return Unsupported(f"per-element repeats {reps} (not all equal) are not a uniform repeat")
+    if reps[0] == 0:
+        return Unsupported(f"{name} with repeats 0 empties the axis; the canonical repeat is >= 1")
+    r = [1] * k
+    r[a - 1] = int(reps[0])
+    return {"repeats": r}

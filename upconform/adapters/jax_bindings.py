@@ -60,7 +60,17 @@ from ..canonical import Case, normalize
 from ..canonical.conv_transpose import pads_from_begins
 from ..canonical.resize import output_shape as resize_output_shape
 from ..reference.resize import exact_ratio
-from .base import Binding, Framework, NativeCall, Path, Unsupported, spatial_rank, unsupported_op
+from .base import (
+    Binding,
+    Framework,
+    NativeCall,
+    Path,
+    Unsupported,
+    channels_last_repeat_call,
+    channels_last_repeat_meaning,
+    spatial_rank,
+    unsupported_op,
+)
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> str | None:
@@ -1077,49 +1087,22 @@ class JnpRepeat(JaxBinding):
     native_args = frozenset({"repeats", "axis", "total_repeat_length"})
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
-        if case.op != "repeat":
-            return unsupported_op(self, case.op)
-        r = case.normal_form()["repeats"]
-        axes = [i for i, v in enumerate(r) if v != 1] or [0]
-        if len(axes) > 1:
-            return Unsupported(f"{self.name} repeats along one axis; repeats {r} need one call per axis")
-        return NativeCall(self.name, {"repeats": r[axes[0]], "axis": 1 + axes[0]},
-                          notes=("axis counts in NHWC: 1 is the first spatial axis",))
+        return channels_last_repeat_call(self.name, case)
 
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
         self.check_args(args)
-        if "repeats" not in args:
-            raise TypeError(f"{self.name}: missing required argument 'repeats'")
-        x = shapes["x"]
-        k = spatial_rank(shapes)
-        axis = args.get("axis")
-        if axis is None:
-            return Unsupported(f"{self.name} without axis repeats the flattened input: a 1-D result")
-        if not _int(axis) or not -(k + 2) <= axis < k + 2:
-            return Unsupported(f"{self.name} raises: axis {axis!r} is out of range for rank {k + 2}")
-        a = int(axis) % (k + 2)
-        if not 1 <= a <= k:
-            return Unsupported(f"{self.name} along axis {axis} ({'N' if a == 0 else 'C'} in channels-last order) "
-                               "is not a spatial repeat")
-        reps = args["repeats"]
-        reps = list(reps) if isinstance(reps, (list, tuple)) else [reps]
-        if not all(_int(v) and v >= 0 for v in reps):
-            return Unsupported(f"{self.name}: repeats must be non-negative integers; got {args['repeats']!r}")
-        length = x[2 + a - 1]
-        if len(reps) not in (1, length):
-            return Unsupported(f"{self.name} raises: {len(reps)} repeats for an axis of length {length}")
-        if len(set(reps)) > 1:
-            return Unsupported(f"per-element repeats {reps} (not all equal) are not a uniform repeat")
-        if reps[0] == 0:
-            return Unsupported(f"{self.name} with repeats 0 empties the axis; the canonical repeat is >= 1")
+        meaning = channels_last_repeat_meaning(self.name, args, shapes)
         total = args.get("total_repeat_length")
-        if total is not None and total != reps[0] * length:
-            return Unsupported(f"{self.name} with total_repeat_length {total} != {reps[0] * length} truncates or "
+        if isinstance(meaning, Unsupported) or total is None:
+            return meaning
+        r = [v for v in meaning["repeats"] if v != 1] or [1]
+        a = int(args["axis"]) % (len(shapes["x"]))
+        want = r[0] * shapes["x"][2 + a - 1]
+        if total != want:
+            return Unsupported(f"{self.name} with total_repeat_length {total} != {want} truncates or "
                                "repeats the last value: not a uniform repeat")
-        r = [1] * k
-        r[a - 1] = int(reps[0])
-        return {"repeats": r}
+        return meaning
 
     def search_space(self, op: str) -> Any:
         if op not in self.ops:
