@@ -667,6 +667,28 @@ def _dimension_numbers(dn: Any, k: int, api: str, channels_first: bool = False) 
     return _Specs(perm(lhs, "NC"), perm(rhs, "OI"), perm(out, "NC"))
 
 
+def _native_padding(pad: Any, lhs_dilation: list[int], x: tuple[int, ...], k_eff: list[int],
+                      api: str) -> list[Any] | Unsupported:
+    """The (low, high) pads of the correlation that conv_general_dilated runs (both JAX transposed-convolution
+    bindings reach it): a string padding ('SAME', 'VALID') only without input dilation, as JAX raises
+    otherwise, else explicit pairs.
+
+    Example:
+        >>> _native_padding([[1, 2], [0, 0]], [2, 2], (1, 1, 3, 3), [3, 3], "f")
+        [(1, 2), (0, 0)]
+    """
+    k = len(k_eff)
+    if not isinstance(pad, str):
+        return _pairs(pad, k, api)
+    if any(v != 1 for v in lhs_dilation):
+        return Unsupported(f"{api} raises: padding {pad!r} with lhs_dilation > 1 ('String padding is not implemented "
+                           "for transposed convolution using this op')")
+    got = [_padtype(pad, x[2 + i], k_eff[i]) for i in range(k)]
+    if any(v is None for v in got):
+        return Unsupported(f"{api} raises: Unrecognized padding type {pad!r}")
+    return [v for v in got if v is not None]
+
+
 def _ints(v: Any, k: int, api: str, what: str, minimum: int = 1) -> list[int] | Unsupported:
     if v is None:
         return [1] * k
@@ -848,20 +870,11 @@ class JaxConvTranspose(_JaxConv):
                     return pairs
                 per = pairs  # JSON pairs are passed as tuples (JAX rejects lists here: 'Invalid padding mode')
             pads = [_transpose_padding(k_eff[i], st[i], per[i]) for i in range(k)]
-        elif isinstance(pad, str):
-            if any(s != 1 for s in st):
-                return Unsupported(f"{self.name} raises: padding {pad!r} goes to conv_general_dilated as a string "
-                                   "with lhs_dilation = strides > 1 ('String padding is not implemented for "
-                                   "transposed convolution using this op')")
-            got = [_padtype(pad, x[2 + i], k_eff[i]) for i in range(k)]
-            if any(g is None for g in got):
-                return Unsupported(f"{self.name} raises: Unrecognized padding type {pad!r}")
-            pads = [g for g in got if g is not None]
         else:
-            pairs = _pairs(pad, k, self.name)
-            if isinstance(pairs, Unsupported):
-                return pairs
-            pads = pairs
+            got = _native_padding(pad, st, x, k_eff, self.name)
+            if isinstance(got, Unsupported):
+                return got
+            pads = got
         return _correlation_meaning(shapes, st, pads, dl, 1, "transposed" if tk else "direct", self.name)
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
@@ -992,20 +1005,9 @@ class JaxConvGeneralDilated(_JaxConv):
             return Unsupported(f"{self.name} raises: feature_group_count {g!r} with input channels {x[1]} and kernel "
                                f"O={w[0]}, I={w[1]}")
         k_eff = [(w[2 + i] - 1) * dl[i] + 1 for i in range(k)]  # type: ignore[index]
-        pad = args["padding"]
-        if isinstance(pad, str):
-            if any(v != 1 for v in ld):  # type: ignore[union-attr]
-                return Unsupported(f"{self.name} raises: String padding is not implemented for transposed convolution "
-                                   "using this op (lhs_dilation > 1)")
-            got = [_padtype(pad, x[2 + i], k_eff[i]) for i in range(k)]
-            if any(v is None for v in got):
-                return Unsupported(f"{self.name} raises: Unrecognized padding type {pad!r}")
-            pads = [v for v in got if v is not None]
-        else:
-            pairs = _pairs(pad, k, self.name)
-            if isinstance(pairs, Unsupported):
-                return pairs
-            pads = pairs
+        pads = _native_padding(args["padding"], ld, x, k_eff, self.name)  # type: ignore[arg-type]
+        if isinstance(pads, Unsupported):
+            return pads
         return _correlation_meaning(shapes, ld, pads, dl, int(g), reading, self.name)  # type: ignore[arg-type]
 
     def to_native(self, case: Case) -> NativeCall | Unsupported:
