@@ -184,6 +184,22 @@ class Path:
         """What building took and made: ``{"build_s": ..., "ops": [...]}`` (JSON-able)."""
         return {}
 
+    def backward_unsupported(self, binding: Binding, case: Case) -> Unsupported | None:
+        """Why this path takes no backward check of a binding's case (default: gradients are checked on the
+        eager path only; a path that differentiates overrides this and the three backward methods)."""
+        return Unsupported(f"no gradient on the {self.name} path: upconform checks gradients of this path's "
+                           "calls only where the path differentiates them (eager)")
+
+    def prepare_backward(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
+                         cotangent: np.ndarray, device: str = "cpu") -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def execute_backward(self, prepared: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def grads_to_canonical(self, out: Any, prepared: Any) -> dict[str, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
     def audit(self, binding: Binding, call: NativeCall, prepared: Any, shapes: Mapping[str, tuple[int, ...]],
               op: str) -> dict[str, Any] | None:
         """What the exported graph means, read back from its nodes' attributes: ``{"nodes": [op types],
@@ -336,6 +352,43 @@ class Binding:
     def to_canonical(self, out: Any, prepared: Any) -> np.ndarray:
         """Native output -> numpy in canonical layout, keeping the framework's output dtype."""
         raise NotImplementedError  # pragma: no cover
+
+    # backward checks ----------------------------------------------------------------------
+    # A backward check feeds a seeded cotangent (canonical layout, the case dtype) to the framework's own
+    # automatic differentiation through the binding's native call and compares each gradient, back in
+    # canonical layout, with the reference's vector-Jacobian product (OpInfo.gradients). Gradient names are
+    # the canonical tensors': "x", "w", "b" (max_unpool: "values", the unpooled input; indices get none).
+
+    def backward_unsupported(self, case: Case) -> Unsupported | None:
+        """Why this binding takes no backward check of ``case``, or None. The default: its framework's
+        gradients are not wired here (a framework without automatic differentiation keeps it).
+
+        Example:
+            >>> Binding().backward_unsupported(None).reason.startswith("no gradient")
+            True
+        """
+        return Unsupported(f"no gradient: {self.framework or 'this framework'} has no automatic differentiation "
+                           f"that upconform drives for {self.name or 'this binding'}")
+
+    def prepare_backward(self, call: NativeCall, tensors: Mapping[str, np.ndarray], cotangent: np.ndarray,
+                         device: str = "cpu") -> Any:
+        """Canonical tensors and cotangent -> a state whose :meth:`execute_backward` computes the
+        gradients (untimed)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def execute_backward(self, prepared: Any) -> Any:
+        """Run the forward call and its vector-Jacobian product (this is what a backward check times)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def grads_to_canonical(self, out: Any, prepared: Any) -> dict[str, np.ndarray]:
+        """Native gradients -> {name: numpy array in canonical layout}, keeping the framework's dtype."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def run_backward(self, call: NativeCall, tensors: Mapping[str, np.ndarray], cotangent: np.ndarray,
+                     device: str = "cpu") -> dict[str, np.ndarray]:
+        """prepare_backward + execute_backward + grads_to_canonical, untimed (discrepancy reports, tests)."""
+        prepared = self.prepare_backward(call, tensors, cotangent, device)
+        return self.grads_to_canonical(self.execute_backward(prepared), prepared)
 
     # helpers ------------------------------------------------------------------------------
 

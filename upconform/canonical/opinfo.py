@@ -65,6 +65,12 @@ class OpInfo:
     # neighbours of a normal form worth trying as candidates: (label, parameter overrides) pairs
     port_inputs: tuple[str, ...] = ("normal",)
     port_variants: Callable[[Mapping[str, Any], Shapes], list[tuple[str, dict[str, Any]]]] | None = None
+    # backward checks: ``vjp(tensors, kw, cotangent, absolute)`` -> {gradient name: float64 array}, the exact
+    # adjoint of the forward (``kw`` as ``expected`` passes it; ``absolute``: the same sums taken over
+    # absolute values of every term, for the tolerance of a sum that cancels); ``grads(shapes)``: the
+    # names of the differentiable inputs of a case, in order ("x", "w", "b"; max_unpool: "values")
+    vjp: Callable[[Mapping[str, np.ndarray], Mapping[str, Any], np.ndarray, bool], dict[str, np.ndarray]] | None = None
+    grads: Callable[[Shapes], tuple[str, ...]] = lambda shapes: ("x",)
 
     def readings(self, normal: Mapping[str, Any], dtype: str) -> dict[str, Any]:
         """The non-default readings a normal form asks for that matter for ``dtype``.
@@ -101,6 +107,23 @@ class OpInfo:
             return self.compute(tensors, kw)
         args = [tensors[t] for t in self.tensors] + [tensors.get(t) for t in self.optional_tensors]
         return self.reference(*args, **kw)
+
+    def gradients(self, tensors: Mapping[str, np.ndarray], normal: Mapping[str, Any], cotangent: np.ndarray,
+                  *, absolute: bool = False) -> dict[str, np.ndarray]:
+        """The float64 vector-Jacobian product of a case: the gradient of ``<forward(tensors), cotangent>``
+        with respect to each differentiable input (:attr:`grads`), by the reference's exact adjoint.
+        ``absolute``: every term of each sum taken by absolute value (the scale a rounding error of that
+        sum is judged against).
+
+        Example:
+            >>> from upconform.canonical import OPS
+            >>> OPS["repeat"].gradients({"x": np.zeros((1, 1, 2))}, {"repeats": [2]}, np.arange(4.0).reshape(1, 1, 4))["x"].tolist()
+            [[[1.0, 5.0]]]
+        """
+        if self.vjp is None:
+            raise NotImplementedError(f"{self.name} has no reference vector-Jacobian product")
+        kw = {k: v for k, v in normal.items() if k not in self.derived}
+        return self.vjp(tensors, kw, np.asarray(cotangent, dtype=np.float64), absolute)
 
     def variants(self, normal: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[str, Any]]]:
         """Canonical neighbours of ``normal`` as (label, overrides), for ``upconform port`` (none by default).
