@@ -108,7 +108,7 @@ def test_cli_run_writes_results(tmp_path):
              str(tmp_path / "none.yaml"))
     assert p.returncode == 0, p.stderr
     data = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert data["schema_version"] == 2 and data["provenance"]["torch"].startswith("2.")
+    assert data["schema_version"] == 3 and data["provenance"]["torch"].startswith("2.")
     [r] = [r for r in data["results"] if r["binding"] == "torch.nn.functional.pixel_shuffle"]
     assert r["outcome"] == "pass" and r["case_id"] == "pixel_shuffle/r2[float32]"
     assert set(r["metrics"]) >= {"max_abs_err", "max_rel_err", "max_ulp", "mismatch_fraction"}
@@ -190,10 +190,10 @@ def test_own_suite_framework_takes_only_the_cases_that_name_it(tmp_path):
     own = own_suite(None, None, names)
     assert own == ["ownfw"]
     generic, named = cases[0], cases[-1]
-    assert checks_for(generic, names, None, own) == [("fake.repeat", "eager")]
-    assert checks_for(named, names, None, own) == [("ownfw.repeat", "eager")]
+    assert checks_for(generic, names, None, own) == [("fake.repeat", "eager", "forward")]
+    assert checks_for(named, names, None, own) == [("ownfw.repeat", "eager", "forward")]
     assert own_suite(None, ["ownfw"], names) == [] and own_suite(["ownfw.repeat"], None, names) == []
-    assert ("ownfw.repeat", "eager") in checks_for(generic, names, None, own_suite(None, ["ownfw"], names))
+    assert ("ownfw.repeat", "eager", "forward") in checks_for(generic, names, None, own_suite(None, ["ownfw"], names))
 
 
 def test_an_untimed_framework_runs_each_call_once_and_reports_no_time():

@@ -91,7 +91,7 @@ def test_routing_gives_keras_calls_a_worker_of_their_own() -> None:
 def test_lanes_are_per_worker_and_costed() -> None:
     cases = _cases()
     plan = [(c, checks_for(c, ["keras.ops.image.resize", "tf.image.resize"])) for c in cases[:1]]
-    assert plan[0][1] == [("keras.ops.image.resize", "eager"), ("keras.ops.image.resize", "keras_jax"),
+    assert [c[:2] for c in plan[0][1]] == [("keras.ops.image.resize", "eager"), ("keras.ops.image.resize", "keras_jax"),
                           ("keras.ops.image.resize", "keras_torch"), ("tf.image.resize", "eager"),
                           ("tf.image.resize", "keras_jax"), ("tf.image.resize", "keras_torch")]
     seen: dict[str, list] = {}

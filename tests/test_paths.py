@@ -50,11 +50,12 @@ def _by_key(results):
 def test_a_case_runs_on_its_paths_and_the_run_can_override_them(paths_fw):
     cases, _ = load_text(SPEC, "p.yaml")
     ok, _, eager_only = cases
-    assert checks_for(ok, ["fakepath.repeat"]) == [("fakepath.repeat", p) for p in ("eager", "exported", "compiled")]
-    assert checks_for(eager_only, ["fakepath.repeat"]) == [("fakepath.repeat", "eager")]
-    assert checks_for(eager_only, ["fakepath.repeat"], ["compiled"]) == [("fakepath.repeat", "compiled")]
+    fwd = "forward"
+    assert checks_for(ok, ["fakepath.repeat"]) == [("fakepath.repeat", p, fwd) for p in ("eager", "exported", "compiled")]
+    assert checks_for(eager_only, ["fakepath.repeat"]) == [("fakepath.repeat", "eager", fwd)]
+    assert checks_for(eager_only, ["fakepath.repeat"], ["compiled"]) == [("fakepath.repeat", "compiled", fwd)]
     # a path the binding's framework does not have is not a check (the torch bindings have no "exported")
-    assert "exported" not in {p for _, p in checks_for(ok, ["torch.repeat_interleave"])}
+    assert "exported" not in {p for _, p, _ in checks_for(ok, ["torch.repeat_interleave"])}
 
 
 def test_paths_pass_with_audit_and_eager_comparison(exported):
@@ -133,7 +134,7 @@ def test_session_reports_carry_the_path(paths_fw, exported, tmp_path):
     data = Session(Options(specs=[str(spec)], bindings=["fakepath.repeat"], isolation=False, expectations=None,
                            out=tmp_path / "out", history=db)).run(progress=False)
     keys = [(r["case_id"], r["path"]) for r in data["results"]]
-    assert len(keys) == len(set(keys)) == 7 and data["schema_version"] == 2
+    assert len(keys) == len(set(keys)) == 7 and data["schema_version"] == 3
     xml = junit.to_junit(data)
     assert 'classname="fakepath.repeat [exported]" name="repeat/ok[float32]"' in xml
     assert 'classname="fakepath.repeat" name="repeat/ok[float32]"' in xml
@@ -160,7 +161,7 @@ def test_path_option_overrides_and_rejects_unknown(paths_fw, tmp_path):
     spec.write_text(SPEC)
     s = Session(Options(specs=[str(spec)], bindings=["fakepath.repeat"], paths=["compiled"], isolation=False,
                         expectations=None, out=None))
-    assert {p for _, _, p in s.checks()} == {"compiled"} and len(s.checks()) == 3
+    assert {p for _, _, p, _ in s.checks()} == {"compiled"} and len(s.checks()) == 3
     s = Session(Options(specs=[str(spec)], bindings=["fakepath.repeat"], paths=["all"], isolation=False,
                         expectations=None, out=None))
     assert {p for _, _, p in s.checks()} == {"eager", "exported", "compiled"}

@@ -330,11 +330,12 @@ def test_history_v0_database_is_migrated_with_no_row_lost(tmp_path):
     runs = history.runs(db)
     assert [(r["run_id"], r["git_commit"], r["versions"], r["n_checks"], r["n_bad"]) for r in runs] == V0_RUNS
     with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION == 2
+        assert con.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION == 3
         cols = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
         assert "versions" in cols and "torch" not in cols and "tensorflow" not in cols
-        # version 2 adds checks.path; the rows written before paths existed read as eager
-        assert con.execute("SELECT * FROM checks ORDER BY rowid").fetchall() == [(*r, "eager") for r in checks_before]
+        # version 2 adds checks.path, version 3 checks.direction; older rows read as eager and forward
+        assert con.execute("SELECT * FROM checks ORDER BY rowid").fetchall() == [(*r, "eager", "forward")
+                                                                                  for r in checks_before]
         assert con.execute("SELECT run_id, time_utc, git_commit, upconform, python, numpy, platform, cpu, threads, "
                            "device, n_checks, n_bad, results_path FROM runs ORDER BY run_id").fetchall() == runs_before
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -253,7 +253,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     session = _session(_options(args, expectations=None, out=None, history=None))
     per_case: dict[str, int] = {}
-    for c, _, _ in session.checks():
+    for c, *_ in session.checks():
         per_case[c.id] = per_case.get(c.id, 0) + 1
     for c in session.cases:
         print(f"{c.id:60s} {c.source:32s} {per_case.get(c.id, 0)} checks")

@@ -53,21 +53,24 @@ class SpecFile(pytest.File):
             raise self.CollectError(str(e)) from None
         from .harness.results import check_label
 
-        for case, b, p in session.checks():
-            label = check_label({"binding": b, "path": p})
-            yield CheckItem.from_parent(self, name=f"{label}::{case.id}", case=case, binding=b, path=p, suite=session)
+        for case, b, p, d in session.checks():
+            label = check_label({"binding": b, "path": p, "direction": d})
+            yield CheckItem.from_parent(self, name=f"{label}::{case.id}", case=case, binding=b, path=p, direction=d,
+                                        suite=session)
 
 
 class CheckItem(pytest.Item):
-    def __init__(self, *, case: Any, binding: str, suite: Any, path: str = "eager", **kw: Any) -> None:
+    def __init__(self, *, case: Any, binding: str, suite: Any, path: str = "eager", direction: str = "forward",
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.case = case
         self.binding = binding
         self.check_path = path
+        self.direction = direction
         self.suite = suite
 
     def runtest(self) -> None:
-        r = self.suite.check_one(self.case, self.binding, self.check_path)
+        r = self.suite.check_one(self.case, self.binding, self.check_path, self.direction)
         self.user_properties.append(("outcome", str(r.outcome)))
         if r.outcome == "pass":
             return

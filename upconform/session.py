@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from .adapters import EAGER, framework, get, load_adapter, path_names, registry
-from .canonical import Case, MissingDtype, case_tensors, expected_output
+from .canonical import Case
 from .harness import expectations as exp
 from .harness.budget import over_budget
 from .harness.discrepancy import run_discrepancy
 from .harness.results import SCHEMA_VERSION, check_key, provenance, sanitize, write_json_atomic, write_text_atomic
-from .harness.runner import Result, check, checks_for, run_cases
+from .harness.runner import Result, check, checks_for, reference_of, run_cases
 from .harness.spec import Discrepancy, SpecError, default_spec_paths, load_files
 from .harness.workers import InProcess, Isolated, configure_threads
 
@@ -245,16 +245,16 @@ class Session:
             cases = [c for c in cases if o.k in c.id or fnmatch.fnmatchcase(c.id, o.k)]
         return cases
 
-    def checks(self) -> list[tuple[Case, str, str]]:
-        """Every selected (case, binding, path), in suite order."""
-        return [(c, n, p) for c in self.cases for n, p in checks_for(c, self.names, self.paths, self.own_only)]
+    def checks(self) -> list[tuple[Case, str, str, str]]:
+        """Every selected (case, binding, path, direction), in suite order."""
+        return [(c, *k) for c in self.cases for k in checks_for(c, self.names, self.paths, self.own_only)]
 
     def frameworks(self) -> set[str]:
         return {get(n).framework for n in self.names}
 
     # ------------------------------------------------------------------------------ one check at a time
 
-    def check_one(self, case: Case, binding: str, path: str = EAGER) -> Result:
+    def check_one(self, case: Case, binding: str, path: str = EAGER, direction: str = "forward") -> Result:
         """One check in this process, the case's reference computed once and kept for its other
         bindings (the pytest plugin runs items one by one)."""
         if self._executor is None:
@@ -263,18 +263,11 @@ class Session:
         if case.id not in self._references:
             if len(self._references) > 64:  # items of a case come together; -k / xdist may interleave
                 self._references.clear()
-            try:
-                tensors = case_tensors(case)
-            except MissingDtype as e:
-                self._references[case.id] = (None, None, str(e))
-            else:
-                try:
-                    self._references[case.id] = (tensors, expected_output(case, tensors), "")
-                except Exception as e:  # noqa: BLE001
-                    self._references[case.id] = (tensors, None, f"{type(e).__name__}: {e}")
-        tensors, expected, err = self._references[case.id]
+            self._references[case.id] = reference_of(case)
+        tensors, expected, err, _, bw = self._references[case.id]
         return check(case, binding, tensors, expected, expectations=self.expectations, device=self.options.device,
-                     timing_budget_s=self.options.timing_budget, reference_error=err, path=path)
+                     timing_budget_s=self.options.timing_budget, reference_error=err, path=path,
+                     direction=direction, backward=bw)
 
     # ------------------------------------------------------------------------------ a whole run
 
@@ -298,7 +291,7 @@ class Session:
         o = self.options
         out_dir = self.out_dir()
         jsonl = out_dir / "results.jsonl"
-        selected = [(c.id, n, p) for c, n, p in self.checks()]
+        selected = [(c.id, n, p, d) for c, n, p, d in self.checks()]
         wanted = set(selected)
         previous = [r for r in read_jsonl(jsonl) if check_key(r) in wanted] if o.resume else []
         done = {check_key(r) for r in previous}
@@ -312,10 +305,10 @@ class Session:
         started = time.perf_counter()
         sink = jsonl.open("a", encoding="utf-8")
 
-        as_json: dict[tuple[str, str, str], dict[str, Any]] = {}  # each result converted once
+        as_json: dict[tuple[str, str, str, str], dict[str, Any]] = {}  # each result converted once
 
         def record(r: Result) -> None:
-            j = as_json[(r.case_id, r.binding, r.path)] = sanitize(r.to_json())
+            j = as_json[(r.case_id, r.binding, r.path, r.direction)] = sanitize(r.to_json())
             sink.write(json.dumps(j, default=str) + "\n")
             sink.flush()
             bar.advance(r)
@@ -348,7 +341,8 @@ class Session:
             sink.close()
             executor.close()
         by_key = {check_key(r): r for r in previous}
-        by_key.update({k: as_json.get(k) or sanitize(r.to_json()) for r in new for k in [(r.case_id, r.binding, r.path)]})
+        by_key.update({k: as_json.get(k) or sanitize(r.to_json())
+                       for r in new for k in [(r.case_id, r.binding, r.path, r.direction)]})
         data = {
             "schema_version": SCHEMA_VERSION,
             "provenance": provenance(threads=o.threads, device=o.device, flags={

@@ -14,16 +14,17 @@ Example:
 
 from __future__ import annotations
 
-from .case import Case
+from .case import BACKWARD, CHECK_KINDS, FORWARD, Case
 from .dtypes import DTYPES, MissingDtype, np_dtype, spacing
-from .inputs import GENERATORS, case_tensors, expected_output, generate
+from .inputs import GENERATORS, case_tensors, cotangent, expected_gradients, expected_output, generate
 from .opinfo import OpInfo
 from .registry import OPS, normalize, op_info
 from .tolerances import DEFAULT_TOLERANCES, Tolerance, for_magnitude
 from .values import freeze, per_axis, plain
 
 __all__ = [
-    "DEFAULT_TOLERANCES", "DTYPES", "GENERATORS", "OPS", "Case", "MissingDtype", "OpInfo", "Tolerance",
-    "case_tensors", "expected_output", "for_magnitude", "freeze", "generate", "normalize", "np_dtype", "op_info", "per_axis",
+    "BACKWARD", "CHECK_KINDS", "DEFAULT_TOLERANCES", "DTYPES", "FORWARD", "GENERATORS", "OPS", "Case",
+    "MissingDtype", "OpInfo", "Tolerance", "case_tensors", "cotangent", "expected_gradients",
+    "expected_output", "for_magnitude", "freeze", "generate", "normalize", "np_dtype", "op_info", "per_axis",
     "plain", "spacing",
 ]

@@ -18,6 +18,10 @@ from .registry import normalize
 from .tolerances import Tolerance
 from .values import freeze, plain
 
+# the kinds of check a case asks each binding for: its output, and its gradients (vector-Jacobian product)
+CHECK_KINDS = ("forward", "backward")
+FORWARD, BACKWARD = CHECK_KINDS
+
 
 @dataclass(frozen=True)
 class Case:
@@ -38,11 +42,16 @@ class Case:
     seed: int = 0
     bindings: tuple[str, ...] | None = None
     paths: tuple[str, ...] | None = None  # eager, compiled, onnx, litert, ...; None: eager only
+    # which checks each binding runs: "forward" (the output) and/or "backward" (the gradients, issue 12)
+    checks: tuple[str, ...] = ("forward",)
     tolerance: Tolerance | None = None
     source: str = "<memory>"
     normal: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        bad = [c for c in self.checks if c not in CHECK_KINDS]
+        if bad or not self.checks:
+            raise ValueError(f"checks: {list(self.checks)!r} must be a non-empty list of {list(CHECK_KINDS)}")
         if self.normal is None:
             object.__setattr__(self, "normal", freeze(normalize(self.op, self.params, self.shapes)))
 
@@ -56,4 +65,5 @@ class Case:
             "shapes": {k: list(v) for k, v in self.shapes.items()}, "input": self.generator,
             "input_args": dict(self.generator_args), "seed": self.seed, "source": self.source,
             **({"paths": list(self.paths)} if self.paths else {}),
+            **({"checks": list(self.checks)} if self.checks != ("forward",) else {}),
         }

@@ -93,3 +93,34 @@ def expected_output(case: Any, tensors: Mapping[str, np.ndarray]) -> np.ndarray:
     from .values import plain
 
     return op_info(case.op).expected(tensors, plain(case.normal))
+
+
+COTANGENT_SEED_OFFSET = 101  # a backward check's cotangent: normal values from the case's seed + 101
+
+
+def cotangent(case: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The seeded output cotangent of a backward check: N(0, 1) of the output's ``shape`` in the case dtype.
+
+    Example:
+        >>> from types import SimpleNamespace as S
+        >>> cotangent(S(dtype="float32", seed=0), (1, 1, 2)).dtype
+        dtype('float32')
+    """
+    return generate("normal", {}, tuple(shape), case.dtype, case.seed + COTANGENT_SEED_OFFSET)
+
+
+def expected_gradients(case: Any, tensors: Mapping[str, np.ndarray], cot: np.ndarray,
+                       *, absolute: bool = False) -> dict[str, np.ndarray]:
+    """The float64 reference gradients of ``<forward(tensors), cot>`` for a case's differentiable inputs.
+
+    Example:
+        >>> from upconform.canonical import Case
+        >>> from types import MappingProxyType as M
+        >>> c = Case(id="r", op="repeat", name="r", dtype="float64", params=M({"repeats": 2}), shapes=M({"x": (1, 1, 2)}))
+        >>> expected_gradients(c, {"x": np.zeros((1, 1, 2))}, np.arange(4.0).reshape(1, 1, 4))["x"].tolist()
+        [[[1.0, 5.0]]]
+    """
+    from .registry import op_info
+    from .values import plain
+
+    return op_info(case.op).gradients(tensors, plain(case.normal), cot, absolute=absolute)

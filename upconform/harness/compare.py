@@ -32,11 +32,14 @@ def _fmt_index(idx: tuple[int, ...]) -> str:
 
 
 def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tolerance: Tolerance | None = None,
-            *, max_listed: int = 5) -> Comparison:
+            *, max_listed: int = 5, scale: np.ndarray | None = None) -> Comparison:
     """Compare a framework output (canonical layout) with the float64 reference.
 
     Checks in a fixed order: shape, dtype (the case dtype), NaN/Inf positions, values within
-    ``tolerance`` (the dtype's default when None). Metrics: max abs / rel / ULP error (ULP of
+    ``tolerance`` (the dtype's default when None): ``|actual - expected| <= atol + rtol * |expected|``, or
+    with ``scale`` (a gradient: per element, the sum of the absolute values of the terms that the
+    expected value sums) ``atol + rtol * max(|expected|, scale)``, since the rounding of a sum follows its
+    terms, not its possibly cancelled result. Metrics: max abs / rel / ULP error (ULP of
     ``dtype``), mismatch count and fraction, worst index with actual and expected values.
 
     Example:
@@ -72,6 +75,8 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tolerance: Tol
         rel = np.where(mag > 0, diff / mag, np.where(diff > 0, np.inf, 0.0))
     with np.errstate(over="ignore"):  # diff / the smallest subnormal spacing can overflow to inf
         ulp = diff / spacing(np.where(finite, e, 0.0), dtype)
+    if scale is not None:
+        mag = np.maximum(mag, np.where(finite, np.abs(np.asarray(scale, dtype=np.float64)), 0.0))
     allowed = tol.atol + tol.rtol * mag
     mismatch = diff > allowed
     n_bad = int(mismatch.sum())
@@ -97,7 +102,8 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tolerance: Tol
         lines.append(f"  at {_fmt_index(i)}: actual {a[i]:.9g}, expected {e[i]:.9g}")
     lines.append(
         f"worst: abs {metrics['max_abs_err']:.3g}, rel {metrics['max_rel_err']:.3g}, {metrics['max_ulp']:.3g} ULP "
-        f"({dtype}); allowed atol {tol.atol:g} + rtol {tol.rtol:g} * |expected|"
+        f"({dtype}); allowed atol {tol.atol:g} + rtol {tol.rtol:g} * "
+        + ("max(|expected|, sum of |terms|)" if scale is not None else "|expected|")
     )
     metrics["first_mismatches"] = [
         {"index": [int(v) for v in np.unravel_index(int(f), a.shape)], "actual": float(a.reshape(-1)[f]),

@@ -10,6 +10,7 @@
       issue: https://github.com/tensorflow/tensorflow/issues/...
       versions: {tensorflow: "2.21.0"} # where it was seen
       paths: [onnx]                    # optional: the paths it covers (default [eager]; [all]: every path)
+      checks: [backward]               # optional: the directions it covers (default [forward])
 
 A matching fail/error becomes ``xfail``; a matching pass becomes ``xpass`` (reported: the
 upstream problem may be fixed, or the entry is too broad).
@@ -35,7 +36,8 @@ from typing import Any
 from .spec import SpecError, field_name, parse_yaml
 
 OUTCOMES = ("fail", "error", "any")
-_FIELDS = {"binding", "cases", "dtypes", "outcome", "reason", "issue", "versions", "paths", "calls"}
+_FIELDS = {"binding", "cases", "dtypes", "outcome", "reason", "issue", "versions", "paths", "calls", "checks"}
+CHECKS = ("forward", "backward")
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,15 @@ class Expectation:
     # compiler: each path has its own entries); ("all",): every path (a defect of the call's meaning)
     paths: tuple[str, ...] | None = None
     calls: tuple[int, ...] | None = None  # discrepancy reports only: these calls (positions); None: every call
+    # the directions it covers: a forward defect says nothing of the gradient, and the reverse
+    checks: tuple[str, ...] = ("forward",)
 
-    def matches(self, case_id: str, binding: str, dtype: str, path: str = "eager", call: int | None = None) -> bool:
+    def matches(self, case_id: str, binding: str, dtype: str, path: str = "eager", call: int | None = None,
+                direction: str = "forward") -> bool:
         """Does this entry cover the check (``call`` None) or the discrepancy call at position ``call``?"""
         if self.calls is not None and (call is None or call not in self.calls):
+            return False
+        if direction not in self.checks:
             return False
         return (binding == self.binding and (self.dtypes is None or dtype in self.dtypes)
                 and (path in (self.paths or ("eager",)) or "all" in (self.paths or ()))
@@ -67,7 +74,8 @@ class Expectation:
     def to_json(self) -> dict[str, Any]:
         return {"reason": self.reason, "issue": self.issue, "versions": self.versions, "outcome": self.outcome,
                 **({"paths": list(self.paths)} if self.paths else {}),
-                **({"calls": list(self.calls)} if self.calls is not None else {})}
+                **({"calls": list(self.calls)} if self.calls is not None else {}),
+                **({"checks": list(self.checks)} if self.checks != ("forward",) else {})}
 
 
 def load(path: str | Path | None) -> list[Expectation]:
@@ -102,6 +110,12 @@ def load(path: str | Path | None) -> list[Expectation]:
             if bad:
                 problems.append((name, lines.get((i, "paths"), 1), f"[{i}].paths",
                                  f"{bad[0]!r} is not one of {[*path_names(), 'all']}"))
+        checks = e.get("checks", ["forward"])
+        checks = checks if isinstance(checks, list) else [checks]
+        bad_checks = [c for c in checks if c not in CHECKS]
+        if bad_checks or not checks:
+            problems.append((name, lines.get((i, "checks"), 1), f"[{i}].checks",
+                             f"{bad_checks[0] if bad_checks else checks!r} is not one of {list(CHECKS)}"))
         calls = e.get("calls")
         if calls is not None and (not isinstance(calls, list) or not calls
                                   or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in calls)):
@@ -116,6 +130,7 @@ def load(path: str | Path | None) -> list[Expectation]:
             issue=str(e.get("issue", "")), versions={str(k): str(v) for k, v in (e.get("versions") or {}).items()},
             paths=tuple(e["paths"] if isinstance(e["paths"], list) else [e["paths"]]) if e.get("paths") else None,
             calls=tuple(calls) if calls is not None else None,
+            checks=tuple(c for c in CHECKS if c in checks),
         ))
     if problems:
         raise SpecError(problems)
@@ -123,5 +138,5 @@ def load(path: str | Path | None) -> list[Expectation]:
 
 
 def find(expectations: list[Expectation], case_id: str, binding: str, dtype: str,
-         path: str = "eager", call: int | None = None) -> Expectation | None:
-    return next((e for e in expectations if e.matches(case_id, binding, dtype, path, call)), None)
+         path: str = "eager", call: int | None = None, direction: str = "forward") -> Expectation | None:
+    return next((e for e in expectations if e.matches(case_id, binding, dtype, path, call, direction)), None)

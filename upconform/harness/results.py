@@ -19,19 +19,21 @@ from typing import Any
 
 import numpy as np
 
-# 2: every result has ``path`` (eager, compiled, onnx, litert, ...), ``audit`` and ``vs_eager``; a check
-# is keyed (case_id, binding, path). Version-1 results read as path "eager" (see :func:`check_key`).
-SCHEMA_VERSION = 2
+# 2: every result has ``path`` (eager, compiled, onnx, litert, ...), ``audit`` and ``vs_eager``.
+# 3: every result has ``direction`` (forward, backward) and a backward result ``gradients``; a check is keyed
+# (case_id, binding, path, direction). Older results read as eager and forward (see :func:`check_key`).
+SCHEMA_VERSION = 3
 
 
-def check_key(r: dict[str, Any]) -> tuple[str, str, str]:
-    """A result's identity: (case_id, binding, path); results written before paths existed are eager.
+def check_key(r: dict[str, Any]) -> tuple[str, str, str, str]:
+    """A result's identity: (case_id, binding, path, direction); results written before paths existed
+    are eager, before backward checks existed forward.
 
     Example:
         >>> check_key({"case_id": "resize/a[float32]", "binding": "b"})
-        ('resize/a[float32]', 'b', 'eager')
+        ('resize/a[float32]', 'b', 'eager', 'forward')
     """
-    return r["case_id"], r["binding"], r.get("path") or "eager"
+    return r["case_id"], r["binding"], r.get("path") or "eager", r.get("direction") or "forward"
 
 
 def check_label(r: dict[str, Any]) -> str:
@@ -55,8 +57,16 @@ def framework_label(r: dict[str, Any]) -> str:
 
 
 def _labelled(name: str, r: dict[str, Any]) -> str:
-    p = r.get("path") or "eager"
-    return name if p == "eager" else f"{name} [{p}]"
+    """``name``, with the path off eager and ``backward`` for a gradient check: ``b [compiled, backward]``.
+
+    Example:
+        >>> _labelled("torch", {"direction": "backward"})
+        'torch [backward]'
+    """
+    tags = [p for p in (r.get("path") or "eager",) if p != "eager"]
+    if (r.get("direction") or "forward") != "forward":
+        tags.append(r["direction"])
+    return f"{name} [{', '.join(tags)}]" if tags else name
 
 
 def _cpu() -> str:

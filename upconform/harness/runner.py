@@ -17,7 +17,18 @@ from typing import Any
 import numpy as np
 
 from ..adapters import EAGER, Unsupported, framework, get, paths_of
-from ..canonical import DEFAULT_TOLERANCES, Case, MissingDtype, case_tensors, expected_output, plain
+from ..canonical import (
+    BACKWARD,
+    DEFAULT_TOLERANCES,
+    FORWARD,
+    Case,
+    MissingDtype,
+    case_tensors,
+    cotangent,
+    expected_gradients,
+    expected_output,
+    plain,
+)
 from . import expectations as exp
 from .classify import classify, diff_map
 from .compare import compare
@@ -32,7 +43,11 @@ __all__ = ["OUTCOMES", "Outcome", "Result", "audit_verdict", "bindings_for", "ch
 
 @dataclass
 class Result:
-    """The verdict of one check (case x binding x path). ``outcome`` is one of :data:`OUTCOMES`.
+    """The verdict of one check (case x binding x path x direction). ``outcome`` is one of :data:`OUTCOMES`.
+
+    ``direction`` is ``forward`` (the output is compared with the reference) or ``backward`` (the
+    framework's gradients for a seeded output cotangent are compared with the reference's vector-Jacobian
+    product; ``gradients`` holds each gradient's comparison, ``metrics`` the worst one's).
 
     ``path`` is how the native call ran: ``eager``, or a compiled or exported path of its framework;
     for those, ``audit`` holds what the exported graph means next to what the eager call means, and
@@ -46,6 +61,7 @@ class Result:
     dtype: str
     outcome: Outcome
     path: str = EAGER
+    direction: str = FORWARD
     reason: str = ""
     canonical: dict[str, Any] = field(default_factory=dict)
     native: dict[str, Any] | None = None
@@ -65,6 +81,7 @@ class Result:
     audit: dict[str, Any] | None = None
     vs_eager: dict[str, Any] | None = None
     deprecated: str = ""  # the binding's deprecation mark (what to use instead), "" if the API is current
+    gradients: dict[str, Any] | None = None  # backward: {"x": {"ok", "check", "max_abs_err", ...}, "w": ...}
 
     def to_json(self) -> dict[str, Any]:
         """The result as a dict of fresh dicts and lists (what ``dataclasses.asdict`` gives, without its
@@ -114,18 +131,19 @@ def bindings_for(case: Case, names: Sequence[str]) -> list[str]:
 
 
 def checks_for(case: Case, names: Sequence[str], paths: Sequence[str] | None = None,
-               own_only: Collection[str] = ()) -> list[tuple[str, str]]:
-    """The (binding, path) checks of a case: each applicable binding on each wanted path that its
-    framework has. ``paths`` (the run's ``--path``) overrides the case's own ``paths:``; by default a
-    case runs eagerly only. Bindings of the frameworks in ``own_only`` (``Framework.suite == "own"``,
-    in a run that did not name them) take only cases whose ``bindings:`` list names them.
+               own_only: Collection[str] = ()) -> list[tuple[str, str, str]]:
+    """The (binding, path, direction) checks of a case: each applicable binding on each wanted path that
+    its framework has, in each direction the case asks for (``checks:``; forward by default). ``paths``
+    (the run's ``--path``) overrides the case's own ``paths:``; by default a case runs eagerly only.
+    Bindings of the frameworks in ``own_only`` (``Framework.suite == "own"``, in a run that did not name
+    them) take only cases whose ``bindings:`` list names them.
 
     Example:
         >>> from upconform.canonical import Case
         >>> c = Case(id="repeat/x[float32]", op="repeat", name="x", dtype="float32", params={"repeats": 2},
         ...          shapes={"x": (1, 1, 3)}, paths=("eager", "litert"))
         >>> checks_for(c, ["torch.repeat_interleave"])
-        [('torch.repeat_interleave', 'eager')]
+        [('torch.repeat_interleave', 'eager', 'forward')]
     """
     wanted = tuple(paths) if paths else (case.paths or (EAGER,))
     out = []
@@ -133,14 +151,14 @@ def checks_for(case: Case, names: Sequence[str], paths: Sequence[str] | None = N
         if own_only and case.bindings is None and get(n).framework in own_only:
             continue
         have = paths_of(n)
-        out += [(n, p) for p in wanted if p in have]
+        out += [(n, p, d) for p in wanted if p in have for d in case.checks]
     return out
 
 
-def repro_snippet(case: Case, binding: str, path: str = EAGER) -> str:
+def repro_snippet(case: Case, binding: str, path: str = EAGER, direction: str = FORWARD) -> str:
     """Python that rebuilds the inputs, runs the binding and the reference, and compares them."""
     src = case.source.rsplit(":", 1)[0]
-    extra = "" if path == EAGER else f", path={path!r}"
+    extra = ("" if path == EAGER else f", path={path!r}") + ("" if direction == FORWARD else f", direction={direction!r}")
     return (
         "from upconform.harness.repro import reproduce\n"
         f"actual, expected, comparison = reproduce({src!r}, {case.id!r}, {binding!r}{extra})\n"
@@ -179,8 +197,11 @@ def audit_verdict(eager: Any, exported: dict[str, Any] | None) -> dict[str, Any]
 def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, expected: np.ndarray | None,
           *, expectations: Sequence[exp.Expectation] = (), device: str = "cpu", timing_budget_s: float = 0.02,
           max_repeats: int = 5, reference_error: str = "", executor: Any = None, timeout: float = 60.0,
-          path: str = EAGER) -> Result:
-    """One (case, binding, path) check, never raising: framework errors become ``error`` results.
+          path: str = EAGER, direction: str = FORWARD, backward: dict[str, Any] | None = None) -> Result:
+    """One (case, binding, path, direction) check, never raising: framework errors become ``error`` results.
+
+    A backward check needs ``backward``, the case's reference gradients (:func:`backward_reference`):
+    the seeded cotangent goes to the worker, its gradients are compared here, each with its own scale.
 
     The executor (in this process, or an isolated worker per framework) translates, runs and times
     the native call; the verdict is decided here, against the reference computed once per case. On a
@@ -190,7 +211,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     ex = executor or _IN_PROCESS
     t0 = time.perf_counter()
     res = Result(case.id, case.op, binding_name, ex.framework_of(binding_name), case.dtype, Outcome.ERROR,
-                 path=path, source=case.source, device=device)
+                 path=path, direction=direction, source=case.source, device=device)
     res.canonical = case.normal_form()
     res.deprecated = deprecation(binding_name)
     tol = case.tolerance or DEFAULT_TOLERANCES[case.dtype]
@@ -198,10 +219,16 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     payload = {"case": case_to_wire(case), "binding": binding_name, "tensors": tensors, "device": device,
                "timing_budget_s": timing_budget_s, "max_repeats": max_repeats,
                "execute": not reference_error and expected is not None, "path": path}
-    if tensors is None:
+    if direction == BACKWARD:
+        reference_error = reference_error or (backward or {}).get("error", "")
+        payload.update(direction=BACKWARD, execute=payload["execute"] and not reference_error,
+                       cotangent=(backward or {}).get("cotangent"))
+    if direction == BACKWARD and case.dtype == "uint8":
+        out = {"status": "unsupported", "reason": "no gradient: uint8 tensors are integers"}
+    elif tensors is None:
         out = {"status": "unsupported", "reason": reference_error}
     else:
-        why = unsupported_here(case, binding_name, path) if getattr(ex, "isolated", False) else None
+        why = unsupported_here(case, binding_name, path, direction) if getattr(ex, "isolated", False) else None
         out = {"status": "unsupported", "reason": why} if why else ex.call(binding_name, "check", payload, timeout)
     status = out["status"]
     if status == "unsupported":
@@ -211,7 +238,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
         res.native = dict(plain(out["native"]))
         res.native_call = out["native_call"]
         res.notes = list(out.get("notes", []))
-        res.repro = repro_snippet(case, binding_name, path)
+        res.repro = repro_snippet(case, binding_name, path, direction)
     if status in ("crash", "timeout"):
         res.outcome, res.reason = Outcome(status), out["reason"]
         return _finish(res, t0)
@@ -221,6 +248,9 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     if status == "error":
         res.reason = out["reason"]
         res.message = out.get("traceback", "")
+    elif direction == BACKWARD:
+        res.timing = out["timing"]
+        _judge_gradients(res, out["grads"], backward or {}, case, tol, binding_name, path)
     else:
         res.timing = out["timing"]
         actual = out["actual"]
@@ -250,7 +280,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
             dep = f" [deprecated: {res.deprecated}]" if res.deprecated else ""
             res.message = (f"{case.id} on {where}: {cmp.message}\nnative call: {res.native_call}{dep}\n"
                            f"repro:\n{res.repro}")
-    e = exp.find(list(expectations), case.id, binding_name, case.dtype, path)
+    e = exp.find(list(expectations), case.id, binding_name, case.dtype, path, direction=direction)
     if e is not None:
         if res.outcome in (Outcome.FAIL, Outcome.ERROR) and e.covers(res.outcome.value):
             res.expectation = e.to_json()
@@ -263,7 +293,49 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     return _finish(res, t0)
 
 
-def unsupported_here(case: Case, binding_name: str, path: str = EAGER) -> str | None:
+def _judge_gradients(res: Result, grads: dict[str, np.ndarray], ref: dict[str, Any], case: Case, tol: Any,
+                     binding_name: str, path: str) -> None:
+    """Compare each gradient with the reference (in the order of the operator's inputs); the check passes
+    when every gradient does. ``res.metrics`` is the first failing gradient's (else the one with the
+    largest ULP error), with ``grad`` naming it; ``res.gradients`` has each one's figures."""
+    res.gradients = {}
+    worst: tuple[str, Any] | None = None
+    missing = [name for name in ref["grads"] if name not in grads]
+    for name, want in ref["grads"].items():
+        if name in missing:
+            res.gradients[name] = {"ok": False, "check": "missing"}
+            continue
+        c = compare(grads[name], want, case.dtype, tol, scale=ref["scales"].get(name))
+        figures = ("max_abs_err", "max_ulp", "mismatch_count", "total")
+        res.gradients[name] = {"ok": c.ok, "check": c.check, **{k: c.metrics.get(k) for k in figures}}
+        w = worst[1] if worst else None
+        if w is None or (w.ok and (not c.ok or c.metrics.get("max_ulp", 0.0) > w.metrics.get("max_ulp", 0.0))):
+            worst = (name, c)
+    where = binding_name if path == EAGER else f"{binding_name} [{path}]"
+    if missing:
+        res.outcome, res.check = Outcome.FAIL, "gradients"
+        res.reason = f"no gradient with respect to {', '.join(missing)} (the framework returned {sorted(grads) or 'none'})"
+        res.message = f"{case.id} on {where} [backward]: {res.reason}\nnative call: {res.native_call}"
+        return
+    extra = sorted(set(grads) - set(ref["grads"]))
+    if extra:
+        res.notes.append(f"gradients not compared (the reference has none): {extra}")
+    if worst is None:
+        res.outcome, res.check, res.reason = Outcome.ERROR, "gradients", "the reference has no gradient to compare"
+        return
+    name, c = worst
+    res.outcome = Outcome.PASS if c.ok else Outcome.FAIL
+    res.check, res.metrics = c.check, {**c.metrics, "grad": name}
+    if not c.ok:
+        if c.check == "values":
+            res.diff_map = diff_map(grads[name], ref["grads"][name])
+        res.reason = f"d/d{name}: {c.message.splitlines()[0]}"
+        dep = f" [deprecated: {res.deprecated}]" if res.deprecated else ""
+        res.message = (f"{case.id} on {where} [backward], gradient with respect to {name}: {c.message}\n"
+                       f"native call: {res.native_call}{dep}\nrepro:\n{res.repro}")
+
+
+def unsupported_here(case: Case, binding_name: str, path: str = EAGER, direction: str = FORWARD) -> str | None:
     """Why a binding cannot take a case, decided in this process without asking its worker, in the
     worker's own order (the framework is not installed, the path takes none of the binding's calls,
     the translation says ``Unsupported``); None when the worker must
@@ -286,6 +358,8 @@ def unsupported_here(case: Case, binding_name: str, path: str = EAGER) -> str | 
         return missing
     try:
         call = b.unsupported_reading(case) or b.to_native(case)
+        if not isinstance(call, Unsupported) and direction == BACKWARD:
+            call = b.backward_unsupported(case) or call
     except Exception:  # noqa: BLE001 - the worker reports the failure with its traceback
         return None
     return call.reason if isinstance(call, Unsupported) else None
@@ -300,8 +374,24 @@ def _finish(res: Result, t0: float) -> Result:
     return res
 
 
-def _reference(case: Case) -> tuple[dict[str, np.ndarray] | None, np.ndarray | None, str, float]:
-    """(tensors, expected, why the reference rejected the case, seconds): computed once per case."""
+def backward_reference(case: Case, tensors: dict[str, np.ndarray], expected: np.ndarray) -> dict[str, Any]:
+    """A backward check's reference, once per case: the seeded cotangent (case dtype), the float64
+    gradients of ``<forward, cotangent>`` and their scales (the same sums over absolute terms); or
+    ``{"error": why}``."""
+    if case.dtype == "uint8":
+        return {"error": "uint8 tensors are integers: no gradient"}
+    try:
+        cot = cotangent(case, expected.shape)
+        c64 = cot.astype(np.float64)
+        return {"cotangent": cot, "grads": expected_gradients(case, tensors, c64),
+                "scales": expected_gradients(case, tensors, c64, absolute=True)}
+    except Exception as e:  # noqa: BLE001
+        return {"error": f"reference gradients failed: {type(e).__name__}: {e}"}
+
+
+def _reference(case: Case) -> tuple[dict[str, np.ndarray] | None, np.ndarray | None, str, float, dict[str, Any] | None]:
+    """(tensors, expected, why the reference rejected the case, seconds, backward reference or None):
+    computed once per case."""
     ref_err = ""
     expected = None
     t0 = time.perf_counter()
@@ -314,17 +404,23 @@ def _reference(case: Case) -> tuple[dict[str, np.ndarray] | None, np.ndarray | N
             expected = expected_output(case, tensors)
         except Exception as e:  # noqa: BLE001
             ref_err = f"{type(e).__name__}: {e}"
-    return tensors, expected, ref_err, time.perf_counter() - t0
+    bw = None
+    if BACKWARD in case.checks and tensors is not None and expected is not None:
+        bw = backward_reference(case, tensors, expected)
+    return tensors, expected, ref_err, time.perf_counter() - t0, bw
+
+
+reference_of = _reference  # the public name (the session's one-check-at-a-time path shares it)
 
 
 def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: Sequence[exp.Expectation] = (),
               device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = 5,
-              on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str, str]] | None = None,
+              on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str, str, str]] | None = None,
               executor: Any = None, timeout: float = 60.0, paths: Sequence[str] | None = None,
               jobs: int = 1, own_only: Collection[str] = ()) -> list[Result]:
     """Every applicable (case, binding, path) check; the reference runs once per case and is shared.
 
-    ``skip`` holds (case_id, binding, path) keys already done (for resumed runs); ``paths`` overrides
+    ``skip`` holds (case_id, binding, path, direction) keys already done (for resumed runs); ``paths`` overrides
     the cases' own ``paths:``. With ``jobs`` > 1 and an isolated executor, up to ``jobs`` frameworks
     run at once, each in its own worker process, each framework's checks in suite order (a lane per
     framework); results come back lane by lane, ``on_result`` is called from one thread at a time as
@@ -332,8 +428,8 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
     """
     plan = []
     for case in cases:
-        names = [(n, p) for n, p in checks_for(case, binding_names, paths, own_only)
-                 if not skip or (case.id, n, p) not in skip]
+        names = [(n, p, d) for n, p, d in checks_for(case, binding_names, paths, own_only)
+                 if not skip or (case.id, n, p, d) not in skip]
         if names:
             plan.append((case, names))
     ex = executor or _IN_PROCESS
@@ -344,17 +440,17 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
                       max_repeats=max_repeats, on_result=on_result, executor=ex, timeout=timeout)
 
 
-def _run_lane(plan: list[tuple[Case, list[tuple[str, str]]]], *, on_result: Callable[[Result], None] | None,
+def _run_lane(plan: list[tuple[Case, list[tuple[str, str, str]]]], *, on_result: Callable[[Result], None] | None,
               references: Any = None, stop: Any = None, **kw: Any) -> list[Result]:
     results = []
     for case, names in plan:
         if stop is not None and stop.is_set():
             break
-        tensors, expected, ref_err, ref_s = references(case) if references else _reference(case)
-        for n, p in names:
+        tensors, expected, ref_err, ref_s, bw = references(case) if references else _reference(case)
+        for n, p, d in names:
             if stop is not None and stop.is_set():
                 break
-            r = check(case, n, tensors, expected, reference_error=ref_err, path=p, **kw)
+            r = check(case, n, tensors, expected, reference_error=ref_err, path=p, direction=d, backward=bw, **kw)
             r.timing["reference_s"] = ref_s / len(names)  # the case's reference time, shared by its checks
             results.append(r)
             if on_result:
@@ -362,7 +458,7 @@ def _run_lane(plan: list[tuple[Case, list[tuple[str, str]]]], *, on_result: Call
     return results
 
 
-def lane_cost(framework_name: str, lane: Sequence[tuple[Case, Sequence[tuple[str, str]]]]) -> float:
+def lane_cost(framework_name: str, lane: Sequence[tuple[Case, Sequence[tuple[str, ...]]]]) -> float:
     """A lane's expected seconds: its eager checks at its framework's ``check_cost_s``, its compiled and
     exported checks at ``PATH_CHECK_COST_S``. ``--jobs`` starts the longest lanes first, so that a long
     lane started last does not keep the run waiting (longest-processing-time-first scheduling).
@@ -373,16 +469,16 @@ def lane_cost(framework_name: str, lane: Sequence[tuple[Case, Sequence[tuple[str
         >>> from upconform.canonical import Case
         >>> c = Case(id="repeat/x[float32]", op="repeat", name="x", dtype="float32", params={"repeats": 2},
         ...          shapes={"x": (1, 1, 3)})
-        >>> lane_cost("torch", [(c, [("b", "eager"), ("b", "onnx")])])
+        >>> lane_cost("torch", [(c, [("b", "eager", "forward"), ("b", "onnx", "forward")])])
         0.503
     """
     from ..adapters import PATH_CHECK_COST_S, framework
 
     per_check = framework(framework_name.split("[", 1)[0]).check_cost_s
-    return round(sum(per_check if p == EAGER else PATH_CHECK_COST_S for _, ns in lane for _, p in ns), 9)
+    return round(sum(per_check if c[1] == EAGER else PATH_CHECK_COST_S for _, ns in lane for c in ns), 9)
 
 
-def _run_lanes(plan: list[tuple[Case, list[tuple[str, str]]]], jobs: int, *,
+def _run_lanes(plan: list[tuple[Case, list[tuple[str, str, str]]]], jobs: int, *,
                on_result: Callable[[Result], None] | None, executor: Any, **kw: Any) -> list[Result]:
     """One lane per worker (per framework, and per path with a worker of its own: ``tensorflow[keras_jax]``),
     ``jobs`` lanes at a time; a case's reference is computed by the first lane that needs it and dropped
@@ -390,12 +486,12 @@ def _run_lanes(plan: list[tuple[Case, list[tuple[str, str]]]], jobs: int, *,
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    lanes: dict[str, list[tuple[Case, list[tuple[str, str]]]]] = {}
+    lanes: dict[str, list[tuple[Case, list[tuple[str, str, str]]]]] = {}
     for case, names in plan:
-        by_fw: dict[str, list[tuple[str, str]]] = {}
+        by_fw: dict[str, list[tuple[str, str, str]]] = {}
         lane_of = getattr(executor, "worker_of", None)
-        for n, p in names:
-            by_fw.setdefault(lane_of(n, p) if lane_of else executor.framework_of(n), []).append((n, p))
+        for n, p, d in names:
+            by_fw.setdefault(lane_of(n, p) if lane_of else executor.framework_of(n), []).append((n, p, d))
         for fw, ns in by_fw.items():
             lanes.setdefault(fw, []).append((case, ns))
     users = {}

@@ -26,7 +26,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..canonical import DTYPES, GENERATORS, OPS, Case, Tolerance, freeze, op_info, plain
+from ..canonical import CHECK_KINDS, DTYPES, GENERATORS, OPS, Case, Tolerance, freeze, op_info, plain
 
 __all__ = ["Case", "Discrepancy", "SpecError", "default_spec_paths", "freeze", "load_files", "load_text", "plain",
            "schema"]
@@ -334,6 +334,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                     generator=gen, generator_args=MappingProxyType(gargs), seed=int(seed),
                     bindings=tuple(body["bindings"]) if body.get("bindings") else None,
                     paths=tuple(body["paths"]) if body.get("paths") else None,
+                    checks=tuple(c for c in CHECK_KINDS if c in body.get("checks", ["forward"])),
                     tolerance=Tolerance(float(t.get("rtol", 0.0)), float(t.get("atol", 0.0)), t["reason"]) if t else None,
                     source=f"{filename}:{_line(lines, where)}",
                 ))

@@ -96,6 +96,8 @@ def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "ok", "native": dict(call.args), "notes": list(call.notes),
                            "native_call": call.render(tuple(t for t in ("x", "w", "b") if t in case.shapes))}
     path = payload.get("path", EAGER)
+    if payload.get("direction", "forward") == "backward":
+        return _check_backward(b, call, case, payload, out)
     if path != EAGER:
         return _check_path(b, call, case, payload, out)
     if not payload.get("execute", True):
@@ -109,6 +111,50 @@ def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:
         out["timing"] = timing
     except Exception as e:  # noqa: BLE001 - the framework raised: that is the finding
         out.update(status="error", reason=_err(e), traceback=traceback.format_exc(limit=4))
+    return out
+
+
+class _BackwardOf:
+    """A binding or path seen by :func:`time_execute` as its backward call (forward + vector-Jacobian product)."""
+
+    def __init__(self, target: Any) -> None:
+        self.framework, self._target = target.framework, target
+
+    def execute(self, prepared: Any) -> Any:
+        return self._target.execute_backward(prepared)
+
+
+def _check_backward(b: Any, call: NativeCall, case: Case, payload: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """A backward check: the binding's (or its path's) gradients of ``<output, cotangent>``, in canonical
+    layout, timed like a forward call (forward and vector-Jacobian product together)."""
+    path, device = payload.get("path", EAGER), payload.get("device", "cpu")
+    target: Any = b
+    try:
+        if path == EAGER:
+            bad = b.backward_unsupported(case)
+        else:
+            try:
+                target = framework(b.framework).path(path)
+            except KeyError as e:
+                return {"status": "unsupported", "reason": str(e.args[0])}
+            why = target.missing()
+            bad = Unsupported(why) if why else (target.supports(b, call, case) or target.backward_unsupported(b, case))
+    except Exception as e:  # noqa: BLE001
+        return {"status": "error", "reason": f"backward check failed: {_err(e)}", "traceback": traceback.format_exc(limit=3)}
+    if bad is not None:
+        return {"status": "unsupported", "reason": bad.reason}
+    if not payload.get("execute", True):
+        return out
+    try:
+        args = (call, payload["tensors"], payload["cotangent"], device)
+        prepared = target.prepare_backward(*args) if target is b else target.prepare_backward(b, *args)
+        native, timing = time_execute(_BackwardOf(target), prepared, device,
+                                      budget_s=payload.get("timing_budget_s", 0.02),
+                                      max_repeats=payload.get("max_repeats", 5))
+        out["grads"] = {k: v for k, v in target.grads_to_canonical(native, prepared).items()}
+        out["timing"] = timing
+    except Exception as e:  # noqa: BLE001 - the framework's autodiff raised: that is the finding
+        out.update(status="error", reason=f"backward: {_err(e)}", traceback=traceback.format_exc(limit=4))
     return out
 
 

@@ -1,17 +1,18 @@
 """Run history in SQLite, for regression tracking across framework versions.
 
-Schema version 2 (``PRAGMA user_version``; documented in the README):
+Schema version 3 (``PRAGMA user_version``; documented in the README):
 
     runs(run_id INTEGER PRIMARY KEY, time_utc TEXT, git_commit TEXT, upconform TEXT, python TEXT,
          numpy TEXT, versions TEXT, platform TEXT, cpu TEXT, threads INTEGER, device TEXT,
          n_checks INTEGER, n_bad INTEGER, results_path TEXT)
     checks(run_id INTEGER, case_id TEXT, binding TEXT, op TEXT, framework TEXT, dtype TEXT,
-           outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL, path TEXT)
+           outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL, path TEXT, direction TEXT)
 
 ``versions`` is the JSON of ``framework_versions(provenance)``: ``{framework: {distribution: version}}``.
 Older databases are migrated forward when opened, every row kept: version 0 (one column per
 framework) has its framework columns moved into ``versions``; version 1 gains ``checks.path``
-(``eager`` for the rows written before paths existed).
+(``eager`` for the rows written before paths existed); version 2 gains ``checks.direction``
+(``forward`` for the rows written before backward checks existed).
 
 Example:
     >>> import tempfile, os
@@ -33,7 +34,7 @@ from ..harness.outcome import is_bad
 from ..harness.results import framework_versions
 from ..harness.stats import median
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _RUN_COLUMNS = ("run_id", "time_utc", "git_commit", "upconform", "python", "numpy", "versions", "platform", "cpu",
                 "threads", "device", "n_checks", "n_bad", "results_path")
 _RUNS = """CREATE TABLE IF NOT EXISTS {name} (
@@ -44,7 +45,8 @@ _SCHEMA = (
     _RUNS.format(name="runs"),
     """CREATE TABLE IF NOT EXISTS checks (
   run_id INTEGER REFERENCES runs(run_id), case_id TEXT, binding TEXT, op TEXT, framework TEXT, dtype TEXT,
-  outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL, path TEXT DEFAULT 'eager')""",
+  outcome TEXT, max_abs_err REAL, max_ulp REAL, median_s REAL, path TEXT DEFAULT 'eager',
+  direction TEXT DEFAULT 'forward')""",
     "CREATE INDEX IF NOT EXISTS checks_run ON checks(run_id)",
 )
 
@@ -100,6 +102,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
             _migrate_v0(con)
         if _columns(con, "checks") and "path" not in _columns(con, "checks"):  # version 1 -> 2
             con.execute("ALTER TABLE checks ADD COLUMN path TEXT DEFAULT 'eager'")
+        if _columns(con, "checks") and "direction" not in _columns(con, "checks"):  # version 2 -> 3
+            con.execute("ALTER TABLE checks ADD COLUMN direction TEXT DEFAULT 'forward'")
         for stmt in _SCHEMA:
             con.execute(stmt)
         con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -127,10 +131,11 @@ def append(path: str | Path, data: dict[str, Any], results_path: str) -> int:
         run_id = int(cur.lastrowid)
         con.executemany(
             "INSERT INTO checks (run_id, case_id, binding, op, framework, dtype, outcome, max_abs_err, max_ulp, "
-            "median_s, path) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "median_s, path, direction) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [(run_id, r["case_id"], r["binding"], r["op"], r["framework"], r["dtype"], r["outcome"],
               _num(r.get("metrics", {}).get("max_abs_err")), _num(r.get("metrics", {}).get("max_ulp")),
-              _num((r.get("timing") or {}).get("median_s")), r.get("path") or "eager") for r in res])
+              _num((r.get("timing") or {}).get("median_s")), r.get("path") or "eager", r.get("direction") or "forward")
+             for r in res])
     return run_id
 
 
@@ -180,12 +185,14 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
 
 
 def trends(path: str | Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
-    """Per op: median check time (s) and worst ULP per run, over passing-or-failing checks."""
+    """Per op (backward checks apart: ``resize [backward]``): median check time (s) and worst ULP per run,
+    over passing-or-failing checks."""
     out: dict[str, dict[str, list[tuple[int, float]]]] = {"time": {}, "ulp": {}, "bad": {}}
     if not Path(path).exists():
         return out
     with connect(path) as con:
-        rows = con.execute("SELECT run_id, op, median_s, max_ulp, outcome FROM checks WHERE outcome != 'unsupported'"
+        rows = con.execute("SELECT run_id, CASE WHEN direction = 'forward' THEN op ELSE op || ' [' || direction || ']' END,"
+                           " median_s, max_ulp, outcome FROM checks WHERE outcome != 'unsupported'"
                            " ORDER BY run_id").fetchall()
     per: dict[tuple[str, int], list[tuple[float | None, float | None, str]]] = {}
     for run_id, op, t, u, o in rows:

@@ -361,8 +361,9 @@ def build_paths(data: Data) -> dict[str, Any]:
         (['eager', 'onnx'], ['pass', 'pass'])
     """
     by: dict[tuple[str, str], dict[str, tuple[int, dict[str, Any]]]] = defaultdict(dict)
-    for i, r in enumerate(_results(data)):
-        by[(r["case_id"], r["binding"])][r.get("path") or "eager"] = (i, r)
+    for i, r in enumerate(_results(data)):  # a backward check is a row of its own: "binding [backward]"
+        b = check_label({"binding": r["binding"], "direction": r.get("direction")})
+        by[(r["case_id"], b)][r.get("path") or "eager"] = (i, r)
     multi = {k: v for k, v in by.items() if set(v) - {"eager"}}
     columns = ["eager", *sorted({p for v in multi.values() for p in v} - {"eager"})]
     rows = []

@@ -65,7 +65,7 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: flo
                            "provenance_changes": provenance_changes(base.get("provenance", {}), new.get("provenance", {}))}
     for k in sorted(b.keys() & n.keys()):
         rb, rn = b[k], n[k]
-        entry = {"case_id": k[0], "binding": k[1], "path": k[2], "label": check_label(rn)}
+        entry = {"case_id": k[0], "binding": k[1], "path": k[2], "direction": k[3], "label": check_label(rn)}
         if rb["outcome"] != rn["outcome"]:
             out["outcome_changes"].append({**entry, "from": rb["outcome"], "to": rn["outcome"],
                                            "regression": not is_bad(rb["outcome"]) and is_bad(rn["outcome"]),
