@@ -164,7 +164,7 @@ def test_path_option_overrides_and_rejects_unknown(paths_fw, tmp_path):
     assert {p for _, _, p, _ in s.checks()} == {"compiled"} and len(s.checks()) == 3
     s = Session(Options(specs=[str(spec)], bindings=["fakepath.repeat"], paths=["all"], isolation=False,
                         expectations=None, out=None))
-    assert {p for _, _, p in s.checks()} == {"eager", "exported", "compiled"}
+    assert {p for _, _, p, _ in s.checks()} == {"eager", "exported", "compiled"}
     with pytest.raises(UsageError, match="--path: unknown"):
         Session(Options(specs=[str(spec)], paths=["nowhere"], expectations=None, out=None))
 
