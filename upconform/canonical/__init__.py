@@ -16,14 +16,23 @@ from __future__ import annotations
 
 from .case import BACKWARD, CHECK_KINDS, FORWARD, Case
 from .dtypes import DTYPES, MissingDtype, np_dtype, spacing
-from .inputs import GENERATORS, case_tensors, cotangent, expected_gradients, expected_output, generate
+from .inputs import (
+    COTANGENT_SEED_OFFSET,
+    GENERATORS,
+    case_tensors,
+    cotangent,
+    expected_gradients,
+    expected_output,
+    generate,
+)
 from .opinfo import OpInfo
 from .registry import OPS, normalize, op_info
 from .tolerances import DEFAULT_TOLERANCES, Tolerance, for_magnitude
 from .values import freeze, per_axis, plain
 
 __all__ = [
-    "BACKWARD", "CHECK_KINDS", "DEFAULT_TOLERANCES", "DTYPES", "FORWARD", "GENERATORS", "OPS", "Case",
+    "BACKWARD", "CHECK_KINDS", "COTANGENT_SEED_OFFSET", "DEFAULT_TOLERANCES", "DTYPES", "FORWARD", "GENERATORS",
+    "OPS", "Case",
     "MissingDtype", "OpInfo", "Tolerance", "case_tensors", "cotangent", "expected_gradients",
     "expected_output", "for_magnitude", "freeze", "generate", "normalize", "np_dtype", "op_info", "per_axis",
     "plain", "spacing",

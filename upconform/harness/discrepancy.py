@@ -233,9 +233,132 @@ def run_discrepancy(d: Discrepancy, executor: Any = None, timeout: float = 60.0,
                         pair["classification"], pair["diff_map"] = _mismatch(
                             fa, fb, d.dtype, tol, canon[i] or canon[j] or {}, cmp.metrics.get("max_ulp"))
             pairs.append(pair)
+    if "backward" in d.checks:
+        _gradients(d, ex, timeout, expectations, tensors, shapes, tol, calls, outs, canon, pairs)
     return {"id": d.id, "op": d.op, "description": d.description, "shape": list(d.shape), "dtype": d.dtype,
             "input": {"generator": d.generator, **plain(d.generator_args)}, "input_range": rng,
             "input_magnitude": mag, "tolerance": tol.to_json(), "source": d.source, "calls": calls, "pairs": pairs}
+
+
+def _gradients(d: Discrepancy, ex: Any, timeout: float, expectations: Sequence[exp.Expectation],
+               tensors: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]], tol: Any,
+               calls: list[dict[str, Any]], outs: list[Any], canon: list[Any], pairs: list[dict[str, Any]]) -> None:
+    """Each call's gradients for the seeded cotangent of its output's shape (``calls[i]["backward"]``:
+    outcome, agreement with the reference's vector-Jacobian product of the call's meaning), and each
+    pair's gradients compared (``pair["backward"]``), where both calls have the same output shape and so
+    the same cotangent. A pair that agrees on the output and not on the gradients says so."""
+    from types import MappingProxyType
+
+    from ..canonical import COTANGENT_SEED_OFFSET, Case, freeze
+    from .workers import case_to_wire
+
+    info = op_info(d.op)
+    grads: list[dict[str, np.ndarray] | None] = []
+    scales: list[dict[str, np.ndarray] | None] = []
+    for index, (entry, out, meaning) in enumerate(zip(calls, outs, canon)):
+        bw: dict[str, Any] = {"conforms": None, "max_abs_err_vs_reference": None, "error": None,
+                              "unsupported_reason": None, "gradients": {}}
+        entry["backward"] = bw
+        grads.append(None)
+        scales.append(None)
+        if out is None:
+            bw["unsupported_reason"] = "the call produced no output"
+            bw["outcome"] = Outcome.UNSUPPORTED.value if not entry.get("error") else Outcome.ERROR.value
+            continue
+        cot = generate("normal", {}, tuple(out.shape), d.dtype, d.seed + COTANGENT_SEED_OFFSET)
+        payload: dict[str, Any] = {"binding": entry["binding"], "args": entry["args"], "tensors": tensors,
+                                   "cotangent": cot, "path": entry.get("path", EAGER), "case": None}
+        if meaning is not None:
+            payload["case"] = case_to_wire(Case(
+                id=f"{d.id}[{d.dtype}]", op=d.op, name=d.id, dtype=d.dtype, shapes=MappingProxyType(dict(shapes)),
+                params=freeze({k: v for k, v in meaning.items() if k not in info.derived}), normal=freeze(meaning)))
+        got = ex.call(entry["binding"], "native_grad", payload, timeout)
+        if got.get("status") in ("crash", "timeout", "error"):
+            bw["error"] = f"{got['status']}: {got.get('reason', '')}"
+        elif got.get("status") == "unsupported":
+            bw["unsupported_reason"] = got.get("reason", "")
+        else:
+            bw["error"], bw["unsupported_reason"] = got.get("error"), got.get("unsupported_reason")
+            grads[index] = got.get("grads")
+        if grads[index] is not None and meaning is not None:
+            try:
+                c64 = cot.astype(np.float64)
+                want = info.gradients(tensors, meaning, c64)
+                scales[index] = info.gradients(tensors, meaning, c64, absolute=True)
+                worst = 0.0
+                ok = True
+                for name, e in want.items():
+                    a = grads[index].get(name)
+                    if a is None:
+                        bw["gradients"][name] = {"ok": False, "check": "missing"}
+                        ok = False
+                        bw.setdefault("reason", f"no gradient with respect to {name}")
+                        continue
+                    c = compare(a, e, d.dtype, tol, scale=scales[index][name])
+                    bw["gradients"][name] = {"ok": c.ok, "check": c.check, "max_abs_err": c.metrics.get("max_abs_err")}
+                    worst = max(worst, c.metrics.get("max_abs_err") or 0.0)
+                    if not c.ok:
+                        ok = False
+                        bw.setdefault("reason", f"d/d{name}: {c.message.splitlines()[0]}")
+                bw["conforms"], bw["max_abs_err_vs_reference"] = ok, worst
+            except Exception as e:  # noqa: BLE001
+                bw["reference_error"] = f"{type(e).__name__}: {e}"
+        oc = (Outcome.ERROR if bw["error"] or bw.get("reference_error") else Outcome.UNSUPPORTED
+              if grads[index] is None or meaning is None else Outcome.PASS if bw["conforms"] else Outcome.FAIL)
+        known = exp.find(list(expectations), d.id, entry["binding"], d.dtype, entry.get("path", EAGER), call=index,
+                         direction="backward")
+        if known is not None and oc in (Outcome.FAIL, Outcome.ERROR) and known.covers(oc.value):
+            oc, bw["expectation"] = Outcome.XFAIL, known.to_json()
+        elif known is not None and oc is Outcome.PASS:
+            oc, bw["expectation"] = Outcome.XPASS, known.to_json()
+        bw["outcome"] = oc.value
+    for pair in pairs:
+        i, j = pair["a"], pair["b"]
+        ga, gb = grads[i], grads[j]
+        if ga is None or gb is None or outs[i].shape != outs[j].shape:
+            continue
+        common = [k for k in ga if k in gb and np.shape(ga[k]) == np.shape(gb[k])]
+        if not common:
+            continue
+        per, worst, agree = {}, 0.0, True
+        for k in common:
+            a, b = np.asarray(ga[k]), np.asarray(gb[k]).astype(np.float64)
+            sc = (scales[i] or scales[j] or {}).get(k)
+            c = compare(a if a.dtype == np_dtype(d.dtype) else a.astype(np_dtype(d.dtype)), b, d.dtype, tol,
+                        scale=sc if sc is not None and np.shape(sc) == b.shape else np.abs(b))
+            per[k] = {"agree": c.ok, "max_abs_diff": c.metrics.get("max_abs_err")}
+            worst = max(worst, c.metrics.get("max_abs_err") or 0.0)
+            agree = agree and c.ok
+        pair["backward"] = {"agree": agree, "max_abs_diff": worst, "gradients": per}
+        if pair.get("agree") and not agree:
+            pair["backward"]["note"] = ("the calls agree on the output and differ on the gradients: "
+                                        + ", ".join(k for k, v in per.items() if not v["agree"]))
+
+
+def gradient_verdict(c: dict[str, Any]) -> str:
+    """A call's backward verdict on one line (discrepancy reports with ``checks: [forward, backward]``).
+
+    Example:
+        >>> gradient_verdict({"backward": {"outcome": "pass", "conforms": True, "max_abs_err_vs_reference": 0.0}})
+        'gradients: pass, conform (max |err| 0)'
+    """
+    bw = c.get("backward")
+    if not bw:
+        return ""
+    head = f"gradients: {bw.get('outcome', '')}"
+    if bw.get("error"):
+        return f"{head}, raised: {bw['error']}"
+    if bw.get("reference_error"):
+        return f"{head}, the reference rejects its meaning: {bw['reference_error']}"
+    if bw.get("conforms") is None:
+        return f"{head}, not compared: {bw.get('unsupported_reason') or 'no canonical reading'}"
+    verdict = "conform" if bw["conforms"] else "do not conform"
+    text = f"{head}, {verdict} (max |err| {_num(bw.get('max_abs_err_vs_reference'))})"
+    if not bw["conforms"]:
+        text += f"; {bw.get('reason', '')}"
+    if bw.get("expectation"):
+        text += f"; known: {bw['expectation'].get('reason', '')}"
+    return text
 
 
 def _num(v: Any) -> str:
@@ -346,7 +469,15 @@ def summary_lines(rep: dict[str, Any]) -> list[str]:
         lines.append(f"  #{i} {str(c.get('outcome', '')):7s} {call_text(c)}")
         lines.append(f"{'':13s}means {meaning_text(c)}")
         lines.append(f"{'':13s}{call_verdict(c)}")
+        if c.get("backward"):
+            lines.append(f"{'':13s}{gradient_verdict(c)}")
     w = worst_pair(rep)
     if w is not None:
         lines.append(f"  worst pair {pair_text(rep, w)}")
+    for p in rep.get("pairs") or []:
+        b = p.get("backward")
+        if b:
+            text = f"#{p['a']} vs #{p['b']} gradients: max |a - b| {_num(b['max_abs_diff'])}, "
+            note = f" ({b['note']})" if b.get("note") else ""
+            lines.append("  " + text + ("agree" if b["agree"] else "disagree") + note)
     return lines

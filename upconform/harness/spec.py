@@ -60,6 +60,7 @@ class Discrepancy:
     bias: bool = False
     description: str = ""
     source: str = "<memory>"
+    checks: tuple[str, ...] = ("forward",)  # with "backward": each call's gradients too, compared pairwise
 
 
 def field_name(path: Path_) -> str:
@@ -377,6 +378,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
             weight_shape=tuple(raw["weight_shape"]) if raw.get("weight_shape") else None,
             bias=bool(raw.get("bias", False)), description=raw.get("description", ""),
             source=f"{filename}:{_line(lines, where)}",
+            checks=tuple(c for c in CHECK_KINDS if c in raw.get("checks", ["forward"])),
         ))
     if problems:
         raise SpecError(list(dict.fromkeys(problems)))

@@ -266,6 +266,31 @@ def do_native(payload: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def do_native_grad(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A discrepancy call's gradients for a cotangent (eager only): ``{"grads": {name: array}}``, or
+    why there are none (``unsupported_reason``: the binding has no gradient for the call's meaning;
+    ``error``: the framework raised)."""
+    b = get(payload["binding"])
+    out: dict[str, Any] = {"grads": None, "unsupported_reason": None, "error": None}
+    if payload.get("path", EAGER) != EAGER:
+        out["unsupported_reason"] = f"no gradient on the {payload['path']} path: gradients are compared eagerly"
+        return out
+    try:
+        if payload.get("case") is not None:
+            bad = b.backward_unsupported(case_from_wire(payload["case"]))
+            if bad is not None:
+                out["unsupported_reason"] = bad.reason
+                return out
+        out["grads"] = b.run_backward(NativeCall(b.name, payload["args"]), payload["tensors"], payload["cotangent"],
+                                      payload.get("device", "cpu"))
+    except NotImplementedError:  # a framework without automatic differentiation (no backward methods)
+        out["unsupported_reason"] = f"no gradient: {b.framework} has no automatic differentiation that upconform drives"
+    except Exception as e:  # noqa: BLE001
+        out["error"] = _err(e)
+        out["traceback"] = traceback.format_exc(limit=3)
+    return out
+
+
 def do_explore(payload: Mapping[str, Any]) -> dict[str, Any]:
     """One search example: what the native call means (``from_native``), what it computes, and
     whether ``to_native`` of that meaning gives back a call with the same meaning."""
@@ -343,7 +368,8 @@ def do_warmup(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"versions": framework_of(payload["binding"]).versions()}
 
 
-HANDLERS = {"check": do_check, "native": do_native, "explore": do_explore, "warmup": do_warmup}
+HANDLERS = {"check": do_check, "native": do_native, "native_grad": do_native_grad, "explore": do_explore,
+            "warmup": do_warmup}
 
 
 def configure_threads(threads: int, frameworks: set[str] | Sequence[str]) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from ..harness.discrepancy import call_text, call_verdict, meaning_text
+from ..harness.discrepancy import call_text, call_verdict, gradient_verdict, meaning_text
 from ..harness.outcome import Outcome
 from ..harness.results import check_label, framework_label
 from ..harness.stats import median
@@ -300,7 +300,8 @@ def build_discrepancies(data: Data) -> dict[str, Any]:
             calls.append({**c, "args_text": ", ".join(f"{k}={v!r}" for k, v in (c.get("args") or {}).items()),
                           "canonical_text": meaning_text(c),
                           "conforms_css": "ok" if conforms else "bad" if conforms is False else "",
-                          "outcome_css": o.css if o else "", "verdict": call_verdict(c),
+                          "outcome_css": o.css if o else "",
+                          "verdict": call_verdict(c) + (f"; {gradient_verdict(c)}" if c.get("backward") else ""),
                           "err_text": _fmt(c["max_abs_err_vs_reference"])
                           if c.get("max_abs_err_vs_reference") is not None else "",
                           "rel_text": _pct(c.get("max_err_vs_range")), "heatmap": None})
@@ -319,7 +320,12 @@ def build_discrepancies(data: Data) -> dict[str, Any]:
         _heatmaps(disagreeing, "|a - b|\nmax over N, C")
         tol = d.get("tolerance") or {}
         inp = d.get("input") or {}
+        grad_pairs = [{"text": f"#{p['a']} vs #{p['b']}: max |a - b| {_fmt(p['backward']['max_abs_diff'])}, "
+                               + ("agree" if p["backward"]["agree"] else "disagree")
+                               + (f" ({p['backward']['note']})" if p["backward"].get("note") else ""),
+                       "css": "ok" if p["backward"]["agree"] else "bad"} for p in d["pairs"] if p.get("backward")]
         reports.append({**d, "anchor": discrepancy_anchor(i), "calls": calls, "matrix": matrix,
+                        "gradient_pairs": grad_pairs,
                         "differing": [p for p in d["pairs"] if p.get("differing_params")],
                         "mismatches": disagreeing,
                         "input_text": " ".join([str(inp.get("generator", ""))]
