@@ -117,7 +117,8 @@ class OpInfo:
 
         Example:
             >>> from upconform.canonical import OPS
-            >>> OPS["repeat"].gradients({"x": np.zeros((1, 1, 2))}, {"repeats": [2]}, np.arange(4.0).reshape(1, 1, 4))["x"].tolist()
+            >>> OPS["repeat"].gradients({"x": np.zeros((1, 1, 2))}, {"repeats": [2]},
+            ...                         np.arange(4.0).reshape(1, 1, 4))["x"].tolist()
             [[[1.0, 5.0]]]
         """
         if self.vjp is None:
