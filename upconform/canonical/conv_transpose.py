@@ -113,12 +113,20 @@ def port_variants(n: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[
     return out
 
 
+def vjp(tensors: Mapping[str, np.ndarray], kw: Mapping[str, Any], cotangent: np.ndarray,
+        absolute: bool) -> dict[str, np.ndarray]:
+    """Gradients for x, w (and b when the case has one): :func:`upconform.reference.conv_transpose_vjp`."""
+    return reference.conv_transpose_vjp(tensors["x"], tensors["w"], cotangent, tensors.get("b"), **kw,
+                                        absolute=absolute)
+
+
 CONV_TRANSPOSE = OpInfo(
     "conv_transpose", family="conv_transpose", reference=reference.conv_transpose, normalize=normalize,
     output_shape=output_shape, tensors=("x", "w"), optional_tensors=("b",),
     enums={"auto_pad": AUTO_PADS, "weight_convention": WEIGHT_CONVENTIONS}, uint8_ok=False,
     derived=("output_spatial",), extra_tensors=extra_tensors, explain_shapes=explain_shapes,
     search_space=lambda: search_space(), port_variants=port_variants,
+    vjp=vjp, grads=lambda shapes: ("x", "w", "b") if "b" in shapes else ("x", "w"),
 )
 
 

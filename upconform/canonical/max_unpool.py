@@ -49,10 +49,21 @@ def pool_then_unpool(tensors: Mapping[str, np.ndarray], params: Mapping[str, Any
     return reference.max_unpool(values, indices, **params)
 
 
+def pool_then_unpool_vjp(tensors: Mapping[str, np.ndarray], params: Mapping[str, Any], cotangent: np.ndarray,
+                         absolute: bool) -> dict[str, np.ndarray]:
+    """The gradient with respect to ``values`` (the pooled ``x``, shape of the pooling output): pool
+    ``x`` as :func:`pool_then_unpool` does, then :func:`upconform.reference.max_unpool_vjp` gathers the
+    cotangent at the indices (indices get no gradient)."""
+    pool = {k: params[k] for k in ("kernel_shape", "strides", "pads") if params.get(k) is not None}
+    values, indices = reference.max_pool(tensors["x"], **pool)
+    return {"values": reference.max_unpool_vjp(values, indices, cotangent, **params, absolute=absolute)}
+
+
 MAX_UNPOOL = OpInfo("max_unpool", family="max_unpool", reference=reference.max_unpool, normalize=normalize,
                     output_shape=output_shape, compute=pool_then_unpool, search_space=lambda: search_space(),
                     enums={"index_plane": INDEX_PLANES}, conventions=("index_plane",),
-                    port_inputs=("normal", "ties"))  # ties: which of equal maxima the indices name
+                    port_inputs=("normal", "ties"),  # ties: which of equal maxima the indices name
+                    vjp=pool_then_unpool_vjp, grads=lambda shapes: ("values",))
 
 
 def search_space() -> Any:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from .. import reference
 from ..reference.pixel_shuffle import MODES
 from .opinfo import OpInfo, Shapes
@@ -39,14 +41,26 @@ def port_variants(n: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[
     return [(f"mode={other}", {"mode": other})]
 
 
+def shuffle_vjp(tensors: Mapping[str, np.ndarray], kw: Mapping[str, Any], cotangent: np.ndarray,
+                absolute: bool) -> dict[str, np.ndarray]:
+    """The inverse permutation of the cotangent (:func:`upconform.reference.pixel_shuffle_vjp`)."""
+    return {"x": reference.pixel_shuffle_vjp(tensors["x"], cotangent, **kw, absolute=absolute)}
+
+
+def unshuffle_vjp(tensors: Mapping[str, np.ndarray], kw: Mapping[str, Any], cotangent: np.ndarray,
+                  absolute: bool) -> dict[str, np.ndarray]:
+    """The inverse permutation of the cotangent (:func:`upconform.reference.pixel_unshuffle_vjp`)."""
+    return {"x": reference.pixel_unshuffle_vjp(tensors["x"], cotangent, **kw, absolute=absolute)}
+
+
 PIXEL_SHUFFLE = OpInfo("pixel_shuffle", family="pixel_shuffle", reference=reference.pixel_shuffle,
                        normalize=normalize, output_shape=shuffled_shape, enums={"mode": MODES},
                        search_space=lambda: _space(False), port_inputs=("normal", "arange"),
-                       port_variants=port_variants)
+                       port_variants=port_variants, vjp=shuffle_vjp)
 PIXEL_UNSHUFFLE = OpInfo("pixel_unshuffle", family="pixel_shuffle", reference=reference.pixel_unshuffle,
                          normalize=normalize, output_shape=unshuffled_shape, enums={"mode": MODES},
                          search_space=lambda: _space(True), port_inputs=("normal", "arange"),
-                         port_variants=port_variants)
+                         port_variants=port_variants, vjp=unshuffle_vjp)
 
 
 def _space(unshuffle: bool) -> Any:

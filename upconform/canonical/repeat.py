@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from .. import reference
 from .opinfo import OpInfo, Shapes
 from .values import per_axis
@@ -25,8 +27,14 @@ def output_shape(n: Mapping[str, Any], shapes: Shapes) -> tuple[int, ...]:
     return (*x[:2], *(v * r for v, r in zip(x[2:], n["repeats"])))
 
 
+def vjp(tensors: Mapping[str, np.ndarray], kw: Mapping[str, Any], cotangent: np.ndarray,
+        absolute: bool) -> dict[str, np.ndarray]:
+    """Block sums of the cotangent (:func:`upconform.reference.repeat_vjp`)."""
+    return {"x": reference.repeat_vjp(tensors["x"], cotangent, **kw, absolute=absolute)}
+
+
 REPEAT = OpInfo("repeat", family="repeat", reference=reference.repeat, normalize=normalize, output_shape=output_shape,
-                search_space=lambda: search_space())
+                search_space=lambda: search_space(), vjp=vjp)
 
 
 def search_space() -> Any:

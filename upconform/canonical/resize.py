@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from .. import reference
 from ..reference.resize import (
     ALIGN_CORNERS_LENGTHS,
@@ -212,6 +214,12 @@ def port_variants(n: Mapping[str, Any], shapes: Shapes) -> list[tuple[str, dict[
     return out
 
 
+def vjp(tensors: Mapping[str, np.ndarray], kw: Mapping[str, Any], cotangent: np.ndarray,
+        absolute: bool) -> dict[str, np.ndarray]:
+    """The cotangent scatter-added through the forward's taps (:func:`upconform.reference.resize_vjp`)."""
+    return {"x": reference.resize_vjp(tensors["x"], cotangent, **kw, absolute=absolute)}
+
+
 RESIZE = OpInfo(
     "resize", family="resize", reference=reference.resize, normalize=normalize, output_shape=output_shape,
     enums={
@@ -228,6 +236,7 @@ RESIZE = OpInfo(
     search_space=lambda: search_space(),
     port_inputs=("normal", "arange"),  # arange: distinct values, so a nearest index chosen differently shows
     port_variants=port_variants,
+    vjp=vjp,
 )
 
 

@@ -141,6 +141,83 @@ def conv_transpose(
         >>> conv_transpose(np.ones((1, 1, 2)), np.ones((1, 1, 3)), strides=2).tolist()
         [[[1.0, 1.0, 2.0, 1.0, 1.0]]]
     """
+    xf, wf, cout, st, dl, begins, outs = _setup(x, w, strides, pads, output_padding, dilations, group, auto_pad,
+                                                output_shape, weight_convention)
+    nsp = xf.ndim - 2
+    if weight_convention == "transposed":
+        y = _scatter_form(xf, wf, group, st, dl, begins, outs)
+    else:
+        y = _zero_insertion_form(xf, wf, group, st, dl, begins, outs)
+    if b is not None:
+        bf = _bias(b, cout)
+        y += bf.reshape(1, cout, *([1] * nsp))
+    return y
+
+
+def conv_transpose_vjp(
+    x: Any,
+    w: Any,
+    cotangent: Any,
+    b: Any = None,
+    *,
+    strides: int | Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    output_padding: int | Sequence[int] | None = None,
+    dilations: int | Sequence[int] | None = None,
+    group: int = 1,
+    auto_pad: str = "NOTSET",
+    output_shape: Sequence[int] | None = None,
+    weight_convention: str = "transposed",
+    absolute: bool = False,
+) -> dict[str, np.ndarray]:
+    """The vector-Jacobian product of :func:`conv_transpose`: ``{"x", "w"}`` (and ``"b"`` when a
+    bias is given), the gradients of ``<conv_transpose(x, w, b), cotangent>``, float64.
+
+    With the cotangent placed on the full output, ``G[o, q] = y_bar[o, q - pad_begin]`` (zero outside
+    the kept window), the forward ``y_full[o, s * i + d * t] += x[c, i] * w[c, o, t]`` gives
+
+        x_bar[c, i]    = sum_{o, t} w[c, o, t] * G[o, s * i + d * t]   (a strided, dilated correlation
+                                                                        of y_bar with w: the convolution
+                                                                        that conv_transpose is the adjoint of)
+        w_bar[c, o, t] = sum_{n, i} x[n, c, i] * G[n, o, s * i + d * t]
+        b_bar[o]       = sum_{n, spatial} y_bar[n, o, ...]
+
+    within each group. ``weight_convention="direct"`` weights are a permutation of the transposed
+    ones (:func:`direct_to_transposed`), so their gradient is the inverse permutation
+    (:func:`transposed_to_direct`) of the transposed weights' gradient. ``absolute``: the same sums
+    over ``|x|``, ``|w|`` and ``|y_bar|``. Sources: ONNX ConvTranspose; Dumoulin & Visin (2016),
+    section 4 (transposed convolution as the gradient of convolution).
+
+    Example:
+        >>> g = conv_transpose_vjp(np.ones((1, 1, 2)), np.array([[[1.0, 2.0, 3.0]]]), np.array([[[1.0, 0, 0, 0, 1]]]),
+        ...                        strides=2)
+        >>> g["x"].tolist(), g["w"].tolist()
+        ([[[1.0, 3.0]]], [[[1.0, 0.0, 1.0]]])
+    """
+    xf, wf, cout, st, dl, begins, outs = _setup(x, w, strides, pads, output_padding, dilations, group, auto_pad,
+                                                output_shape, weight_convention)
+    if weight_convention == "direct":
+        wf = direct_to_transposed(wf, group=group)
+    n = xf.shape[0]
+    g = np.asarray(cotangent, dtype=np.float64)
+    if g.shape != (n, cout, *outs):
+        raise ValueError(f"cotangent: shape {g.shape} differs from the output shape {(n, cout, *outs)}")
+    if absolute:
+        xf, wf, g = np.abs(xf), np.abs(wf), np.abs(g)
+    gx, gw = _scatter_adjoint(xf, wf, g, group, st, dl, begins, outs)
+    if weight_convention == "direct":
+        gw = transposed_to_direct(gw, group=group)
+    out = {"x": gx, "w": gw}
+    if b is not None:
+        _bias(b, cout)
+        out["b"] = g.sum(axis=(0, *range(2, g.ndim)))
+    return out
+
+
+def _setup(x: Any, w: Any, strides: Any, pads: Any, output_padding: Any, dilations: Any, group: int, auto_pad: str,
+           output_shape: Any, weight_convention: str) -> tuple[np.ndarray, np.ndarray, int, tuple[int, ...],
+                                                               tuple[int, ...], list[int], list[int]]:
+    """Validated float64 x and w, C_out, strides, dilations, and the crop (pad_begin, L_out) per axis."""
     check_enum("weight_convention", weight_convention, WEIGHT_CONVENTIONS)
     check_enum("auto_pad", auto_pad, AUTO_PADS)
     xf = as_float64(x)
@@ -168,16 +245,44 @@ def conv_transpose(
         sp, kernel, strides=st, pads=pads, output_padding=output_padding, dilations=dl,
         auto_pad=auto_pad, output_shape=output_shape,
     )
-    if weight_convention == "transposed":
-        y = _scatter_form(xf, wf, group, st, dl, begins, outs)
-    else:
-        y = _zero_insertion_form(xf, wf, group, st, dl, begins, outs)
-    if b is not None:
-        bf = np.asarray(b, dtype=np.float64)
-        if bf.shape != (cout,):
-            raise ValueError(f"b: expected shape ({cout},), got {bf.shape}")
-        y += bf.reshape(1, cout, *([1] * nsp))
-    return y
+    return xf, wf, cout, st, dl, begins, outs
+
+
+def _bias(b: Any, cout: int) -> np.ndarray:
+    bf = np.asarray(b, dtype=np.float64)
+    if bf.shape != (cout,):
+        raise ValueError(f"b: expected shape ({cout},), got {bf.shape}")
+    return bf
+
+
+def _scatter_adjoint(x: np.ndarray, w: np.ndarray, g: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],
+                     begins: list[int], outs: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of :func:`_scatter_form` for x and (transposed) w: the cotangent is placed on the
+    full output, each tap's strided window of it is gathered (``cols``, the transpose of the forward's
+    scatter), then one GEMM per group contracts it with w (for x) or with x (for w)."""
+    n, cin, *sp = x.shape
+    nsp = len(sp)
+    cig, cog, *kernel = w.shape[0] // group, w.shape[1], *w.shape[2:]
+    ntap = int(np.prod(kernel))
+    span = [st[i] * (sp[i] - 1) + (kernel[i] - 1) * dl[i] + 1 for i in range(nsp)]
+    length = [max(span[i], begins[i] + outs[i]) for i in range(nsp)]
+    full = np.zeros((n, group * cog, *length))
+    full[(slice(None), slice(None), *[slice(begins[i], begins[i] + outs[i]) for i in range(nsp)])] = g
+    cols = np.empty((n, group * cog, ntap, *sp))
+    for j, t in enumerate(itertools.product(*[range(v) for v in kernel])):
+        # cols[..., t, i] = G[..., s * i + d * t]: the forward's scatter read backwards
+        sl = tuple(slice(t[i] * dl[i], t[i] * dl[i] + st[i] * (sp[i] - 1) + 1, st[i]) for i in range(nsp))
+        cols[:, :, j] = full[(slice(None), slice(None), *sl)]
+    npix = int(np.prod(sp))
+    gx = np.empty((n, cin, *sp))
+    gw = np.empty(w.shape)
+    for gi in range(group):
+        cg = cols[:, gi * cog:(gi + 1) * cog].reshape(n, cog * ntap, npix)  # (N, Cout_g * K, P)
+        xg = x[:, gi * cig:(gi + 1) * cig].reshape(n, cig, npix)  # (N, Cin_g, P)
+        wg = w[gi * cig:(gi + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
+        gx[:, gi * cig:(gi + 1) * cig] = np.matmul(wg, cg).reshape(n, cig, *sp)
+        gw[gi * cig:(gi + 1) * cig] = np.tensordot(xg, cg, axes=([0, 2], [0, 2])).reshape(cig, cog, *kernel)
+    return gx, gw
 
 
 def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],

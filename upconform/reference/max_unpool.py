@@ -47,12 +47,76 @@ def max_unpool(
         [[[0.0, 3.0, 2.0, 0.0]]]
     """
     xf = as_float64(x)
+    n, c, *sp = xf.shape
+    flat, out = _output_indices(xf.shape, indices, kernel_shape, strides, pads, output_shape, index_plane)
+    y = np.zeros((n, c, int(np.prod(out))))
+    np.put_along_axis(y, flat, xf.reshape(n, c, int(np.prod(sp))), axis=2)
+    return y.reshape(n, c, *out)
+
+
+DUPLICATES = ("last_wins", "every")
+
+
+def max_unpool_vjp(
+    x: Any,
+    indices: Any,
+    cotangent: Any,
+    *,
+    kernel_shape: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    output_shape: Sequence[int] | None = None,
+    index_plane: str = "output_shape",
+    absolute: bool = False,
+    duplicates: str = "last_wins",
+) -> np.ndarray:
+    """The vector-Jacobian product of :func:`max_unpool` with respect to the values ``x`` (the
+    indices get none): the cotangent gathered at each value's output position,
+    ``x_bar[n, c, j] = y_bar[n, c].flat[indices[n, c, j]]``, float64, the shape of ``x``.
+
+    Where several values name the same position (overlapping pooling windows that picked the same
+    element) the forward keeps the last one in row-major order, so the exact adjoint gives that one
+    the cotangent and the others 0 (``duplicates="last_wins"``, the default; the winners are found by
+    the same assignment the forward does). ``duplicates="every"`` gathers for every one of them, as
+    PyTorch's max_unpool backward does (its duplicates carry equal values; the two readings differ
+    only there). ``absolute``: the same of ``|y_bar|`` (a gather has no sum to cancel).
+
+    Example:
+        >>> max_unpool_vjp(np.zeros((1, 1, 2)), np.array([[[1, 1]]]), np.array([[[10.0, 20.0, 30.0]]]),
+        ...                kernel_shape=2, strides=1).tolist()
+        [[[0.0, 20.0]]]
+    """
+    check_enum("duplicates", duplicates, DUPLICATES)
+    xf = as_float64(x)
+    n, c, *sp = xf.shape
+    flat, out = _output_indices(xf.shape, indices, kernel_shape, strides, pads, output_shape, index_plane)
+    g = np.asarray(cotangent, dtype=np.float64)
+    if g.shape != (n, c, *out):
+        raise ValueError(f"cotangent: shape {g.shape} differs from the output shape {(n, c, *out)}")
+    if absolute:
+        g = np.abs(g)
+    plane = int(np.prod(out))
+    npix = int(np.prod(sp))
+    gx = np.take_along_axis(g.reshape(n, c, plane), flat, axis=2)
+    if duplicates == "last_wins":
+        # the forward's own assignment, with each value's position j in place of the value: what is left
+        # at a position is the j that the forward kept there
+        order = np.broadcast_to(np.arange(npix, dtype=np.int64), flat.shape)
+        winner = np.full((n, c, plane), -1, dtype=np.int64)
+        np.put_along_axis(winner, flat, order, axis=2)
+        gx = np.where(np.take_along_axis(winner, flat, axis=2) == order, gx, 0.0)
+    return gx.reshape(xf.shape)
+
+
+def _output_indices(shape: tuple[int, ...], indices: Any, kernel_shape: Any, strides: Any, pads: Any,
+                    output_shape: Any, index_plane: str) -> tuple[np.ndarray, list[int]]:
+    """Validated indices as flat positions in the output plane, (N, C, P) int64, and the spatial output."""
     idx = np.asarray(indices)
     if not np.issubdtype(idx.dtype, np.integer):
         raise TypeError(f"indices: expected an integer array, got dtype {idx.dtype}")
-    if idx.shape != xf.shape:
-        raise ValueError(f"indices: shape {idx.shape} differs from x shape {xf.shape}")
-    n, c, *sp = xf.shape
+    if idx.shape != tuple(shape):
+        raise ValueError(f"indices: shape {idx.shape} differs from x shape {tuple(shape)}")
+    n, c, *sp = shape
     k = len(sp)
     ks = per_axis_ints("kernel_shape", kernel_shape, k, default=1, minimum=1)
     st = per_axis_ints("strides", strides, k, default=1, minimum=1)
@@ -92,6 +156,4 @@ def max_unpool(
             f"indices: {int(idx[pos])} at position {tuple(int(p) for p in pos)} is outside the output plane "
             f"of {plane} elements (spatial output {out})"
         )
-    y = np.zeros((n, c, plane))
-    np.put_along_axis(y, flat, xf.reshape(n, c, npix), axis=2)
-    return y.reshape(n, c, *out)
+    return flat, out

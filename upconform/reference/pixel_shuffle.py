@@ -71,3 +71,53 @@ def pixel_unshuffle(x: Any, *, downscale_factor: int, mode: str = "CRD") -> np.n
     os_ = [3 + 2 * j for j in range(k)]
     perm = [0, 1] + os_ + hs if mode == "CRD" else [0] + os_ + [1] + hs
     return np.ascontiguousarray(t.transpose(perm)).reshape(n, c * r**k, *inner)
+
+
+def pixel_shuffle_vjp(x: Any, cotangent: Any, *, upscale_factor: int, mode: str = "CRD",
+                      absolute: bool = False) -> np.ndarray:
+    """The vector-Jacobian product of :func:`pixel_shuffle` with respect to ``x``, float64. The
+    forward is a permutation, so its adjoint is the inverse permutation: :func:`pixel_unshuffle` of
+    the cotangent with the same factor and channel order (``x_bar[n, in channel, h] =
+    y_bar[n, c, h * r + o]``, the module docstring's map read backwards). ``absolute``: of ``|y_bar|``.
+
+    Example:
+        >>> pixel_shuffle_vjp(np.zeros((1, 4, 1, 1)), np.array([[[[1.0, 2.0], [3.0, 4.0]]]]),
+        ...                   upscale_factor=2)[0, :, 0, 0].tolist()
+        [1.0, 2.0, 3.0, 4.0]
+    """
+    check_enum("mode", mode, MODES)
+    r = _factor("upscale_factor", upscale_factor)
+    xf = as_float64(x)
+    n, cin, *sp = xf.shape
+    block = r ** len(sp)
+    if cin % block:
+        raise ValueError(f"upscale_factor: channels {cin} are not divisible by {r}**{len(sp)} = {block}")
+    g = _cotangent(cotangent, (n, cin // block, *[s * r for s in sp]), absolute)
+    return pixel_unshuffle(g, downscale_factor=r, mode=mode)
+
+
+def pixel_unshuffle_vjp(x: Any, cotangent: Any, *, downscale_factor: int, mode: str = "CRD",
+                        absolute: bool = False) -> np.ndarray:
+    """The vector-Jacobian product of :func:`pixel_unshuffle` with respect to ``x``, float64: the
+    inverse permutation, :func:`pixel_shuffle` of the cotangent with the same factor and channel
+    order. ``absolute``: of ``|y_bar|``.
+
+    Example:
+        >>> pixel_unshuffle_vjp(np.zeros((1, 1, 2, 2)), np.arange(4.0).reshape(1, 4, 1, 1), downscale_factor=2).tolist()
+        [[[[0.0, 1.0], [2.0, 3.0]]]]
+    """
+    check_enum("mode", mode, MODES)
+    r = _factor("downscale_factor", downscale_factor)
+    xf = as_float64(x)
+    n, c, *sp = xf.shape
+    if any(s % r for s in sp):
+        raise ValueError(f"downscale_factor: spatial shape {sp} is not divisible by {r}")
+    g = _cotangent(cotangent, (n, c * r ** len(sp), *[s // r for s in sp]), absolute)
+    return pixel_shuffle(g, upscale_factor=r, mode=mode)
+
+
+def _cotangent(cotangent: Any, shape: tuple[int, ...], absolute: bool) -> np.ndarray:
+    g = np.asarray(cotangent, dtype=np.float64)
+    if g.shape != shape:
+        raise ValueError(f"cotangent: shape {g.shape} differs from the output shape {shape}")
+    return np.abs(g) if absolute else g
