@@ -21,6 +21,7 @@ class FakeRepeat(Binding):
     ops = ("repeat",)
     offset = 0.0  # tests inject a numeric regression
     tolerance_multiple = 0.0  # tests inject a fault of k times the dtype's allowed error
+    grad_scale = 1.0  # tests inject a gradient-only fault (the forward stays right)
 
     def to_native(self, case: Any) -> NativeCall | Unsupported:
         r = list(case.params["repeats"]) if isinstance(case.params["repeats"], (list, tuple)) else [case.params["repeats"]]
@@ -51,6 +52,25 @@ class FakeRepeat(Binding):
 
     def to_canonical(self, out, prepared):
         return out
+
+    # backward: the block sums of the cotangent (numpy plays the framework); repeats [3] is 1.5x too large
+    def backward_unsupported(self, case: Any) -> Unsupported | None:
+        return Unsupported("fake.repeat has no gradient in float16") if case.dtype == "float16" else None
+
+    def prepare_backward(self, call, tensors, cotangent, device="cpu"):
+        return tensors["x"], call.args["repeats"], np.asarray(cotangent)
+
+    def execute_backward(self, prepared):
+        x, r, y = prepared
+        if r[0] == 4:
+            raise RuntimeError("fake.repeat backward exploded")
+        k = x.ndim - 2
+        g = y.astype(np.float64).reshape(*x.shape[:2], *[v for n in x.shape[2:] for v in (n, r[0])])
+        g = g.sum(axis=tuple(3 + 2 * i for i in range(k)))
+        return (g * (1.5 if r[0] == 3 else self.grad_scale)).astype(x.dtype)
+
+    def grads_to_canonical(self, out, prepared):
+        return {"x": out}
 
 
 
