@@ -12,6 +12,11 @@ Vocabulary (canonical normal form -> tf.image.resize):
     area (exact coverage)                      -> method="area"
     size only: a canonical scale must equal out/in exactly.
 Non-nearest TF resizes return float32 whatever the input dtype: such cases are unsupported.
+
+Backward checks: tf.GradientTape around the same native call (Keras on its TensorFlow backend), watching
+the native inputs (x; a transposed convolution's kernel and bias, a Keras layer's own variables; the
+pooled values of max_unpool), the cotangent in the output's native layout; the gradients go back to
+canonical layout by the inverse of each input's layout change. uint8 and ResizeArea have no gradient.
 """
 
 from __future__ import annotations
@@ -758,6 +763,15 @@ class KerasBinding(Binding):
 
     def device_scope(self, device: str) -> Any:
         return _tf().device(_device(device)) if keras_backend() == "tensorflow" else contextlib.nullcontext()
+
+    def prepare_backward(self, call: NativeCall, tensors: Mapping[str, np.ndarray], cotangent: np.ndarray,
+                         device: str = "cpu") -> Any:
+        """tf.GradientTape differentiates Keras only on its TensorFlow backend (the eager path's worker)."""
+        have = keras_backend()
+        if have != "tensorflow":
+            raise RuntimeError(f"{self.name}: Keras runs on {have} in this process; its gradients are taken with "
+                               "tf.GradientTape on the TensorFlow backend only")
+        return super().prepare_backward(call, tensors, cotangent, device)  # type: ignore[misc]
 
 
 # Keras 3.15's image resize interpolations (keras/src/backend/tensorflow/image.py RESIZE_INTERPOLATIONS)
