@@ -12,6 +12,11 @@ Vocabulary (canonical normal form -> tf.image.resize):
     area (exact coverage)                      -> method="area"
     size only: a canonical scale must equal out/in exactly.
 Non-nearest TF resizes return float32 whatever the input dtype: such cases are unsupported.
+
+Backward checks: tf.GradientTape around the same native call (Keras on its TensorFlow backend), watching
+the native inputs (x; a transposed convolution's kernel and bias, a Keras layer's own variables; the
+pooled values of max_unpool), the cotangent in the output's native layout; the gradients go back to
+canonical layout by the inverse of each input's layout change. uint8 and ResizeArea have no gradient.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -229,6 +235,104 @@ class TfBinding(Binding):
     def to_canonical(self, out: Any, prepared: Any) -> np.ndarray:
         last = prepared[4] if len(prepared) > 4 else self.channels_last
         return from_tf(out, last)
+
+    # backward: tf.GradientTape around the native call ------------------------------------------
+
+    def backward_unsupported(self, case: Case) -> Unsupported | None:
+        """uint8 has no gradient; otherwise what :meth:`gradient_missing` says (an op or a dtype whose
+        gradient TensorFlow does not register)."""
+        if case.dtype == "uint8":
+            return Unsupported("integer tensors have no gradient")
+        return self.gradient_missing(case)
+
+    def gradient_missing(self, case: Case) -> Unsupported | None:
+        """Why TensorFlow has no gradient of this binding's call for ``case`` (measured at 2.21, CPU), or
+        None. A resize whose call runs ResizeArea has none (:meth:`runs_resize_area`)."""
+        if case.op != "resize":
+            return None
+        call = self.to_native(case)
+        if isinstance(call, NativeCall) and self.runs_resize_area(call):
+            return Unsupported(f"{self.name} runs ResizeArea here, and TensorFlow registers no gradient for "
+                               f"ResizeArea: {_NO_AREA_GRADIENT!r} (TensorFlow 2.21)")
+        return None
+
+    def runs_resize_area(self, call: NativeCall) -> bool:
+        """Whether a resize call runs TF's ResizeArea (method or interpolation 'area')."""
+        return "area" in (call.args.get("method"), str(call.args.get("interpolation", "")).lower())
+
+    def grad_sources(self, call: NativeCall, prepared: Any,
+                     tensors: Mapping[str, np.ndarray]) -> list[tuple[str, Any, str]]:
+        """(canonical name, native tensor or tf.Variable, native layout) of each differentiable input of the
+        prepared call; layouts are those :func:`_grad_to_canonical` inverts. Default: ``x``, the first
+        argument, in the layout of the output."""
+        return [("x", prepared[1][0], "last" if _output_last(self, prepared) else "first")]
+
+    def prepare_backward(self, call: NativeCall, tensors: Mapping[str, np.ndarray], cotangent: np.ndarray,
+                         device: str = "cpu") -> TfBackward:
+        prepared = self.prepare(call, tensors, device)
+        fn, args, kwargs, dev = prepared[:4]
+        with self.device_scope(device):
+            sources = self.grad_sources(call, prepared, tensors)
+            cot = self.native_tensor(np.asarray(cotangent), _output_last(self, prepared))
+        names, srcs, layouts = zip(*sources)
+        return TfBackward(fn, tuple(args), dict(kwargs), dev, list(srcs), cot, names, layouts,
+                          bool(call.prep.get("rotate")))
+
+    def execute_backward(self, prepared: TfBackward) -> Any:
+        tf = _tf()
+        with tf.device(_device(prepared.device)):
+            with tf.GradientTape() as tape:
+                tape.watch(prepared.sources)
+                y = prepared.fn(*prepared.args, **prepared.kwargs)
+            return tape.gradient(y, prepared.sources, output_gradients=prepared.cotangent,
+                                 unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def grads_to_canonical(self, out: Any, prepared: TfBackward) -> dict[str, np.ndarray]:
+        return {n: _grad_to_canonical(g, lay, prepared.rotate) for n, g, lay in zip(prepared.names, out, prepared.layouts)}
+
+
+# tape.gradient through ResizeArea, TensorFlow 2.21 (image_grad.py registers ResizeNearestNeighbor, ResizeBilinear,
+# ResizeBicubic, ScaleAndTranslate and CropAndResize gradients; none for ResizeArea)
+_NO_AREA_GRADIENT = "LookupError: gradient registry has no entry for: ResizeArea"
+
+
+@dataclass(frozen=True)
+class TfBackward:
+    """A prepared backward check: the native call (``fn(*args, **kwargs)`` on ``device``), the tensors
+    and tf.Variables its gradient is taken with respect to (``sources``, all watched), the cotangent
+    in the output's native layout, and per source its canonical name and native layout; ``rotate``: the
+    kernel was a direct-form one rotated by ``prepare``."""
+
+    fn: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    device: str
+    sources: list[Any]
+    cotangent: Any
+    names: tuple[str, ...]
+    layouts: tuple[str, ...]
+    rotate: bool = False
+
+
+def _output_last(binding: Binding, prepared: Any) -> bool:
+    """Whether a prepared call's output is channels last (its fifth element, else the binding's default)."""
+    return bool(prepared[4]) if len(prepared) > 4 else bool(getattr(binding, "channels_last", True))
+
+
+def _grad_to_canonical(g: Any, layout: str, rotate: bool = False) -> np.ndarray:
+    """A native gradient -> canonical layout, the exact inverse of what ``prepare`` did to that input:
+    ``last`` NHWC -> NCHW; ``first`` as it is; ``kernel`` (*k, C_out, C_in) -> (C_in, C_out, *k), then,
+    when ``rotate``, back to the direct form (C_out, C_in, *k) rotated 180 degrees."""
+    tf = _tf()
+    if isinstance(g, tf.IndexedSlices):
+        g = tf.convert_to_tensor(g)
+    if layout == "kernel":
+        from ..reference import transposed_to_direct
+
+        a = from_tf(g, channels_last=False)
+        a = np.ascontiguousarray(np.moveaxis(np.moveaxis(a, -1, 0), -1, 1))  # (C_in, C_out, *k)
+        return np.ascontiguousarray(transposed_to_direct(a).astype(a.dtype)) if rotate else a
+    return from_tf(g, channels_last=layout == "last")
 
 
 def _float32_only(dtype: str, what: str) -> Unsupported | None:
@@ -505,6 +609,9 @@ class ResizeAreaV1(_ResizeV1):
     def _call_args(self, size: list[int], ac: bool, hpc: bool) -> dict[str, Any]:
         return {"size": size}
 
+    def runs_resize_area(self, call: NativeCall) -> bool:
+        return True
+
     def from_native(self, args: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]],
                     op: str | None = None) -> dict[str, Any] | Unsupported:
         self.check_args(args)
@@ -656,6 +763,15 @@ class KerasBinding(Binding):
 
     def device_scope(self, device: str) -> Any:
         return _tf().device(_device(device)) if keras_backend() == "tensorflow" else contextlib.nullcontext()
+
+    def prepare_backward(self, call: NativeCall, tensors: Mapping[str, np.ndarray], cotangent: np.ndarray,
+                         device: str = "cpu") -> Any:
+        """tf.GradientTape differentiates Keras only on its TensorFlow backend (the eager path's worker)."""
+        have = keras_backend()
+        if have != "tensorflow":
+            raise RuntimeError(f"{self.name}: Keras runs on {have} in this process; its gradients are taken with "
+                               "tf.GradientTape on the TensorFlow backend only")
+        return super().prepare_backward(call, tensors, cotangent, device)  # type: ignore[misc]
 
 
 # Keras 3.15's image resize interpolations (keras/src/backend/tensorflow/image.py RESIZE_INTERPOLATIONS)
@@ -984,7 +1100,17 @@ class _TfConvTranspose(TfBinding):
             y = fn(x, f, **kw)
             return y if bias is None else tf.nn.bias_add(y, bias, data_format="N...C" if last else "NC...")
 
+        run.bias = bias  # type: ignore[attr-defined]  # the tensor a backward check differentiates
         return run
+
+    def grad_sources(self, call: NativeCall, prepared: Any,
+                     tensors: Mapping[str, np.ndarray]) -> list[tuple[str, Any, str]]:
+        """x, the kernel (*k, C_out, C_in) and, when the case has one, the bias the run adds."""
+        fn, args = prepared[0], prepared[1]
+        out = [("x", args[0], "last" if _output_last(self, prepared) else "first"), ("w", args[1], "kernel")]
+        if "b" in tensors:
+            out.append(("b", fn.bias, "first"))
+        return out
 
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         last = _tf_channels_last(call.args, self.rank, self.name)
@@ -1268,6 +1394,16 @@ class KerasConv2DTranspose(_KerasConvTranspose):
             layer.set_weights(weights)
         return layer, (self.native_tensor(x, last),), {}, device, last
 
+    def grad_sources(self, call: NativeCall, prepared: Any,
+                     tensors: Mapping[str, np.ndarray]) -> list[tuple[str, Any, str]]:
+        """x and the layer's own kernel and bias variables (the tf.Variables under Keras's)."""
+        layer = prepared[0]
+        out = [("x", prepared[1][0], "last" if _output_last(self, prepared) else "first"),
+               ("w", layer.kernel.value, "kernel")]
+        if "b" in tensors:
+            out.append(("b", layer.bias.value, "first"))
+        return out
+
 
 class KerasOpsConvTranspose(_KerasConvTranspose):
     """keras.ops.conv_transpose(inputs, kernel, strides, padding, output_padding, data_format, dilation_rate),
@@ -1441,9 +1577,21 @@ def _unpool_run(x: Any, ksize: Any, strides: Any, padding: str, out: list[int], 
                 output_dtype: Any = "int64") -> Any:
     """Pool with argmax, then scatter per plane: the index is (y * W + x) * C + c, plus b * H * W * C
     with include_batch_in_index, so the plane position is (index mod H * W * C) // C."""
+    values, argmax = _unpool_pool(x, ksize, strides, padding, include_batch_in_index, output_dtype)
+    return _unpool_scatter(x, values, argmax, out)
+
+
+def _unpool_pool(x: Any, ksize: Any, strides: Any, padding: str, include_batch_in_index: bool,
+                 output_dtype: Any) -> tuple[Any, Any]:
+    """The pooling half of :func:`_unpool_run`: (values, argmax), NHWC."""
     tf = _tf()
-    values, argmax = tf.nn.max_pool_with_argmax(x, ksize, strides, padding, output_dtype=tf.as_dtype(output_dtype),
-                                                include_batch_in_index=include_batch_in_index)
+    return tf.nn.max_pool_with_argmax(x, ksize, strides, padding, output_dtype=tf.as_dtype(output_dtype),
+                                      include_batch_in_index=include_batch_in_index)
+
+
+def _unpool_scatter(x: Any, values: Any, argmax: Any, out: list[int]) -> Any:
+    """The unpooling half of :func:`_unpool_run`: ``values`` at their argmax planes, canonical NCHW."""
+    tf = _tf()
     shape = tf.shape(x, out_type=argmax.dtype)
     n, c = tf.shape(x)[0], tf.shape(x)[3]
     plane = (argmax % (shape[1] * shape[2] * shape[3])) // shape[3]  # y * W + x
@@ -1574,6 +1722,29 @@ class MaxPoolWithArgmaxUnpool(TfBinding):
         out = n["output_shape"] if isinstance(n, dict) else list(x.shape[2:])
         return _unpool_run, (to_tf(x), a["ksize"], a["strides"], a["padding"], out,
                              bool(a.get("include_batch_in_index", False)), a.get("output_dtype", "int64")), {}, device
+
+    def prepare_backward(self, call: NativeCall, tensors: Mapping[str, np.ndarray], cotangent: np.ndarray,
+                         device: str = "cpu") -> TfBackward:
+        """The pool-and-scatter call; its gradient is taken with respect to the pooled values, the unpool's
+        input (:meth:`execute_backward` watches them as the pooling makes them)."""
+        _, args, kwargs, dev = self.prepare(call, tensors, device)
+        with self.device_scope(device):
+            cot = to_tf(np.asarray(cotangent), channels_last=False)
+        return TfBackward(_unpool_run, tuple(args), dict(kwargs), dev, [], cot, ("values",), ("last",))
+
+    def execute_backward(self, prepared: TfBackward) -> Any:
+        """The whole call, pooling unrecorded (no MaxPoolGradWithArgmax: the values are the input whose
+        gradient is asked), the scatter recorded."""
+        tf = _tf()
+        x, ksize, strides, padding, out, batch_index, index_dtype = prepared.args
+        with tf.device(_device(prepared.device)):
+            with tf.GradientTape() as tape:
+                with tape.stop_recording():
+                    values, argmax = _unpool_pool(x, ksize, strides, padding, batch_index, index_dtype)
+                tape.watch(values)
+                y = _unpool_scatter(x, values, argmax, out)
+            return tape.gradient(y, [values], output_gradients=prepared.cotangent,
+                                 unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
 
 # ----------------------------------------------------------------------------------- repeat
