@@ -51,7 +51,7 @@ def _options(args: argparse.Namespace, **overrides: Any) -> Any:
     from .session import Options
 
     fields = dict(specs=args.specs, bindings=args.binding, frameworks=args.framework, ops=args.op, k=args.k,
-                  paths=getattr(args, "path", None))
+                  paths=getattr(args, "path", None), checks=getattr(args, "checks", None))
     for name, attr in (("expectations", "expectations"), ("shard", "shard"), ("isolation", "isolation"),
                        ("threads", "threads"), ("jobs", "jobs"), ("device", "device"), ("timeout", "timeout"),
                        ("timing_budget", "timing_budget"), ("max_case_bytes", "max_case_bytes"),
@@ -496,6 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run every case on this path: eager, a compiled or exported path (`upconform list "
                             "--frameworks` lists each framework's), or all (repeatable; default: each case's own "
                             "paths:, eager when it names none)")
+        p.add_argument("--checks", action="append", choices=["forward", "backward"],
+                       help="run these checks of every case: forward (the output), backward (the gradients of a "
+                            "seeded cotangent) (repeatable; default: each case's own checks:, forward when it names "
+                            "none)")
         p.add_argument("-k", help="only case ids containing this text or matching this glob")
 
     r = sub.add_parser("run", help="run the suite and write results.json")

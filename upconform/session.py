@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .adapters import EAGER, framework, get, load_adapter, path_names, registry
-from .canonical import Case
+from .canonical import CHECK_KINDS, Case
 from .harness import expectations as exp
 from .harness.budget import over_budget
 from .harness.discrepancy import run_discrepancy
@@ -46,6 +46,7 @@ class Options:
     bindings: Sequence[str] | None = None
     frameworks: Sequence[str] | None = None
     paths: Sequence[str] | None = None  # override the specs' paths: (None: each case's own, default eager)
+    checks: Sequence[str] | None = None  # override the specs' checks: (None: each case's own, default forward)
     ops: Sequence[str] | None = None
     k: str | None = None
     shard: str | None = None  # "K/N"
@@ -206,6 +207,14 @@ class Session:
         cases, discs = load_files(self.spec_paths)
         self.expectations = exp.load(o.expectations)
         cases = [c for c in self._select(cases) if in_shard(c.id, self.shard)]
+        if o.checks:  # --checks: every selected case runs these (a Case's checks are part of its spec)
+            import dataclasses
+
+            want = tuple(k for k in CHECK_KINDS if k in o.checks)
+            bad = sorted(set(o.checks) - set(CHECK_KINDS))
+            if bad:
+                raise UsageError(f"--checks: unknown {bad}; known: {list(CHECK_KINDS)}")
+            cases = [dataclasses.replace(c, checks=want) for c in cases]
         too_big = over_budget(cases, o.max_case_bytes)
         if too_big:
             raise SpecError(too_big)
@@ -348,6 +357,7 @@ class Session:
             "provenance": provenance(threads=o.threads, device=o.device, flags={
                 "argv": list(o.argv), "specs": [str(p) for p in self.spec_paths],
                 "expectations": str(o.expectations), "timing_budget_s": o.timing_budget, "paths": self.paths,
+                "checks": list(o.checks) if o.checks else None,
                 "isolation": bool(o.isolation), "jobs": o.jobs, "timeout_s": o.timeout, "shard": o.shard,
                 "resumed_checks": len(previous), "own_suite_only": self.own_only}),
             "duration_s": round(time.perf_counter() - started, 3),
