@@ -154,12 +154,15 @@ def _native_axis_to_canonical(d: int, ndim: int) -> int:
 @dataclass
 class JaxCall:
     """A prepared call: ``fn(*arrays)`` is the native call (everything else closed over); the output,
-    transposed by ``out_perm``, is canonical."""
+    transposed by ``out_perm``, is canonical. ``in_perms[i]`` is the permutation that made ``arrays[i]``
+    from its canonical tensor (None: as it is); ``info["w_group"]``, where present, says the weights were
+    also rotated and swapped by ``transposed_to_direct(w, group=w_group)`` (backward undoes both)."""
 
     fn: Callable[..., Any]
     arrays: tuple[Any, ...]
     out_perm: tuple[int, ...] | None
     info: dict[str, Any] = field(default_factory=dict)
+    in_perms: tuple[tuple[int, ...] | None, ...] = ()
 
 
 def to_jax(a: np.ndarray, perm: Sequence[int] | None = None) -> Any:
@@ -167,6 +170,60 @@ def to_jax(a: np.ndarray, perm: Sequence[int] | None = None) -> Any:
     if perm is not None:
         a = np.transpose(a, perm)
     return _jax().device_put(jnp.asarray(np.ascontiguousarray(a)))
+
+
+_GRAD_NAMES = ("x", "w", "b")  # the differentiable arrays of a JaxCall, in order (image calls: x alone)
+
+
+@dataclass
+class JaxBackward:
+    """A prepared backward check: ``fn(*primals)`` is the native call (the prepared forward's own function
+    of its native arrays, every one differentiable), ``cotangent`` the canonical cotangent in the native
+    output layout; ``call`` says how each native gradient goes back to its canonical tensor."""
+
+    fn: Callable[..., Any]
+    primals: tuple[Any, ...]
+    cotangent: Any
+    names: tuple[str, ...]
+    call: JaxCall
+
+
+def _native_cotangent(call: JaxCall, cotangent: np.ndarray) -> Any:
+    """The canonical cotangent in the native output layout, checked against the output's shape and dtype
+    (jax.vjp takes a cotangent of exactly the primal output's aval)."""
+    jax = _jax()
+    out = jax.eval_shape(call.fn, *call.arrays)
+    perm = _inverse(call.out_perm) if call.out_perm is not None else None
+    ct = to_jax(cotangent, perm)
+    if ct.shape != out.shape or ct.dtype != out.dtype:
+        raise ValueError(f"cotangent {ct.dtype}{list(ct.shape)} (native layout) is not the output's "
+                         f"{out.dtype}{list(out.shape)}")
+    return ct
+
+
+def _grads_to_canonical(grads: Sequence[Any], prepared: JaxBackward) -> dict[str, np.ndarray]:
+    """Native gradients -> canonical layout: the inverse of each input permutation, then (weights that
+    prepare turned from canonical transposed to direct) ``direct_to_transposed``, the inverse permutation
+    of ``transposed_to_direct``. Dtypes stay JAX's."""
+    call = prepared.call
+    out = {}
+    for name, g, perm in zip(prepared.names, grads, call.in_perms or (None,) * len(grads)):
+        a = np.asarray(g)
+        if perm is not None:
+            a = a.transpose(_inverse(perm))
+        if name == "w" and "w_group" in call.info:
+            from ..reference import direct_to_transposed
+
+            a = direct_to_transposed(a, group=call.info["w_group"])
+        out[name] = np.ascontiguousarray(a)
+    return out
+
+
+def _vjp(prepared: JaxBackward) -> tuple[Any, ...]:
+    """jax.vjp of the native call and its pullback of the cotangent, blocked until ready."""
+    jax = _jax()
+    _, pullback = jax.vjp(prepared.fn, *prepared.primals)
+    return jax.block_until_ready(pullback(prepared.cotangent))
 
 
 class JaxBinding(Binding):
@@ -178,6 +235,25 @@ class JaxBinding(Binding):
     def to_canonical(self, out: Any, prepared: JaxCall) -> np.ndarray:
         a = np.asarray(out)
         return np.ascontiguousarray(a.transpose(prepared.out_perm)) if prepared.out_perm is not None else a
+
+    def backward_unsupported(self, case: Case) -> Unsupported | None:
+        """uint8: no gradient; every float dtype differentiates through jax.vjp (float16/bfloat16 included)."""
+        if case.dtype == "uint8":
+            return Unsupported("integer tensors have no gradient")
+        return None
+
+    def prepare_backward(self, call: NativeCall, tensors: Mapping[str, np.ndarray], cotangent: np.ndarray,
+                         device: str = "cpu") -> JaxBackward:
+        """The native arrays as :meth:`prepare` builds them (x; w, b for convolutions) and the prepared
+        call's function of them; the cotangent in the native output layout."""
+        p = self.prepare(call, tensors, device)
+        return JaxBackward(p.fn, p.arrays, _native_cotangent(p, cotangent), _GRAD_NAMES[:len(p.arrays)], p)
+
+    def execute_backward(self, prepared: JaxBackward) -> Any:
+        return _vjp(prepared)
+
+    def grads_to_canonical(self, out: Any, prepared: JaxBackward) -> dict[str, np.ndarray]:
+        return _grads_to_canonical(out, prepared)
 
 
 def _strategies() -> Any:
@@ -376,7 +452,8 @@ class JaxImageResize(JaxBinding):
         def fn(v: Any) -> Any:
             return jax.image.resize(v, shape, **kw)
 
-        return JaxCall(fn, (to_jax(x, _channels_last_perm(x.ndim)),), _inverse(_channels_last_perm(x.ndim)))
+        return JaxCall(fn, (to_jax(x, _channels_last_perm(x.ndim)),), _inverse(_channels_last_perm(x.ndim)),
+                       in_perms=(_channels_last_perm(x.ndim),))
 
 
 # --- scale_and_translate
@@ -623,7 +700,8 @@ class JaxScaleAndTranslate(JaxBinding):
         def fn(v: Any) -> Any:
             return jax.image.scale_and_translate(v, shape, dims, scale, trans, **kw)
 
-        return JaxCall(fn, (to_jax(x, _channels_last_perm(x.ndim)),), _inverse(_channels_last_perm(x.ndim)))
+        return JaxCall(fn, (to_jax(x, _channels_last_perm(x.ndim)),), _inverse(_channels_last_perm(x.ndim)),
+                       in_perms=(_channels_last_perm(x.ndim),))
 
 
 # ----------------------------------------------------------------------------------- conv_transpose
@@ -801,11 +879,13 @@ class _JaxConv(JaxBinding):
         specs = _dimension_numbers(call.args.get("dimension_numbers"), k, self.name, self.channels_first)
         assert not isinstance(specs, Unsupported), specs
         g = int(call.args.get("feature_group_count", 1))
+        info: dict[str, Any] = {}
         if call.prep.get("to_direct") or (self.name == JaxConvGeneralDilated.name
                                           and _direct_reading(x.shape, w.shape, g) == "transposed"):
             from ..reference import transposed_to_direct
 
             w = transposed_to_direct(w, group=g).astype(w.dtype)
+            info["w_group"] = g
         dn = call.args.get("dimension_numbers")
         if dn is not None:
             kw["dimension_numbers"] = tuple(dn)
@@ -823,7 +903,8 @@ class _JaxConv(JaxBinding):
                 y = y + jnp.reshape(bv[0], shape)
             return y
 
-        return JaxCall(run, tuple(arrays), _inverse(specs.out))
+        perms = (specs.lhs, specs.rhs, None)[:len(arrays)]
+        return JaxCall(run, tuple(arrays), _inverse(specs.out), info, perms)
 
 
 class JaxConvTranspose(_JaxConv):
@@ -1138,7 +1219,8 @@ class JnpRepeat(JaxBinding):
         def fn(v: Any) -> Any:
             return jnp.repeat(v, **kw)
 
-        return JaxCall(fn, (to_jax(x, _channels_last_perm(x.ndim)),), _inverse(_channels_last_perm(x.ndim)))
+        return JaxCall(fn, (to_jax(x, _channels_last_perm(x.ndim)),), _inverse(_channels_last_perm(x.ndim)),
+                       in_perms=(_channels_last_perm(x.ndim),))
 
 
 # ----------------------------------------------------------------------------------- pixel shuffle
@@ -1245,7 +1327,8 @@ class JnpPixelShuffle(JaxBinding):
         def fn(v: Any) -> Any:
             return f(v, r, order)
 
-        return JaxCall(fn, (to_jax(x, _channels_last_perm(4)),), _inverse(_channels_last_perm(4)))
+        return JaxCall(fn, (to_jax(x, _channels_last_perm(4)),), _inverse(_channels_last_perm(4)),
+                       in_perms=(_channels_last_perm(4),))
 
 
 class JnpPixelUnshuffle(JnpPixelShuffle):
