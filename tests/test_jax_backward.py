@@ -1,7 +1,7 @@
 """Backward checks of the JAX bindings: jax.vjp through each binding's native call, gradients back in
 canonical layout. (1) The dot-product identity with the binding's own float64 forward: every binding is
-linear in x (and in w; affine in b), so <f(d), ct> = <d, grad> for any direction d. (2) uint8 and the
-compiled path. Few shapes: every new shape makes XLA compile."""
+linear in x (and in w; affine in b), so <f(d), ct> = <d, grad> for any direction d. (2) uint8, dtypes, and the
+compiled path (jax.jit of the same jax.vjp). Few shapes: every new shape makes XLA compile."""
 
 from __future__ import annotations
 
@@ -169,7 +169,22 @@ def test_cotangent_must_have_the_output_dtype():
                            np.zeros(op_info("repeat").output_shape(meaning, shapes), np.float32))
 
 
-def test_compiled_path_has_no_backward():
-    b = get("jax.image.resize")
-    c = _case("resize", b.from_native(CALLS[0][1], CALLS[0][2]), CALLS[0][2])
-    assert "no gradient on the compiled path" in framework("jax").path("compiled").backward_unsupported(b, c).reason
+@pytest.mark.parametrize("i", [1, 8, 14, 20])
+def test_compiled_backward_is_the_eager_backward(i):
+    """jax.jit of the same jax.vjp: the gradients of the eager path (float64), uint8 unsupported there too."""
+    name, args, shapes, op = CALLS[i]
+    b, meaning = _native(name, args, shapes, op)
+    path = framework("jax").path("compiled")
+    assert path.backward_unsupported(b, _case(op, meaning, shapes, "uint8")).reason == "integer tensors have no gradient"
+    assert path.backward_unsupported(b, _case(op, meaning, shapes, "float32")) is None
+    t = _tensors(op, shapes, "float64")
+    ct = generate("normal", {}, op_info(op).output_shape(meaning, shapes), "float64", 3)
+    call = NativeCall(name, args)
+    p = path.prepare_backward(b, call, t, ct)
+    got = path.grads_to_canonical(path.execute_backward(p), p)
+    want = b.run_backward(call, t, ct)
+    assert sorted(got) == sorted(want) == sorted(t)
+    for k in want:
+        assert got[k].dtype == np.float64
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-13, atol=1e-13)
+    assert path.build_info(p)["build_s"] > 0

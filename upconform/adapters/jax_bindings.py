@@ -42,6 +42,12 @@ jax/_src/lax/convolution.py at 0.10.2:
       (C_out, C_in/g, *k); correlation pads (k_eff - 1 - begin, ...).
     jnp.repeat(repeats, axis): one axis, NHWC.
     jnp.reshape+transpose: pixel shuffle / unshuffle written out (JAX has no pixel_shuffle), NHWC.
+
+Backward checks: ``jax.vjp`` of the prepared call's own function of its native arrays (x; w, b for the
+convolutions), the cotangent in the native output layout; the gradients go back through the inverse of each
+layout permutation (and ``direct_to_transposed`` where prepare rotated canonical weights). Every float
+dtype differentiates (float16 and bfloat16 included); uint8 has no gradient. The compiled path jits the
+same vjp.
 """
 
 from __future__ import annotations
@@ -186,6 +192,7 @@ class JaxBackward:
     cotangent: Any
     names: tuple[str, ...]
     call: JaxCall
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _native_cotangent(call: JaxCall, cotangent: np.ndarray) -> Any:
@@ -1344,7 +1351,8 @@ class JnpPixelUnshuffle(JnpPixelShuffle):
 class JaxCompiled(Path):
     """``jax.jit`` around the binding's own call (its arrays are the jitted function's arguments;
     shapes, methods, strides are closed over, static); XLA compiles on the first call, in ``prepare``
-    (untimed). ``execute`` blocks until the result is ready."""
+    (untimed). ``execute`` blocks until the result is ready. Backward: ``jax.jit`` of the forward and its
+    ``jax.vjp`` pullback (primals and cotangent as arguments), compiled in ``prepare_backward``."""
 
     name = "compiled"
     framework = "jax"
@@ -1366,8 +1374,35 @@ class JaxCompiled(Path):
         a = np.asarray(out)
         return np.ascontiguousarray(a.transpose(prepared.out_perm)) if prepared.out_perm is not None else a
 
-    def build_info(self, prepared: JaxCall) -> dict[str, Any]:
+    def build_info(self, prepared: JaxCall | JaxBackward) -> dict[str, Any]:
         return {"build_s": prepared.info["compile_s"], **prepared.info}
+
+    def backward_unsupported(self, binding: Binding, case: Case) -> Unsupported | None:
+        """What the binding's eager backward says: jit compiles the same jax.vjp."""
+        return binding.backward_unsupported(case)
+
+    def prepare_backward(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
+                         cotangent: np.ndarray, device: str = "cpu") -> JaxBackward:
+        """``jax.jit`` of the forward and its pullback (``jax.vjp`` of the binding's own call, the cotangent an
+        argument), compiled here (untimed)."""
+        jax = _jax()
+        p = binding.prepare_backward(call, tensors, cotangent, device)
+        fn = p.fn
+
+        def grads(*args: Any) -> Any:
+            _, pullback = jax.vjp(fn, *args[:-1])
+            return pullback(args[-1])
+
+        t0 = time.perf_counter()
+        compiled = jax.jit(grads).lower(*p.primals, p.cotangent).compile()
+        return JaxBackward(compiled, p.primals, p.cotangent, p.names, p.call,
+                           {"compile_s": time.perf_counter() - t0, "jit": True})
+
+    def execute_backward(self, prepared: JaxBackward) -> Any:
+        return _jax().block_until_ready(prepared.fn(*prepared.primals, prepared.cotangent))
+
+    def grads_to_canonical(self, out: Any, prepared: JaxBackward) -> dict[str, np.ndarray]:
+        return _grads_to_canonical(out, prepared)
 
 
 BINDINGS = [JaxImageResize, JaxScaleAndTranslate, JaxConvTranspose, JaxConvGeneralDilated, JnpRepeat,
