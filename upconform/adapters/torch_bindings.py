@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -107,6 +107,21 @@ def _ints(v: Any, k: int, name: str, api: str, minimum: int = 0) -> list[int] | 
     return [int(a) for a in vals]
 
 
+class _Backward(NamedTuple):
+    """A prepared backward check: the forward call, its gradient leaves (canonical names, same order) and
+    the cotangent; ``group`` is the grouping of a direct (zero-insertion) weight the call rotated, else None."""
+
+    fn: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    leaves: tuple[Any, ...]
+    names: tuple[str, ...]
+    cotangent: Any
+    grad: Any  # torch.autograd.grad
+    enable_grad: Any  # torch.enable_grad
+    group: int | None = None
+
+
 class TorchBinding(Binding):
     framework = "torch"
 
@@ -116,6 +131,49 @@ class TorchBinding(Binding):
 
     def to_canonical(self, out: Any, prepared: Any) -> np.ndarray:
         return from_torch(out)
+
+    # backward checks: torch.autograd.grad through the very call ``prepare`` builds ----------------------
+
+    def backward_unsupported(self, case: Case) -> Unsupported | None:
+        """uint8 cases have no gradient (torch: "only Tensors of floating point dtype can require
+        gradients"); every float dtype has a CPU backward kernel for these calls at torch 2.13 except
+        where a binding says otherwise (:class:`Interpolate`: antialias in float16/bfloat16)."""
+        if case.dtype == "uint8":
+            return Unsupported("integer tensors have no gradient (torch 2.13: only Tensors of floating point "
+                               "dtype can require gradients)")
+        return None
+
+    def _grad_leaves(self, call: NativeCall, fwd: tuple[Any, ...], tensors: Mapping[str, np.ndarray]
+                     ) -> dict[str, Any]:
+        """{canonical gradient name: the native tensor it is taken with respect to} for a forward state
+        from ``prepare`` (default: the input ``x``, the call's first argument)."""
+        return {"x": fwd[1][0].requires_grad_(True)}
+
+    def prepare_backward(self, call: NativeCall, tensors: Mapping[str, np.ndarray], cotangent: np.ndarray,
+                         device: str = "cpu") -> Any:
+        torch = _torch()
+        fwd = self.prepare(call, tensors, device)
+        leaves = self._grad_leaves(call, fwd, tensors)
+        group = int(call.prep.get("group", 1)) if call.prep.get("rotate") else None
+        return _Backward(fwd[0], tuple(fwd[1]), dict(fwd[2]), tuple(leaves.values()), tuple(leaves),
+                         to_torch(cotangent, device), torch.autograd.grad, torch.enable_grad, group)
+
+    def execute_backward(self, prepared: Any) -> Any:
+        """The forward call and ``torch.autograd.grad`` of it with the cotangent (grad mode on)."""
+        p = prepared
+        with p.enable_grad():
+            return p.grad(p.fn(*p.args, **p.kwargs), p.leaves, grad_outputs=p.cotangent)
+
+    def grads_to_canonical(self, out: Any, prepared: Any) -> dict[str, np.ndarray]:
+        """Native gradients -> canonical numpy, the framework's dtype kept; a weight the call rotated from
+        the direct (zero-insertion) convention goes back by the inverse permutation (transposed_to_direct)."""
+        from ..reference import transposed_to_direct
+
+        grads = {name: from_torch(g) for name, g in zip(prepared.names, out)}
+        if prepared.group is not None and "w" in grads:
+            w = grads["w"]
+            grads["w"] = transposed_to_direct(w, group=prepared.group).astype(w.dtype)
+        return grads
 
 
 # ----------------------------------------------------------------------------------- resize
@@ -285,6 +343,24 @@ class Interpolate(TorchBinding):
     def prepare(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str = "cpu") -> Any:
         F = _torch().nn.functional
         return F.interpolate, (to_torch(tensors["x"], device),), dict(call.args)
+
+    def backward_unsupported(self, case: Case) -> Unsupported | None:
+        """uint8, and the antialiased kernels (also a=-0.5 bicubic upsampling) in float16/bfloat16: torch 2.13
+        has no CPU kernel for them, backward or forward. Every other mode differentiates in every float dtype."""
+        base = super().backward_unsupported(case)
+        if base is not None:
+            return base
+        call = self.to_native(case)
+        if isinstance(call, Unsupported):
+            return call
+        half = {"float16": "Half", "bfloat16": "BFloat16"}.get(case.dtype)
+        if half and call.args.get("antialias"):
+            mode = "bilinear" if call.args["mode"] == "bilinear" else "bicubic"
+            return Unsupported(f"torch 2.13 CPU has no {case.dtype} antialias gradient: NotImplementedError "
+                               f"\"upsample_{mode}2d_aa_backward_cpu\" not implemented for '{half}' (nor a forward: "
+                               f"\"compute_index_ranges_weights\" not implemented for '{half}'; "
+                               "https://github.com/pytorch/pytorch/issues/84040)")
+        return None
 
 
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area", "lanczos")
@@ -483,6 +559,15 @@ class _ConvTranspose(TorchBinding):
         return fn, (to_torch(tensors["x"], device), to_torch(w, device),
                     None if b is None else to_torch(b, device)), dict(call.args)
 
+    def _grad_leaves(self, call: NativeCall, fwd: tuple[Any, ...], tensors: Mapping[str, np.ndarray]
+                     ) -> dict[str, Any]:
+        """x, the (native-layout) weight and the bias when the case has one."""
+        x, w, b = fwd[1]
+        leaves = {"x": x.requires_grad_(True), "w": w.requires_grad_(True)}
+        if b is not None:
+            leaves["b"] = b.requires_grad_(True)
+        return leaves
+
     @staticmethod
     def _weights(call: NativeCall, tensors: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         from ..reference import direct_to_transposed
@@ -617,6 +702,15 @@ class _ConvTransposeModule(_ConvTranspose):
                 m.bias.copy_(to_torch(b, device))
         kw = {"output_size": call.args["output_size"]} if call.args.get("output_size") is not None else {}
         return m, (xt,), kw
+
+    def _grad_leaves(self, call: NativeCall, fwd: tuple[Any, ...], tensors: Mapping[str, np.ndarray]
+                     ) -> dict[str, Any]:
+        """x and the module's own weight and bias parameters (the bias when the case has one)."""
+        m, (x,) = fwd[0], fwd[1]
+        leaves = {"x": x.requires_grad_(True), "w": m.weight}
+        if "b" in tensors:
+            leaves["b"] = m.bias
+        return leaves
 
 
 class ConvTranspose1dModule(_ConvTransposeModule):
@@ -836,6 +930,12 @@ class _MaxUnpool(TorchBinding):
             return {"args": _args(**a), "shapes": {"x": x}, "dtype": d(st.sampled_from(_FLOATS))}
 
         return draw()
+
+    def _grad_leaves(self, call: NativeCall, fwd: tuple[Any, ...], tensors: Mapping[str, np.ndarray]
+                     ) -> dict[str, Any]:
+        """The pooled values the unpool scatters (computed without a graph in ``prepare``, so a leaf);
+        the indices get no gradient."""
+        return {"values": fwd[1][0].requires_grad_(True)}
 
     def _pool(self, call: NativeCall, tensors: Mapping[str, np.ndarray], device: str) -> tuple[Any, Any, Any, Any, Any]:
         F = _torch().nn.functional
