@@ -99,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -> int:
-    from .harness.discrepancy import call_text, call_verdict, summary_lines
+    from .harness.discrepancy import bad_outcome, call_text, summary_lines
     from .harness.outcome import is_bad
     from .harness.results import check_label
 
@@ -117,10 +117,9 @@ def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -
     if len(bad) > 20:
         print(f"... and {len(bad) - 20} more (see {out_dir / 'results.json'})")
     # a discrepancy call that raises or whose claimed meaning does not conform is a bad outcome too
-    bad_calls = [(d, i, c) for d in discs for i, c in enumerate(d.get("calls", []))
-                 if c.get("outcome") and is_bad(c["outcome"])]
-    for d, i, c in bad_calls[:20]:
-        print(f"{c['outcome'].upper():8s} {d['id']} #{i} :: {call_text(c)}: {call_verdict(c)}")
+    bad_calls = [(d, i, c, b) for d in discs for i, c in enumerate(d.get("calls", [])) for b in [bad_outcome(c)] if b]
+    for d, i, c, (outcome, verdict) in bad_calls[:20]:
+        print(f"{outcome.upper():8s} {d['id']} #{i} :: {call_text(c)}: {verdict}")
     if len(bad_calls) > 20:
         print(f"... and {len(bad_calls) - 20} more discrepancy calls (see {out_dir / 'results.json'})")
     n_calls = sum(len(d.get("calls", [])) for d in discs)

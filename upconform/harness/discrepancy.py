@@ -335,6 +335,23 @@ def _gradients(d: Discrepancy, ex: Any, timeout: float, expectations: Sequence[e
                                         + ", ".join(k for k, v in per.items() if not v["agree"]))
 
 
+def bad_outcome(c: dict[str, Any]) -> tuple[str, str] | None:
+    """A discrepancy call's bad outcome and its verdict, forward first, then its gradients; None if neither is bad.
+
+    Example:
+        >>> bad_outcome({"outcome": "pass", "backward": {"outcome": "fail", "conforms": False, "reason": "d/dx"}})[0]
+        'fail'
+    """
+    from .outcome import is_bad
+
+    if c.get("outcome") and is_bad(c["outcome"]):
+        return c["outcome"], call_verdict(c)
+    bw = c.get("backward") or {}
+    if bw.get("outcome") and is_bad(bw["outcome"]):
+        return bw["outcome"], gradient_verdict(c)
+    return None
+
+
 def gradient_verdict(c: dict[str, Any]) -> str:
     """A call's backward verdict on one line (discrepancy reports with ``checks: [forward, backward]``).
 

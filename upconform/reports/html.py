@@ -23,7 +23,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from ..harness.discrepancy import call_text, call_verdict, gradient_verdict, meaning_text
+from ..harness.discrepancy import bad_outcome, call_text, call_verdict, gradient_verdict, meaning_text
 from ..harness.outcome import Outcome
 from ..harness.results import check_label, framework_label
 from ..harness.stats import median
@@ -102,12 +102,13 @@ def build_verdict(data: Data) -> dict[str, Any]:
     disagreeing, n_agreeing, n_bad_calls = [], 0, 0
     for i, d in enumerate(data.get("discrepancies", []) or []):
         calls = d.get("calls", [])
-        for k, c in enumerate(calls):  # a call that raises or does not conform is a bad outcome too
-            if c.get("outcome") and Outcome(c["outcome"]).bad:
-                o = Outcome(c["outcome"])
+        for k, c in enumerate(calls):  # a call that raises or does not conform (or its gradients) is bad too
+            b = bad_outcome(c)
+            if b:
+                o = Outcome(b[0])
                 n_bad_calls += 1
                 bad.append({"case_id": d["id"], "binding": f"#{k} {c['binding']}", "outcome": o.value, "css": o.css,
-                            "reason": f"{call_text(c)}: {call_verdict(c)}", "anchor": discrepancy_anchor(i)})
+                            "reason": f"{call_text(c)}: {b[1]}", "anchor": discrepancy_anchor(i)})
         pairs = [{"a": f"#{p['a']} {calls[p['a']]['binding']}", "b": f"#{p['b']} {calls[p['b']]['binding']}",
                   "text": _fmt(p["max_abs_diff"]) if p.get("max_abs_diff") is not None else p.get("note", "n/a"),
                   "rel": _pct(p.get("max_diff_vs_range")),
@@ -268,8 +269,7 @@ def build_details(data: Data) -> dict[str, Any]:
                       "tolerance_json": json.dumps(r.get("tolerance")),
                       "show_repro": bool(r.get("repro")) and "repro:" not in message})
     _heatmaps(items, "|actual - expected|\nmax over N, C")
-    bad_calls = sum(1 for d in data.get("discrepancies", []) or [] for c in d.get("calls", [])
-                    if c.get("outcome") and Outcome(c["outcome"]).bad)
+    bad_calls = sum(1 for d in data.get("discrepancies", []) or [] for c in d.get("calls", []) if bad_outcome(c))
     return {"items": items, "n_bad_calls": bad_calls}
 
 
