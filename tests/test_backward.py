@@ -183,3 +183,19 @@ discrepancies:
     pair = rep["pairs"][0]
     assert pair["agree"] and not pair["backward"]["agree"]
     assert pair["backward"]["note"] == "the calls agree on the output and differ on the gradients: x"
+
+
+def test_backward_tolerance_applies_to_gradients_only(fake):
+    text = SPEC.replace("dtypes: [float32, float64]}", "dtypes: [float32, float64],\n  backward_tolerance: "
+                        "{float32: {rtol: 1.0e-3, atol: 1.0e-3, reason: the gradient sums more terms}}}")
+    cases, _ = load_text(text, "bw.yaml")
+    b = get(fake)
+    b.grad_scale = 1.0 + 1e-4  # within 1e-3 relative: passes only with the gradients' own tolerance
+    try:
+        by = _by_key(run_cases([c for c in cases if c.id in ("repeat/ok[float32]", "repeat/ok[float64]")], [fake]))
+    finally:
+        b.grad_scale = 1.0
+    bw = by[("repeat/ok[float32]", "backward")]
+    assert bw.outcome == "pass" and bw.tolerance == {"rtol": 1e-3, "atol": 1e-3, "reason": "the gradient sums more terms"}
+    assert by[("repeat/ok[float32]", "forward")].tolerance["rtol"] == 1.3e-6
+    assert by[("repeat/ok[float64]", "backward")].outcome == "fail"  # no float64 override: the table's

@@ -262,3 +262,22 @@ def test_execute_backward_repeats_on_one_prepared_state(row):
     for k in first:
         np.testing.assert_array_equal(first[k], again[k])
     assert all(leaf.grad is None for leaf in prepared.leaves)
+
+
+@pytest.mark.torch
+def test_compiled_path_gradients_match_the_reference():
+    """torch.compile differentiates too: the same autograd state with its callable compiled (AOTAutograd
+    compiles the forward and backward graphs in prepare_backward) gives the reference gradients."""
+    from upconform.harness.runner import run_cases
+    from upconform.harness.spec import load_text
+
+    cases, _ = load_text("""\
+op: conv_transpose
+cases:
+  - {id: compiled_bw, params: {strides: 2, pads: [1, 1, 0, 0], weight_convention: direct},
+     shapes: {x: [1, 3, 4, 5], w: [2, 3, 3, 3], b: [2]}, checks: [backward], paths: [compiled]}
+""", "compiled_bw.yaml")
+    [r] = run_cases(cases, ["torch.nn.functional.conv_transpose2d"])
+    assert (r.path, r.direction, str(r.outcome)) == ("compiled", "backward", "pass"), r.reason
+    assert set(r.gradients) == {"x", "w", "b"} and all(g["ok"] for g in r.gradients.values())
+    assert r.gradients["w"]["max_abs_err"] < 1e-5

@@ -185,10 +185,10 @@ class Path:
         return {}
 
     def backward_unsupported(self, binding: Binding, case: Case) -> Unsupported | None:
-        """Why this path takes no backward check of a binding's case (default: gradients are checked on the
-        eager path only; a path that differentiates overrides this and the three backward methods)."""
-        return Unsupported(f"no gradient on the {self.name} path: upconform checks gradients of this path's "
-                           "calls only where the path differentiates them (eager)")
+        """Why this path takes no backward check of a binding's case (default: not run on this path; a path
+        whose gradients upconform takes overrides this and the three backward methods)."""
+        return Unsupported(f"backward checks do not run on the {self.framework} {self.name} path (gradients are "
+                           "checked eagerly, and jitted or compiled where the path says so)")
 
     def prepare_backward(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
                          cotangent: np.ndarray, device: str = "cpu") -> Any:  # pragma: no cover - interface

@@ -106,6 +106,28 @@ class Compiled(Path):
     def build_info(self, prepared: Prepared) -> dict[str, Any]:
         return dict(prepared.info)
 
+    # backward: the binding's own autograd state with its native callable compiled; the first forward and
+    # backward (AOTAutograd compiles both graphs) happen in prepare_backward, untimed
+    def backward_unsupported(self, binding: Binding, case: Any) -> Unsupported | None:
+        return binding.backward_unsupported(case)
+
+    def prepare_backward(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
+                         cotangent: np.ndarray, device: str = "cpu") -> Any:
+        torch = _torch()
+        state = binding.prepare_backward(call, tensors, cotangent, device)
+        torch._dynamo.reset()
+        state = state._replace(fn=torch.compile(state.fn, backend="inductor", dynamic=False, fullgraph=True))
+        binding.execute_backward(state)  # compiles the forward and the backward graph
+        return binding, state
+
+    def execute_backward(self, prepared: Any) -> Any:
+        binding, state = prepared
+        return binding.execute_backward(state)
+
+    def grads_to_canonical(self, out: Any, prepared: Any) -> dict[str, np.ndarray]:
+        binding, state = prepared
+        return binding.grads_to_canonical(out, state)
+
 
 # ----------------------------------------------------------------------------------- onnx
 

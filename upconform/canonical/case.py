@@ -45,6 +45,9 @@ class Case:
     # which checks each binding runs: "forward" (the output) and/or "backward" (the gradients, issue 12)
     checks: tuple[str, ...] = ("forward",)
     tolerance: Tolerance | None = None
+    # the gradients' tolerance where it must differ from the output's (a gradient sums other terms), with
+    # its reason; None: the output's
+    backward_tolerance: Tolerance | None = None
     source: str = "<memory>"
     normal: Mapping[str, Any] | None = None
 

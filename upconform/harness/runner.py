@@ -214,7 +214,7 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
                  path=path, direction=direction, source=case.source, device=device)
     res.canonical = case.normal_form()
     res.deprecated = deprecation(binding_name)
-    tol = case.tolerance or DEFAULT_TOLERANCES[case.dtype]
+    tol = (direction == BACKWARD and case.backward_tolerance) or case.tolerance or DEFAULT_TOLERANCES[case.dtype]
     res.tolerance = tol.to_json()
     payload = {"case": case_to_wire(case), "binding": binding_name, "tensors": tensors, "device": device,
                "timing_budget_s": timing_budget_s, "max_repeats": max_repeats,

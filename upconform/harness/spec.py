@@ -190,7 +190,7 @@ def _set_path(d: dict[str, Any], key: str, value: Any) -> None:
 def _merge(defaults: Mapping[str, Any], case: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in defaults.items()}
     for k, v in case.items():
-        if k in ("params", "shapes", "tolerance") and isinstance(v, Mapping):
+        if k in ("params", "shapes", "tolerance", "backward_tolerance") and isinstance(v, Mapping):
             out[k] = {**out.get(k, {}), **v}
         else:
             out[k] = v
@@ -316,6 +316,7 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                 problem((*where, "params"), f"{name}: {type(e).__name__}: {e}")
                 continue
             tol_raw = body.get("tolerance", {})
+            bw_raw = body.get("backward_tolerance", {})
             inp = body.get("input", "normal")
             gen, gargs = (inp, {}) if isinstance(inp, str) else (inp["generator"], {k: v for k, v in inp.items()
                                                                                        if k != "generator"})
@@ -337,6 +338,8 @@ def load_text(text: str, filename: str = "<string>") -> tuple[list[Case], list[D
                     paths=tuple(body["paths"]) if body.get("paths") else None,
                     checks=tuple(c for c in CHECK_KINDS if c in body.get("checks", ["forward"])),
                     tolerance=Tolerance(float(t.get("rtol", 0.0)), float(t.get("atol", 0.0)), t["reason"]) if t else None,
+                    backward_tolerance=Tolerance(float(bw_raw[dt].get("rtol", 0.0)), float(bw_raw[dt].get("atol", 0.0)),
+                                                 bw_raw[dt]["reason"]) if bw_raw.get(dt) else None,
                     source=f"{filename}:{_line(lines, where)}",
                 ))
     discrepancies = []
