@@ -199,3 +199,40 @@ def test_backward_tolerance_applies_to_gradients_only(fake):
     assert bw.outcome == "pass" and bw.tolerance == {"rtol": 1e-3, "atol": 1e-3, "reason": "the gradient sums more terms"}
     assert by[("repeat/ok[float32]", "forward")].tolerance["rtol"] == 1.3e-6
     assert by[("repeat/ok[float64]", "backward")].outcome == "fail"  # no float64 override: the table's
+
+
+def test_the_repro_snippet_of_a_backward_failure_runs(fake, tmp_path):
+    from upconform.harness.spec import load_files
+
+    spec = tmp_path / "bw.yaml"
+    spec.write_text(SPEC)
+    cases, _ = load_files([spec])
+    [r] = [r for r in run_cases([c for c in cases if c.id == "repeat/offset[float64]"], [fake])
+           if r.direction == "backward"]
+    assert r.outcome == "fail" and "direction='backward'" in r.repro
+    scope: dict = {}
+    exec(r.repro.replace("print(comparison.message)", ""), scope)  # the snippet as a user pastes it
+    actual, expected, comparison = scope["actual"], scope["expected"], scope["comparison"]
+    assert not comparison.ok and comparison.message.startswith("gradient with respect to x: mismatched")
+    assert np.allclose(actual, 1.5 * expected)
+
+
+def test_a_discrepancy_call_without_output_has_no_gradient_verdict(fake):
+    from upconform.harness.discrepancy import bad_outcome, run_discrepancy
+
+    text = """\
+op: repeat
+discrepancies:
+  - id: raises
+    shape: [1, 1, 2, 3]
+    checks: [forward, backward]
+    calls:
+      - {binding: fake.repeat, args: {repeats: [4]}}
+      - {binding: fake.repeat, args: {repeats: [2]}}
+"""
+    _, [d] = load_text(text, "d.yaml")
+    known = exp.Expectation(fake, ("repeat/raises",), None, "error", "it raises", "", {}, calls=(0,))
+    rep = run_discrepancy(d, expectations=[known])
+    first = rep["calls"][0]
+    assert first["outcome"] == "xfail" and first["backward"]["outcome"] == "unsupported"
+    assert bad_outcome(first) is None and rep["calls"][1]["backward"]["outcome"] == "pass"

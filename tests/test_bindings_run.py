@@ -68,6 +68,10 @@ def test_binding_conforms_on_real_cases(name):
         bad = [f"{r.case_id} [{r.direction}]: {r.outcome}: {r.reason}" for r in results if r.outcome.bad]
         assert not bad, f"{name} [{dtype}]:\n" + "\n".join(bad)
         # each checked output really was compared value by value with the reference
+        for r in results:  # each gradient too: a backward pass compared values (or is an empty batch)
+            if r.direction == "backward" and r.outcome == "pass":
+                case = next(c for c in cases if c.id == r.case_id)
+                assert all(g["total"] > 0 for g in r.gradients.values()) or 0 in case.shapes["x"], r.case_id
         for r, case in zip(forward, cases):
             if r.outcome == "pass":  # an empty batch (N = 0) has nothing to compare but its shape
                 assert r.check == "values" and (r.metrics["total"] > 0 or 0 in case.shapes["x"]), r.case_id

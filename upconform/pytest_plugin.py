@@ -88,5 +88,8 @@ class CheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         line = self.case.source.rsplit(":", 1)[-1]
-        return self.path, int(line) - 1 if line.isdigit() else None, f"{self.case.id} :: {self.binding}"
+        from .harness.results import check_label
+
+        label = check_label({"binding": self.binding, "path": self.check_path, "direction": self.direction})
+        return self.path, int(line) - 1 if line.isdigit() else None, f"{self.case.id} :: {label}"
 

@@ -219,6 +219,8 @@ def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, 
     payload = {"case": case_to_wire(case), "binding": binding_name, "tensors": tensors, "device": device,
                "timing_budget_s": timing_budget_s, "max_repeats": max_repeats,
                "execute": not reference_error and expected is not None, "path": path}
+    if direction == BACKWARD and backward is None and tensors is not None and expected is not None:
+        backward = backward_reference(case, tensors, expected)  # a caller that asked for no backward reference
     if direction == BACKWARD:
         reference_error = reference_error or (backward or {}).get("error", "")
         payload.update(direction=BACKWARD, execute=payload["execute"] and not reference_error,

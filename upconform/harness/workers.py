@@ -275,7 +275,11 @@ def do_native_grad(payload: Mapping[str, Any]) -> dict[str, Any]:
     if payload.get("path", EAGER) != EAGER:
         out["unsupported_reason"] = f"no gradient on the {payload['path']} path: gradients are compared eagerly"
         return out
+    if payload.get("dtype") == "uint8":
+        out["unsupported_reason"] = "no gradient: uint8 tensors are integers"
+        return out
     try:
+        b.check_args(payload["args"])
         if payload.get("case") is not None:
             bad = b.backward_unsupported(case_from_wire(payload["case"]))
             if bad is not None:

@@ -249,7 +249,7 @@ def build_matrix(data: Data) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- details
 
-_METRICS = ("max_abs_err", "max_rel_err", "max_ulp", "mismatch_count", "mismatch_fraction", "worst_index",
+_METRICS = ("grad", "max_abs_err", "max_rel_err", "max_ulp", "mismatch_count", "mismatch_fraction", "worst_index",
             "worst_actual", "worst_expected")
 
 
