@@ -303,3 +303,29 @@ def test_conv3d_transpose_input_gradient_is_offset_where_tf_conv3d_same_pads_neg
     np.testing.assert_allclose(g["w"], want["w"], rtol=1e-12, atol=1e-12)
     if tf.__version__.startswith("2.21."):
         assert np.abs(g["x"] - want["x"]).max() > 0.5
+
+
+def test_compiled_path_differentiates_under_xla_and_says_where_xla_cannot():
+    """tf.function(jit_compile=True) around the tape: XLA's gradient of conv3d_transpose is the reference's
+    where the eager Conv3D kernel's is shifted (stride over kernel, SAME); a gradient op without an XLA
+    kernel (ResizeNearestNeighborGrad) is unsupported with its name, before anything runs."""
+    from upconform.harness.runner import run_cases
+    from upconform.harness.spec import load_text
+
+    cases, _ = load_text("""\
+op: conv_transpose
+cases:
+  - {id: c3, params: {strides: [2, 3, 3], auto_pad: SAME_UPPER}, shapes: {x: [1, 2, 6, 2, 1], w: [2, 3, 1, 1, 1]},
+     checks: [backward], paths: [eager, compiled]}
+""", "c3.yaml")
+    by = {r.path: r for r in run_cases(cases, ["tf.nn.conv3d_transpose"])}
+    assert str(by["compiled"].outcome) == "pass" and by["compiled"].gradients["x"]["ok"]
+    assert str(by["eager"].outcome) == "fail" and not by["eager"].gradients["x"]["ok"] and by["eager"].gradients["w"]["ok"]
+    cases, _ = load_text("""\
+op: resize
+cases:
+  - {id: n, params: {mode: nearest, coordinate_transformation_mode: asymmetric, nearest_mode: floor, scales: [1, 1, 2, 2]},
+     shapes: {x: [1, 2, 4, 5]}, checks: [backward], paths: [compiled]}
+""", "n.yaml")
+    [r] = run_cases(cases, ["tf.compat.v1.image.resize_nearest_neighbor"])
+    assert str(r.outcome) == "unsupported" and "ResizeNearestNeighborGrad" in r.reason

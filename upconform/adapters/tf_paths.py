@@ -116,6 +116,20 @@ def _register_xla_kernels() -> None:
     _register_xla_kernels.done = True  # type: ignore[attr-defined]
 
 
+def _xla_refuses(ops: list[str], what: str = "the graph has") -> Unsupported | None:
+    """Why XLA cannot compile a graph of these TF ops (one without an XLA_CPU_JIT kernel), or None."""
+    from tensorflow.python.framework import kernels
+
+    _register_xla_kernels()
+    jit = "XLA_CPU_JIT"
+    missing = [o for o in ops if o not in _PLUMBING
+               and not any(k.device_type == jit for k in kernels.get_registered_kernels_for_op(o).kernel)]
+    if missing:
+        return Unsupported(f"XLA has no {jit} kernel for TF op(s) {', '.join(missing)} ({what} them): tf.function("
+                           "jit_compile=True) raises 'Detected unsupported operations when trying to compile graph'")
+    return None
+
+
 class TfCompiled(Path):
     """``tf.function(jit_compile=True)`` around the binding's call; XLA compiles it on the first call
     (in ``prepare``, untimed)."""
@@ -154,17 +168,8 @@ class TfCompiled(Path):
         return self._cache.put(key, tensors, state)
 
     def supports(self, binding: Binding, call: NativeCall, case: Case) -> Unsupported | None:
-        from tensorflow.python.framework import kernels
-
         state = self._trace(binding, call, case_tensors(case), "cpu")
-        _register_xla_kernels()
-        jit = "XLA_CPU_JIT"
-        missing = [o for o in state["ops"] if o not in _PLUMBING
-                   and not any(k.device_type == jit for k in kernels.get_registered_kernels_for_op(o).kernel)]
-        if missing:
-            return Unsupported(f"XLA has no {jit} kernel for TF op(s) {', '.join(missing)}: tf.function(jit_compile="
-                               "True) raises 'Detected unsupported operations when trying to compile graph'")
-        return None
+        return _xla_refuses(state["ops"])
 
     def prepare(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
                 device: str = "cpu") -> Any:
@@ -185,6 +190,44 @@ class TfCompiled(Path):
     def build_info(self, prepared: Any) -> dict[str, Any]:
         return {"build_s": prepared["trace_s"] + prepared["compile_s"], "trace_s": prepared["trace_s"],
                 "compile_s": prepared["compile_s"], "ops": prepared["ops"]}
+
+    # backward: the binding's own GradientTape computation (forward and tape.gradient) inside one
+    # tf.function(jit_compile=True); XLA compiles both in prepare_backward, untimed
+    def backward_unsupported(self, binding: Binding, case: Case) -> Unsupported | None:
+        """The binding's own reasons, then XLA's: every op of the traced gradient graph needs an XLA kernel
+        (ResizeNearestNeighborGrad has none)."""
+        why = binding.backward_unsupported(case)
+        if why is not None:
+            return why
+        from ..canonical import op_info
+
+        call = binding.to_native(case)
+        if isinstance(call, Unsupported):
+            return call
+        tf = _tf()
+        out = op_info(case.op).output_shape(case.normal, case.shapes)
+        state = binding.prepare_backward(call, case_tensors(case), np.zeros(out, dtype=case_tensors(case)["x"].dtype))
+        with tf.device(_device(state.device)):
+            concrete = tf.function(lambda: binding.execute_backward(state), jit_compile=True).get_concrete_function()
+        return _xla_refuses(_graph_ops(concrete), "the gradient graph has")
+
+    def prepare_backward(self, binding: Binding, call: NativeCall, tensors: Mapping[str, np.ndarray],
+                         cotangent: np.ndarray, device: str = "cpu") -> Any:
+        tf = _tf()
+        state = binding.prepare_backward(call, tensors, cotangent, device)
+        f = tf.function(lambda: binding.execute_backward(state), jit_compile=True)
+        with tf.device(_device(state.device)):
+            f()  # traces and compiles the forward and its gradient
+        return binding, state, f
+
+    def execute_backward(self, prepared: Any) -> Any:
+        _, state, f = prepared
+        with _tf().device(_device(state.device)):
+            return f()
+
+    def grads_to_canonical(self, out: Any, prepared: Any) -> dict[str, np.ndarray]:
+        binding, state, _ = prepared
+        return binding.grads_to_canonical(out, state)
 
 
 # ----------------------------------------------------------------------------------- LiteRT
