@@ -391,6 +391,57 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Every upsampling site of a model: exit 0 when all conform and port exactly, 1 when one does not,
+    2 on usage errors (one line, no traceback)."""
+    from .adapters import framework
+    from .harness.audit import AuditError, audit_torch, markdown, text
+
+    shape = _shape_arg(args.input_shape, "--input-shape") if args.input_shape else None
+    targets = [t.strip() for spec in args.to or [] for t in spec.split(",") if t.strip()]
+    try:
+        targets = [framework(t).name for t in targets]
+    except KeyError as e:
+        return _usage_error(f"audit: --to: {e.args[0]}")
+    src = args.model
+    try:
+        if src.endswith(".onnx"):
+            from .harness.audit_onnx import audit_onnx
+
+            a = audit_onnx(src, targets=targets)
+        elif src.endswith(".keras") or args.keras:
+            from .harness.audit_keras import audit_keras
+
+            if shape is None:
+                return _usage_error("audit: a Keras model needs --input-shape N,H,W,C (its own channels-last shape)")
+            a = audit_keras(src, shape, targets=targets, dtype=args.dtype)
+        else:
+            if shape is None:
+                return _usage_error("audit: a PyTorch model needs --input-shape N,C,H,W")
+            a = audit_torch(src, shape, targets=targets, dtype=args.dtype, export=args.export)
+    except AuditError as e:
+        return _usage_error(f"audit: {e}")
+    data = a.to_json()
+    if args.out:
+        from .harness.results import write_json_atomic, write_text_atomic
+        from .reports.audit_html import to_html
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "audit.json", data)
+        write_text_atomic(out / "audit.md", markdown(a))
+        write_text_atomic(out / "audit.html", to_html(data))
+    if args.format == "json":
+        print(json.dumps(data, indent=1, default=str))
+    elif args.format == "markdown":
+        print(markdown(a))
+    else:
+        print(text(a))
+        if args.out:
+            print(f"-> {Path(args.out) / 'audit.json'}, audit.md, audit.html")
+    return a.exit_code()
+
+
 def cmd_port(args: argparse.Namespace) -> int:
     """Exit 0: an exact port exists; 1: only approximate ones; 2: usage (what is missing is named)."""
     from .adapters import load_adapter
@@ -610,6 +661,22 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("--top", type=int, default=3, help="closest non-exact candidates to print (default 3)")
     po.add_argument("--no-code", action="store_true", help="print the ranking without the snippets")
     po.set_defaults(fn=cmd_port)
+
+    au = sub.add_parser("audit", help="every upsampling site of a model: meaning, verdict, equivalents "
+                                      "(exit 0 all conform and port exactly, 1 not, 2 usage)")
+    au.add_argument("model", help="module:factory or file.py:factory (PyTorch, or Keras with --keras), a .keras "
+                                  "file or an .onnx file")
+    au.add_argument("--input-shape", help="the model's input shape: N,C,H,W for PyTorch; N,H,W,C for Keras; "
+                                          "an ONNX file's own by default")
+    au.add_argument("--to", action="append", help="target frameworks for the equivalents (comma-separated or "
+                                                  "repeatable), e.g. --to tensorflow,jax")
+    au.add_argument("--export", choices=["onnx"], help="export the PyTorch model too, audit the graph and pair "
+                                                       "each site with the node it became")
+    au.add_argument("--dtype", default="float32", help="the input dtype (default float32)")
+    au.add_argument("--keras", action="store_true", help="module:factory builds a Keras model")
+    au.add_argument("--format", choices=["text", "markdown", "json"], default="text", help="what to print")
+    au.add_argument("--out", help="write audit.json, audit.md and audit.html here")
+    au.set_defaults(fn=cmd_audit)
     return ap
 
 

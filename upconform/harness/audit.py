@@ -138,6 +138,25 @@ _TORCH_FUNCTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "repeat_interleave": ("torch.repeat_interleave", "repeat", ("input", "self")),
 }
 _TENSOR_NAMES = {"input": "x", "self": "x", "weight": "w", "bias": "b"}
+# arguments left out of "the call as written" when they hold the function's default (modules pass all)
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "interpolate": {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None,
+                    "recompute_scale_factor": None, "antialias": False},
+    **{f"conv_transpose{k}d": {"stride": [1] * k, "padding": [0] * k, "output_padding": [0] * k, "groups": 1,
+                               "dilation": [1] * k} for k in (1, 2, 3)},
+    **{f"max_unpool{k}d": {"padding": [0] * k, "output_size": None} for k in (1, 2, 3)},
+    "repeat_interleave": {"output_size": None},
+}
+
+
+def _is_default(name: str, key: str, v: Any) -> bool:
+    d = _DEFAULTS.get(name, {})
+    if key not in d:
+        return False
+    want = d[key]
+    if isinstance(want, list) and isinstance(v, int):
+        return all(v == w for w in want)
+    return v == want
 
 
 def _torch_targets() -> dict[Any, str]:
@@ -218,7 +237,9 @@ def _torch_site(index: int, where: str, note: str, name: str, bound: dict[str, A
             continue
         if isinstance(v, torch.Tensor):
             v = v.tolist()
-        args[k] = _plain_value(v)
+        v = _plain_value(v)
+        if not _is_default(name, k, v):
+            args[k] = v
     if op == "max_unpool":  # the canonical case's x is the pooling input: the unpool's output shape
         shapes = {"x": tuple(int(s) for s in out.shape)}
     if op == "repeat" and (x.dim() < 3 or not isinstance(args.get("repeats"), int) or args.get("dim") is None):
@@ -255,8 +276,12 @@ def capture_torch(model: Any, input_shape: Sequence[int], *, dtype: str = "float
 
     def pre(module: Any, _inputs: Any) -> None:
         stack.append(names.get(module) or "(model)")
-        kinds.append(f"nn.{type(module).__name__}" if type(module).__module__.startswith("torch.nn") else
-                     type(module).__name__)
+        cls = type(module)
+        if cls.__module__.startswith("torch.nn"):
+            extra = module.extra_repr() if not list(module.children()) else ""
+            kinds.append(f"nn.{cls.__name__}({extra})")
+        else:
+            kinds.append(cls.__name__)
 
     def post(module: Any, _inputs: Any, _out: Any) -> None:
         stack.pop()
@@ -323,8 +348,9 @@ def judge(raw: Sequence[RawSite], targets: Sequence[str] = (), *, executor: Any 
         s.max_abs_err = res.metrics.get("max_abs_err")
         for t in targets:
             try:
+                dt = r.dtype if r.dtype in ("float32", "float64") else "float32"
                 adv = port(r.binding, dict(r.args), t, x=r.shapes["x"], weight=r.shapes.get("w"),
-                           bias="b" in r.shapes, op=r.op, dtype=r.dtype if r.dtype in ("float32", "float64") else "float32")
+                           bias="b" in r.shapes, op=r.op, dtype=dt)
             except PortError as e:
                 s.ports[t] = {"exact": False, "none": str(e)}
                 continue
@@ -337,7 +363,8 @@ def _port_summary(adv: Any) -> dict[str, Any]:
 
     if adv.exact:
         c = adv.exact[0]
-        return {"exact": True, "call": c.snippet.title, "why": explanation(c), "others": [x.snippet.title for x in adv.exact[1:3]]}
+        return {"exact": True, "call": c.snippet.title, "why": explanation(c),
+                "others": [x.snippet.title for x in adv.exact[1:3]]}
     if adv.approximate:
         c = adv.approximate[0]
         err = c.max_abs_err if c.max_abs_err is not None and math.isfinite(c.max_abs_err) else None
@@ -466,7 +493,8 @@ def text(a: Audit) -> str:
         r = s.raw
         lines.append(f"  #{r.index} {r.where}{' (' + r.note + ')' if r.note else ''}")
         lines.append(f"      {r.written()} on {list(r.shapes['x'])} {r.dtype}")
-        lines.append(f"      means {_meaning_text(s.meaning) if s.meaning is not None else 'nothing canonical: ' + s.no_meaning}")
+        means = _meaning_text(s.meaning) if s.meaning is not None else "nothing canonical: " + s.no_meaning
+        lines.append(f"      means {means}")
         lines.append(f"      {s.outcome}" + (f": {s.reason}" if s.reason else ""))
         for t, p in s.ports.items():
             lines.append(f"      in {t}: {_port_text(p).replace('`', '')}")
@@ -486,7 +514,8 @@ def audit_torch(factory: str, input_shape: Sequence[int], *, targets: Sequence[s
     t0 = time.perf_counter()
     model = load_factory(factory)()
     raw = capture_torch(model, input_shape, dtype=dtype)
-    a = Audit(factory, "torch", [int(v) for v in input_shape], dtype, list(targets), judge(raw, targets, executor=executor))
+    a = Audit(factory, "torch", [int(v) for v in input_shape], dtype, list(targets),
+              judge(raw, targets, executor=executor))
     if export == "onnx":
         from .audit_onnx import capture_onnx, export_torch_onnx
 

@@ -1,0 +1,1 @@
+"""Example models for ``upconform audit`` (built from published architectures; random weights)."""
