@@ -355,3 +355,25 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="not an ONNX model") as e:
         audit_onnx(junk)
     assert "\n" not in str(e.value)
+
+
+class Mixed(nn.Module):
+    """nearest-exact (exported as generic nodes, no Resize) before a bicubic resize (a Resize node)."""
+
+    def forward(self, x: Any) -> Any:
+        y = F.interpolate(x, scale_factor=2, mode="nearest-exact")
+        return F.interpolate(y, size=(13, 15), mode="bicubic", align_corners=True)
+
+
+def mixed() -> Any:
+    return _seeded(Mixed)
+
+
+def test_a_call_without_a_node_does_not_shift_the_pairs() -> None:
+    """Pairing matches the module the exporter recorded; by order alone the nearest-exact site would be
+    paired with the bicubic node and report a difference the export does not have."""
+    a = audit_torch(f"{HERE}:mixed", (1, 2, 4, 5), export="onnx")
+    assert [s.raw.args.get("mode") for s in a.sites] == ["nearest-exact", "bicubic"]
+    assert a.exported is not None and [s.raw.op for s in a.exported] == ["resize"]
+    assert a.pairs is not None and not any(p.get("differs") for p in a.pairs)
+    assert a.pairs[1]["same"] and a.pairs[0].get("exported") in (None, 0)

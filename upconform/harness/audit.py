@@ -56,6 +56,10 @@ class RawSite:
     shapes: dict[str, tuple[int, ...]]
     dtype: str
     note: str = ""  # e.g. "inside nn.Upsample"
+    # an exported node's source, as its exporter recorded it: the module path ("(model)" for the model
+    # itself), "" when unknown; pairing matches it with a source site's ``where``
+    origin: str = ""
+    line: str = ""  # "file.py:42": the source line that made the call (PyTorch) or that the exporter recorded
 
     def written(self) -> str:
         """The call as the code wrote it (tensors as x, w, b)."""
@@ -248,6 +252,22 @@ def _torch_site(index: int, where: str, note: str, name: str, bound: dict[str, A
     return RawSite(index, where, binding, args, op, shapes, _torch_dtype(x), note=note)
 
 
+def _caller_line() -> str:
+    """``file.py:line`` of the innermost frame outside torch and this module: the model's line that made
+    the call (for a module's internal call, the line that called the module)."""
+    import os
+    import sys
+
+    f = sys._getframe(1)
+    here = os.path.abspath(__file__)
+    while f is not None:
+        name = os.path.abspath(f.f_code.co_filename)
+        if name != here and f"{os.sep}torch{os.sep}" not in name:
+            return f"{os.path.basename(name)}:{f.f_lineno}"
+        f = f.f_back
+    return ""
+
+
 def capture_torch(model: Any, input_shape: Sequence[int], *, dtype: str = "float32", seed: int = SEED) -> list[RawSite]:
     """Run ``model`` once on a seeded N(0, 1) input of ``input_shape`` and return every site it calls, in
     call order. AuditError when the model rejects the input."""
@@ -271,6 +291,7 @@ def capture_torch(model: Any, input_shape: Sequence[int], *, dtype: str = "float
                     note = f"inside {kinds[-1]}" if kinds and kinds[-1] not in ("",) else ""
                     site = _torch_site(len(sites), where, note, name, _bind(name, args, kwargs), out)
                 if site is not None:
+                    site.line = _caller_line()
                     sites.append(site)
             return out
 
@@ -380,9 +401,11 @@ def _port_summary(adv: Any) -> dict[str, Any]:
 
 
 def pair_sites(source: Sequence[Site], exported: Sequence[Site]) -> list[dict[str, Any]]:
-    """Each source site with the exported site it became, in call order per operator family; the pairs
-    whose canonical meanings differ name the differing parameters (source value first). A site with no
-    counterpart is listed with ``missing``.
+    """Each source site with the exported site it became; the pairs whose canonical meanings differ name
+    the differing parameters (source value first). Exported sites are matched per operator family by the
+    module their exporter says they came from (``RawSite.origin``), in call order within a module, and by
+    call order where no origin is recorded: a call the exporter wrote as generic nodes (no counterpart)
+    then does not shift every later pair. A site with no counterpart is listed with ``missing``.
 
     Example:
         >>> a = Site(RawSite(0, "up", "b", {}, "resize", {"x": (1, 1, 2)}, "float32"), meaning={"mode": "linear"})
@@ -392,19 +415,27 @@ def pair_sites(source: Sequence[Site], exported: Sequence[Site]) -> list[dict[st
     """
     from .discrepancy import differing_params
 
-    by_op: dict[str, list[Site]] = {}
+    lines = all(s.raw.line for s in exported) and all(s.raw.line for s in source)
+    with_origin = any(s.raw.origin for s in exported)
+
+    def key_of(s: Site, exported_side: bool) -> tuple[str, str]:
+        if lines:  # the source line that made the call: two calls in one module's forward stay apart
+            return s.raw.op, s.raw.line
+        return s.raw.op, (s.raw.origin if exported_side else s.raw.where) if with_origin else ""
+
+    by_key: dict[tuple[str, str], list[Site]] = {}
     for s in exported:
-        by_op.setdefault(s.raw.op, []).append(s)
-    used: dict[str, int] = {}
+        by_key.setdefault(key_of(s, True), []).append(s)
     pairs = []
     for s in source:
-        k = used.get(s.raw.op, 0)
-        cands = by_op.get(s.raw.op, [])
-        used[s.raw.op] = k + 1
-        if k >= len(cands):
-            pairs.append({"source": s.raw.index, "exported": None, "missing": "no exported node of this operator"})
+        key = key_of(s, False)
+        cands = by_key.get(key, [])
+        if not cands:
+            pairs.append({"source": s.raw.index, "source_where": s.raw.where, "exported": None,
+                          "missing": "no exported node of this operator" + (f" from {s.raw.where}" if with_origin
+                                                                              else "")})
             continue
-        e = cands[k]
+        e = cands.pop(0)
         diff = differing_params(s.meaning, e.meaning) if s.meaning is not None and e.meaning is not None else {}
         pairs.append({"source": s.raw.index, "source_where": s.raw.where, "exported": e.raw.index,
                       "exported_where": e.raw.where, "differs": diff,

@@ -271,8 +271,12 @@ def _site(index: int, node: Any, where: str, consts: Mapping[str, np.ndarray],
     if x is None:
         problem = "; ".join(filter(None, [problem, f"the shape of {node.input[0]!r} is not known after shape inference"]))
     note = "; ".join(filter(None, [_origin_note(node), problem]))
+    o = node_origin(node)
+    scope = o.get("scope")
     return RawSite(index, where, f"onnxruntime.{node.op_type}", args, OPS_OF[node.op_type],
-                   {"x": x if x is not None else (), **shapes}, _dtype_name(elem), note=note)
+                   {"x": x if x is not None else (), **shapes}, _dtype_name(elem), note=note,
+                   origin="" if scope is None else (scope or "(model)"),
+                   line=f"{os.path.basename(o['file'])}:{o['line']}" if "file" in o else "")
 
 
 def capture_onnx(path: str | os.PathLike[str]) -> list[RawSite]:
