@@ -133,3 +133,13 @@ def test_cli_usage_errors_are_one_line(args, message):
 def test_audit_error_for_a_factory_that_is_not_module_colon_callable():
     with pytest.raises(AuditError, match="expected module:factory"):
         audit_torch("no_colon", (1, 3, 8, 8))
+
+
+def test_onnx_target_is_measured_through_its_runtime():
+    pytest.importorskip("onnxruntime")
+    a = audit_torch(f"{M}:deeplabv3_head", SHAPES["deeplabv3_head"], targets=["onnxruntime"])
+    for s in a.sites:
+        p = s.ports["onnxruntime"]
+        assert p["exact"] and p["call"].startswith("onnxruntime.Resize(x, mode='linear', "
+                                                   "coordinate_transformation_mode='half_pixel'")
+    assert a.exit_code() == 0

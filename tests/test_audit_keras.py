@@ -7,6 +7,7 @@ convolution, as in the common Keras port) and ``Conv2DTranspose(filters, 2, stri
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,21 @@ def test_every_graph_op_is_a_site() -> None:
     assert by["DepthToSpace"].args == {"block_size": 2} and by["DepthToSpace"].shapes["x"] == (1, 12, 20, 20)
     c3 = by["conv_transpose"]
     assert c3.shapes == {"x": (1, 3, 4, 4, 4), "w": (3, 2, 2, 2, 2)} and c3.args["output_shape"] == [1, 8, 8, 8, 2]
+
+
+def test_cli_audits_a_keras_file_and_a_factory(tmp_path: Any) -> None:
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "unet.keras"
+    build_unet().save(path)
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "-m", "upconform", "audit", str(path), "--input-shape", "1,64,64,3",
+                        "--format", "json"], capture_output=True, text=True, cwd=root, timeout=600)
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert data["source"] == "keras" and len(data["sites"]) == 8
+    p = subprocess.run([sys.executable, "-m", "upconform", "audit", f"{__file__}:build_unet", "--keras"],
+                       capture_output=True, text=True, cwd=root, timeout=600)
+    assert p.returncode == 2 and "needs --input-shape" in p.stderr

@@ -399,6 +399,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     shape = _shape_arg(args.input_shape, "--input-shape") if args.input_shape else None
     targets = [t.strip() for spec in args.to or [] for t in spec.split(",") if t.strip()]
+    targets = ["onnxruntime" if t.lower() == "onnx" else t for t in targets]  # ONNX: its runtime runs the nodes
     try:
         targets = [framework(t).name for t in targets]
     except KeyError as e:

@@ -340,6 +340,8 @@ def judge(raw: Sequence[RawSite], targets: Sequence[str] = (), *, executor: Any 
         out.append(s)
         try:
             meaning = get(r.binding).from_native(dict(r.args), r.shapes, op=r.op)
+        except KeyError:  # a call no binding of upconform's stands for (its note says what it is)
+            meaning = Unsupported(r.note or f"{r.binding} is not a binding upconform knows")
         except Exception as e:  # noqa: BLE001
             meaning = Unsupported(f"the translation failed: {type(e).__name__}: {e}")
         if isinstance(meaning, Unsupported) or r.note.startswith("a repeat_interleave that is not"):
@@ -376,7 +378,48 @@ def judge(raw: Sequence[RawSite], targets: Sequence[str] = (), *, executor: Any 
                 s.ports[t] = {"exact": False, "none": str(e)}
                 continue
             s.ports[t] = _port_summary(adv)
+            if not s.ports[t].get("exact") and not s.ports[t].get("closest"):
+                s.ports[t] = _binding_port(case, r, t) or s.ports[t]
     return out
+
+
+def _binding_port(case: Case, r: RawSite, target: str) -> dict[str, Any] | None:
+    """For a target without port snippets (ONNX runtimes): each of its bindings' translation of the site's
+    meaning, run on the case's tensors and compared with the site's own call on the same tensors at the
+    dtype tolerance; exact where equal, else the closest by max error. None when no binding translates it."""
+    from ..adapters import NativeCall, registry
+    from ..adapters import framework as framework_of_name
+    from ..canonical import DEFAULT_TOLERANCES, case_tensors
+    from .compare import compare
+
+    fw = framework_of_name(target).name
+    tensors = case_tensors(case)
+    try:
+        want = get(r.binding).run(NativeCall(r.binding, dict(r.args)), tensors)
+    except Exception:  # noqa: BLE001 - the site's own call raised: no measure to port against
+        return None
+    best: dict[str, Any] | None = None
+    for name in registry():
+        b = get(name)
+        if b.framework != fw or r.op not in b.ops:
+            continue
+        call = b.unsupported_reading(case) or b.to_native(case)
+        if isinstance(call, Unsupported):
+            continue
+        try:
+            y = b.run(call, tensors)
+        except Exception:  # noqa: BLE001 - this target cannot run it here
+            continue
+        c = compare(y.astype(want.dtype) if y.dtype != want.dtype else y, want.astype(np.float64), case.dtype,
+                    DEFAULT_TOLERANCES[case.dtype])
+        title = call.render(tuple(t for t in ("x", "w", "b") if t in case.shapes))
+        if c.ok:
+            return {"exact": True, "call": title, "why": "the binding's translation of the site's meaning, measured"}
+        err = c.metrics.get("max_abs_err")
+        if best is None or (err is not None and err < (best.get("max_abs_err") or math.inf)):
+            best = {"exact": False, "closest": title, "max_abs_err": err, "none": "no exact equivalent",
+                    "why": c.message.splitlines()[0]}
+    return best
 
 
 def _port_summary(adv: Any) -> dict[str, Any]:
