@@ -458,27 +458,31 @@ def pair_sites(source: Sequence[Site], exported: Sequence[Site]) -> list[dict[st
     """
     from .discrepancy import differing_params
 
-    lines = all(s.raw.line for s in exported) and all(s.raw.line for s in source)
-    with_origin = any(s.raw.origin for s in exported)
+    free = list(exported)  # each exported site pairs once
+    recorded = any(x.raw.origin or x.raw.line for x in exported)
 
-    def key_of(s: Site, exported_side: bool) -> tuple[str, str]:
-        if lines:  # the source line that made the call: two calls in one module's forward stay apart
-            return s.raw.op, s.raw.line
-        return s.raw.op, (s.raw.origin if exported_side else s.raw.where) if with_origin else ""
+    def take(src: RawSite) -> Site | None:
+        """The source line and module the exporter recorded; else the line; else the module; else (no
+        record at all) call order per operator."""
+        rules = [lambda e: bool(src.line) and e.raw.line == src.line and e.raw.origin == src.where,
+                 lambda e: bool(src.line) and e.raw.line == src.line,
+                 lambda e: bool(e.raw.origin) and e.raw.origin == src.where and not (src.line and e.raw.line)]
+        if not recorded:
+            rules.append(lambda e: True)
+        for rule in rules:
+            for e in free:
+                if e.raw.op == src.op and rule(e):
+                    free.remove(e)
+                    return e
+        return None
 
-    by_key: dict[tuple[str, str], list[Site]] = {}
-    for s in exported:
-        by_key.setdefault(key_of(s, True), []).append(s)
     pairs = []
     for s in source:
-        key = key_of(s, False)
-        cands = by_key.get(key, [])
-        if not cands:
+        e = take(s.raw)
+        if e is None:
             pairs.append({"source": s.raw.index, "source_where": s.raw.where, "exported": None,
-                          "missing": "no exported node of this operator" + (f" from {s.raw.where}" if with_origin
-                                                                              else "")})
+                          "missing": f"no exported node of this operator from {s.raw.where}"})
             continue
-        e = cands.pop(0)
         diff = differing_params(s.meaning, e.meaning) if s.meaning is not None and e.meaning is not None else {}
         pairs.append({"source": s.raw.index, "source_where": s.raw.where, "exported": e.raw.index,
                       "exported_where": e.raw.where, "differs": diff,
@@ -551,8 +555,12 @@ def markdown(a: Audit) -> str:
     out = head + "\n".join(lines) + "\n"
     if a.pairs is not None:
         diff = [p for p in a.pairs if p.get("differs")]
-        out += (f"\nExport: {len(a.pairs)} site(s) paired with exported nodes; "
+        paired = [p for p in a.pairs if p.get("exported") is not None]
+        out += (f"\nExport: {len(paired)} of {len(a.pairs)} site(s) paired with the node they became; "
                 f"{len(diff)} mean another case" + (":" if diff else ".") + "\n")
+        for p in a.pairs:
+            if p.get("missing"):
+                out += f"- site {p['source']} `{p['source_where']}`: {p['missing']} (exported as generic nodes)\n"
         for p in diff:
             ps = ", ".join(f"{k} {v[0]} -> {v[1]}" for k, v in p["differs"].items())
             out += f"- site {p['source']} `{p['source_where']}` -> node `{p['exported_where']}`: {ps}\n"

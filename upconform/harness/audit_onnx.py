@@ -187,14 +187,16 @@ def node_origin(node: Any) -> dict[str, Any]:
 
     meta = {p.key: p.value for p in node.metadata_props}
     out: dict[str, Any] = {}
-    try:
+    try:  # ['', 'up1', 'up1.up', 'upsample_bilinear2d']: the model, each enclosing module's path, the node
         scopes = ast.literal_eval(meta["pkg.torch.onnx.name_scopes"])
-        out["scope"] = ".".join(str(v) for v in scopes[1:-1])
-    except (KeyError, ValueError, SyntaxError, TypeError):
+        out["scope"] = str(scopes[-2]) if len(scopes) > 2 else ""
+    except (KeyError, ValueError, SyntaxError, TypeError, IndexError):
         pass
-    m = re.match(r'File "([^"]+)", line (\d+)', meta.get("pkg.torch.onnx.stack_trace", ""))
-    if m:
-        out["file"], out["line"] = m.group(1), int(m.group(2))
+    # the innermost frame outside torch: the model's line that made the call (as capture_torch records it)
+    frames = re.findall(r'File "([^"]+)", line (\d+)', meta.get("pkg.torch.onnx.stack_trace", ""))
+    user = [(f, n) for f, n in frames if f"{os.sep}torch{os.sep}" not in f]
+    if user:
+        out["file"], out["line"] = user[-1][0], int(user[-1][1])
     t = re.search(r"target=torch\.ops\.([\w.]+)", meta.get("pkg.torch.onnx.fx_node", ""))
     if t:
         out["target"] = t.group(1)
