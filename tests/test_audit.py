@@ -11,11 +11,17 @@ import pytest
 
 pytest.importorskip("torch")
 
-from upconform.examples.torch_models import SITES  # noqa: E402
-from upconform.harness.audit import AuditError, audit_torch, markdown, pair_sites  # noqa: E402
+from upconform.adapters.example_models import SITES  # noqa: E402
+from upconform.harness.audit import AuditError, markdown, pair_sites, run_audit  # noqa: E402
+
+
+def audit_torch(spec, shape, **kw):
+    return run_audit(spec, shape, kind="torch", **kw)
+
+
 
 ROOT = Path(__file__).resolve().parents[1]
-M = "upconform.examples.torch_models"
+M = "upconform.adapters.example_models"
 SHAPES = {"unet_bilinear": (1, 3, 64, 64), "unet_transpose": (1, 3, 64, 64), "fpn": (1, 3, 128, 128),
           "espcn": (1, 1, 17, 19), "segnet": (1, 3, 36, 44), "dcgan_generator": (1, 16, 1, 1),
           "deeplabv3_head": (1, 3, 65, 67)}
@@ -63,7 +69,7 @@ def test_canonical_meanings_are_the_architectures(audits):
 
 def test_markdown_summary_fits_a_pull_request_comment(audits):
     md = markdown(audits["segnet"])
-    assert md.startswith("### upconform audit: `upconform.examples.torch_models:segnet`")
+    assert md.startswith("### upconform audit: `upconform.adapters.example_models:segnet`")
     assert md.count("\n| ") == 1 + SITES["segnet"] and "3 upsampling site(s); 0 need attention" in md
 
 
@@ -143,3 +149,62 @@ def test_onnx_target_is_measured_through_its_runtime():
         assert p["exact"] and p["call"].startswith("onnxruntime.Resize(x, mode='linear', "
                                                    "coordinate_transformation_mode='half_pixel'")
     assert a.exit_code() == 0
+
+
+REVIEW_MODELS = '''\
+import torch, torch.nn as nn, torch.nn.functional as F
+
+
+class IntRepeat(nn.Module):
+    def forward(self, x):
+        return (x > 0).long().repeat_interleave(2, dim=2)
+
+
+class TensorRepeats(nn.Module):
+    def forward(self, x):
+        return x.repeat_interleave(torch.tensor([1, 2, 1, 2]), dim=3)
+
+
+def int_repeat():
+    return IntRepeat()
+
+
+def tensor_repeats():
+    return TensorRepeats()
+
+
+def raises():
+    raise RuntimeError("no weights here")
+
+
+def not_a_module():
+    return 42
+'''
+
+
+@pytest.fixture(scope="module")
+def review_models(tmp_path_factory):
+    f = tmp_path_factory.mktemp("m") / "review_models.py"
+    f.write_text(REVIEW_MODELS)
+    return f
+
+
+def test_integer_sites_and_sites_without_meaning_are_said_not_crashed(review_models):
+    a = audit_torch(f"{review_models}:int_repeat", (1, 2, 3, 4))
+    [s] = a.sites
+    assert s.outcome == "unsupported" and "int64 inputs are not checked" in s.reason and a.exit_code() == 0
+    a = audit_torch(f"{review_models}:tensor_repeats", (1, 2, 3, 4), targets=["onnx"])
+    [s] = a.sites
+    assert s.meaning is None and s.ports["onnxruntime"] == {"exact": False,
+                                                            "none": "not ported: the call has no canonical meaning"}
+    assert a.exit_code() == 1  # asked for a port that does not exist
+
+
+@pytest.mark.parametrize("factory, args, message", [
+    ("raises", (), "the factory raised RuntimeError: no weights here"),
+    ("not_a_module", (), "the factory returned a int, not a torch.nn.Module"),
+    ("int_repeat", ("--dtype", "bogus"), "is not a floating torch dtype"),
+])
+def test_more_usage_errors_are_one_line(review_models, factory, args, message):
+    p = _cli(f"{review_models}:{factory}", "--input-shape", "1,2,3,4", *args)
+    assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr, p.stderr

@@ -1,4 +1,4 @@
-"""``upconform audit`` of Keras models (harness/audit_keras.py): a U-Net built here from its published
+"""``upconform audit`` of Keras models (adapters/audit_keras.py): a U-Net built here from its published
 architecture (Ronneberger et al. 2015: four levels of two 3x3 convolutions and a 2x2 max pooling, a
 bottleneck, four levels of a 2x up-step, a skip concatenation and two 3x3 convolutions, a 1x1 head), with
 random weights and the two Keras up-steps: ``UpSampling2D(interpolation="bilinear")`` (followed by a 2x2
@@ -15,8 +15,12 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("keras")
 
-from upconform.harness.audit import AuditError, Site  # noqa: E402
-from upconform.harness.audit_keras import LAYER_NOTE, OP_NOTE, audit_keras, capture_keras  # noqa: E402
+from upconform.adapters.audit_keras import LAYER_NOTE, OP_NOTE, capture_keras  # noqa: E402
+from upconform.harness.audit import AuditError, Site, run_audit  # noqa: E402
+
+
+def audit_keras(spec, shape, **kw):
+    return run_audit(spec, shape, kind="keras", **kw)
 
 SHAPE = (1, 64, 64, 3)
 FILTERS = (8, 16, 32, 64)  # the paper's 64..512, scaled down: the sites and their geometry are the same
@@ -130,7 +134,7 @@ def test_unet_graph_ops_agree_with_their_layers(audit: Any) -> None:
 
 
 def test_keras_file_round_trip(tmp_path: Any, audit: Any) -> None:
-    from upconform.harness.audit_keras import load_keras
+    from upconform.adapters.audit_keras import load_keras
 
     path = tmp_path / "unet.keras"
     load_keras(UNET).save(path)
@@ -219,6 +223,6 @@ def test_cli_audits_a_keras_file_and_a_factory(tmp_path: Any) -> None:
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)
     assert data["source"] == "keras" and len(data["sites"]) == 8
-    p = subprocess.run([sys.executable, "-m", "upconform", "audit", f"{__file__}:build_unet", "--keras"],
+    p = subprocess.run([sys.executable, "-m", "upconform", "audit", f"{__file__}:build_unet", "--source", "keras"],
                        capture_output=True, text=True, cwd=root, timeout=600)
     assert p.returncode == 2 and "needs --input-shape" in p.stderr

@@ -21,8 +21,19 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from upconform.harness.audit import Audit, AuditError, audit_torch, capture_torch, judge, markdown, pair_sites  # noqa: E402
-from upconform.harness.audit_onnx import audit_onnx, capture_onnx, export_torch_onnx  # noqa: E402
+from upconform.adapters.audit_onnx import capture_onnx, export_torch_onnx  # noqa: E402
+from upconform.adapters.audit_torch import capture_torch  # noqa: E402
+from upconform.harness.audit import Audit, AuditError, judge, markdown, pair_sites, run_audit  # noqa: E402
+
+
+def audit_torch(spec, shape, **kw):
+    return run_audit(spec, shape, kind="torch", **kw)
+
+
+def audit_onnx(path, **kw):
+    return run_audit(str(path), kw.pop("input_shape", None), kind="onnx", **kw)
+
+
 
 HERE = Path(__file__).resolve()
 # torch.export's pytree, on torch 2.13: not ours to fix
@@ -378,3 +389,57 @@ def test_a_call_without_a_node_does_not_shift_the_pairs() -> None:
     assert a.exported is not None and [s.raw.op for s in a.exported] == ["resize"]
     assert a.pairs is not None and not any(p.get("differs") for p in a.pairs)
     assert a.pairs[1]["same"] and a.pairs[0].get("exported") in (None, 0)
+
+
+class HelperFPN(nn.Module):
+    """The upsample-and-add helper of common FPN code: the capture's innermost line is the helper's, the
+    exporter records forward's; pairing matches any of the call's frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lat = nn.Conv2d(2, 2, 1)
+
+    def _upsample_add(self, x: Any, y: Any) -> Any:
+        return F.interpolate(x, size=y.shape[-2:], mode="bilinear", align_corners=False) + y
+
+    def forward(self, x: Any) -> Any:
+        return self._upsample_add(F.avg_pool2d(x, 2), self.lat(x))
+
+
+class Loop(nn.Module):
+    """Two calls on one line (a loop): nearest-exact has no Resize node; bilinear must pair with its own."""
+
+    def forward(self, x: Any) -> Any:
+        return [F.interpolate(x, scale_factor=2, mode=m) for m in ("nearest-exact", "bilinear")][1]
+
+
+def helper_fpn() -> Any:
+    return _seeded(HelperFPN)
+
+
+def loop() -> Any:
+    return _seeded(Loop)
+
+
+def test_pairing_through_a_helper_and_in_a_loop() -> None:
+    a = audit_torch(f"{HERE}:helper_fpn", (1, 2, 8, 8), export="onnx")
+    assert a.pairs is not None and [p.get("same") for p in a.pairs] == [True]
+    a = audit_torch(f"{HERE}:loop", (1, 2, 4, 5), export="onnx")
+    assert a.pairs is not None and not any(p.get("differs") for p in a.pairs) and a.exit_code() == 0
+    assert [p.get("same") for p in a.pairs] == [None, True]
+
+
+def test_input_shape_fixes_a_symbolic_batch(tmp_path: Path) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 3, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    sizes = numpy_helper.from_array(np.array([2, 2, 6, 8], dtype=np.int64), "sizes")
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="linear")
+    m = helper.make_model(helper.make_graph([node], "g", [x], [y], [sizes]), opset_imports=[helper.make_opsetid("", 19)])
+    path = tmp_path / "dyn.onnx"
+    onnx.save(m, str(path))
+    with pytest.raises(AuditError, match="symbolic dimensions"):
+        audit_onnx(path)
+    a = audit_onnx(path, input_shape=(2, 2, 3, 4))
+    assert [s.outcome for s in a.sites] == ["pass"] and a.sites[0].raw.shapes["x"] == (2, 2, 3, 4)
+    with pytest.raises(AuditError, match="does not fit the graph input"):
+        audit_onnx(path, input_shape=(2, 3, 3, 4))

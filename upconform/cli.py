@@ -394,32 +394,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Every upsampling site of a model: exit 0 when all conform and port exactly, 1 when one does not,
     2 on usage errors (one line, no traceback)."""
-    from .adapters import framework
-    from .harness.audit import AuditError, audit_torch, markdown, text
+    from .harness.audit import AuditError, markdown, run_audit, text
 
     shape = _shape_arg(args.input_shape, "--input-shape") if args.input_shape else None
     targets = [t.strip() for spec in args.to or [] for t in spec.split(",") if t.strip()]
-    targets = ["onnxruntime" if t.lower() == "onnx" else t for t in targets]  # ONNX: its runtime runs the nodes
     try:
-        targets = [framework(t).name for t in targets]
-    except KeyError as e:
-        return _usage_error(f"audit: --to: {e.args[0]}")
-    src = args.model
-    try:
-        if src.endswith(".onnx"):
-            from .harness.audit_onnx import audit_onnx
-
-            a = audit_onnx(src, targets=targets)
-        elif src.endswith(".keras") or args.keras:
-            from .harness.audit_keras import audit_keras
-
-            if shape is None:
-                return _usage_error("audit: a Keras model needs --input-shape N,H,W,C (its own channels-last shape)")
-            a = audit_keras(src, shape, targets=targets, dtype=args.dtype)
-        else:
-            if shape is None:
-                return _usage_error("audit: a PyTorch model needs --input-shape N,C,H,W")
-            a = audit_torch(src, shape, targets=targets, dtype=args.dtype, export=args.export)
+        a = run_audit(args.model, shape, kind=args.source, targets=targets, dtype=args.dtype, export=args.export)
     except AuditError as e:
         return _usage_error(f"audit: {e}")
     data = a.to_json()
@@ -663,18 +643,22 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("--no-code", action="store_true", help="print the ranking without the snippets")
     po.set_defaults(fn=cmd_port)
 
+    from .adapters.sites import MODEL_SOURCES
+
     au = sub.add_parser("audit", help="every upsampling site of a model: meaning, verdict, equivalents "
                                       "(exit 0 all conform and port exactly, 1 not, 2 usage)")
-    au.add_argument("model", help="module:factory or file.py:factory (PyTorch, or Keras with --keras), a .keras "
-                                  "file or an .onnx file")
-    au.add_argument("--input-shape", help="the model's input shape: N,C,H,W for PyTorch; N,H,W,C for Keras; "
-                                          "an ONNX file's own by default")
+    au.add_argument("model", help="module:factory or file.py:factory (a callable returning the model), or a model "
+                                  "file (by suffix: " + ", ".join(f"{s} for {m.name}" for m in MODEL_SOURCES.values()
+                                                                 for s in m.suffixes) + ")")
+    au.add_argument("--source", choices=list(MODEL_SOURCES), help="the kind of model (default: by file suffix, "
+                                                                   f"else {next(iter(MODEL_SOURCES))})")
+    au.add_argument("--input-shape", help="the model's input shape in its own layout ("
+                    + "; ".join(f"{m.name}: {m.shape_help}" for m in MODEL_SOURCES.values()) + ")")
     au.add_argument("--to", action="append", help="target frameworks for the equivalents (comma-separated or "
-                                                  "repeatable), e.g. --to tensorflow,jax")
-    au.add_argument("--export", choices=["onnx"], help="export the PyTorch model too, audit the graph and pair "
-                                                       "each site with the node it became")
-    au.add_argument("--dtype", default="float32", help="the input dtype (default float32)")
-    au.add_argument("--keras", action="store_true", help="module:factory builds a Keras model")
+                                                  "repeatable; a format name means the runtime that runs it)")
+    au.add_argument("--export", help="export the model too (a format its source writes), audit the exported graph "
+                                     "and pair each site with the node it became")
+    au.add_argument("--dtype", help="the input dtype (default float32, or a model file's own)")
     au.add_argument("--format", choices=["text", "markdown", "json"], default="text", help="what to print")
     au.add_argument("--out", help="write audit.json, audit.md and audit.html here")
     au.set_defaults(fn=cmd_audit)

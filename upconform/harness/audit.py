@@ -21,9 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,37 +31,8 @@ from typing import Any
 import numpy as np
 
 from ..adapters import Unsupported, get
+from ..adapters.sites import MODEL_SOURCES, TARGET_ALIASES, AuditError, ModelSource, RawSite, load_factory, source_for
 from ..canonical import Case, freeze, op_info, plain
-
-SEED = 20261201
-
-
-class AuditError(Exception):
-    """A usage problem (exit 2): an unimportable factory, a shape the model rejects; one line, no traceback."""
-
-
-@dataclass
-class RawSite:
-    """One upsampling call as the model made it: where, which API, the arguments it passed (keyword form,
-    tensors left out), the canonical shapes of its tensors and its dtype."""
-
-    index: int
-    where: str  # module path (PyTorch), layer or op name (Keras), node name (ONNX)
-    binding: str
-    args: dict[str, Any]
-    op: str
-    shapes: dict[str, tuple[int, ...]]
-    dtype: str
-    note: str = ""  # e.g. "inside nn.Upsample"
-    # an exported node's source, as its exporter recorded it: the module path ("(model)" for the model
-    # itself), "" when unknown; pairing matches it with a source site's ``where``
-    origin: str = ""
-    line: str = ""  # "file.py:42": the source line that made the call (PyTorch) or that the exporter recorded
-
-    def written(self) -> str:
-        """The call as the code wrote it (tensors as x, w, b)."""
-        tensors = [t for t in ("x", "w", "b") if t in self.shapes]
-        return f"{self.binding}({', '.join(tensors + [f'{k}={v!r}' for k, v in self.args.items()])})"
 
 
 @dataclass
@@ -92,247 +60,21 @@ class Site:
                 "shapes": {k: list(v) for k, v in r.shapes.items()}, "dtype": r.dtype, "note": r.note,
                 "written": r.written(), "meaning": plain(self.meaning) if self.meaning is not None else None,
                 "no_meaning": self.no_meaning, "outcome": self.outcome, "reason": self.reason,
-                "max_abs_err": self.max_abs_err, "ports": self.ports}
-
-
-# ----------------------------------------------------------------------------------- loading
-
-
-def load_factory(spec: str) -> Callable[[], Any]:
-    """``package.module:factory`` (or ``path/to/file.py:factory``) -> the factory callable (AuditError if not)."""
-    if ":" not in spec:
-        raise AuditError(f"{spec!r}: expected module:factory (a callable returning the model)")
-    mod_name, attr = spec.rsplit(":", 1)
-    try:
-        if mod_name.endswith(".py"):
-            from pathlib import Path
-
-            path = Path(mod_name)
-            if not path.exists():
-                raise AuditError(f"{mod_name}: no such file")
-            s = importlib.util.spec_from_file_location(path.stem, path)
-            assert s is not None and s.loader is not None
-            module = importlib.util.module_from_spec(s)
-            s.loader.exec_module(module)
-        else:
-            module = importlib.import_module(mod_name)
-    except AuditError:
-        raise
-    except Exception as e:  # noqa: BLE001 - the user's module failed to import: one line
-        raise AuditError(f"cannot import {mod_name}: {type(e).__name__}: {e}") from None
-    fn = getattr(module, attr, None)
-    if fn is None or not callable(fn):
-        raise AuditError(f"{mod_name} has no callable {attr!r}")
-    return fn
-
-
-# ----------------------------------------------------------------------------------- PyTorch capture
-
-# the functions whose calls are sites, by name: (binding, op, tensor arguments in order -> canonical names)
-_TORCH_FUNCTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "interpolate": ("torch.nn.functional.interpolate", "resize", ("input",)),
-    "conv_transpose1d": ("torch.nn.functional.conv_transpose1d", "conv_transpose", ("input", "weight", "bias")),
-    "conv_transpose2d": ("torch.nn.functional.conv_transpose2d", "conv_transpose", ("input", "weight", "bias")),
-    "conv_transpose3d": ("torch.nn.functional.conv_transpose3d", "conv_transpose", ("input", "weight", "bias")),
-    "pixel_shuffle": ("torch.nn.functional.pixel_shuffle", "pixel_shuffle", ("input",)),
-    "pixel_unshuffle": ("torch.nn.functional.pixel_unshuffle", "pixel_unshuffle", ("input",)),
-    "max_unpool1d": ("torch.nn.functional.max_unpool1d", "max_unpool", ("input", "indices")),
-    "max_unpool2d": ("torch.nn.functional.max_unpool2d", "max_unpool", ("input", "indices")),
-    "max_unpool3d": ("torch.nn.functional.max_unpool3d", "max_unpool", ("input", "indices")),
-    "repeat_interleave": ("torch.repeat_interleave", "repeat", ("input", "self")),
-}
-_TENSOR_NAMES = {"input": "x", "self": "x", "weight": "w", "bias": "b"}
-# arguments left out of "the call as written" when they hold the function's default (modules pass all)
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "interpolate": {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None,
-                    "recompute_scale_factor": None, "antialias": False},
-    **{f"conv_transpose{k}d": {"stride": [1] * k, "padding": [0] * k, "output_padding": [0] * k, "groups": 1,
-                               "dilation": [1] * k} for k in (1, 2, 3)},
-    **{f"max_unpool{k}d": {"padding": [0] * k, "output_size": None} for k in (1, 2, 3)},
-    "repeat_interleave": {"output_size": None},
-}
-
-
-def _is_default(name: str, key: str, v: Any) -> bool:
-    d = _DEFAULTS.get(name, {})
-    if key not in d:
-        return False
-    want = d[key]
-    if isinstance(want, list) and isinstance(v, int):
-        return all(v == w for w in want)
-    return v == want
-
-
-def _torch_targets() -> dict[Any, str]:
-    """The callables a TorchFunctionMode sees for each site function (functional and Tensor method forms)."""
-    import torch
-    import torch.nn.functional as F
-
-    out: dict[Any, str] = {}
-    for name in _TORCH_FUNCTIONS:
-        for owner in (F, torch):
-            fn = getattr(owner, name, None)
-            if fn is not None:
-                out[fn] = name
-    out[torch.Tensor.repeat_interleave] = "repeat_interleave"
-    return out
-
-
-def _signature(name: str) -> inspect.Signature | None:
-    import torch.nn.functional as F
-
-    fn = getattr(F, name, None)
-    if fn is None:
-        return None
-    try:
-        return inspect.signature(fn)
-    except (TypeError, ValueError):
-        return None
-
-
-_POSITIONAL = {  # torch C functions without a Python signature: their parameters in order
-    "conv_transpose1d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
-    "conv_transpose2d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
-    "conv_transpose3d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
-    "pixel_shuffle": ("input", "upscale_factor"),
-    "pixel_unshuffle": ("input", "downscale_factor"),
-    "repeat_interleave": ("input", "repeats", "dim", "output_size"),
-}
-
-
-def _bind(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The call's arguments by name, as passed (defaults not filled in)."""
-    sig = _signature(name) if name not in _POSITIONAL else None
-    if sig is not None:
-        return dict(sig.bind_partial(*args, **kwargs).arguments)
-    names = _POSITIONAL[name]
-    out = dict(zip(names, args))
-    out.update(kwargs)
-    return out
-
-
-def _torch_dtype(t: Any) -> str:
-    return str(t.dtype).replace("torch.", "")
-
-
-def _plain_value(v: Any) -> Any:
-    if isinstance(v, tuple):
-        return [_plain_value(x) for x in v]
-    if isinstance(v, list):
-        return [_plain_value(x) for x in v]
-    if hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
-        return v.item()
-    return v
-
-
-def _torch_site(index: int, where: str, note: str, name: str, bound: dict[str, Any], out: Any) -> RawSite | None:
-    import torch
-
-    binding, op, tensor_params = _TORCH_FUNCTIONS[name]
-    shapes: dict[str, tuple[int, ...]] = {}
-    args: dict[str, Any] = {}
-    x = bound.get("input", bound.get("self"))
-    if not isinstance(x, torch.Tensor):
-        return None
-    for k, v in bound.items():
-        if k in tensor_params:
-            if isinstance(v, torch.Tensor) and k in _TENSOR_NAMES:
-                shapes[_TENSOR_NAMES[k]] = tuple(int(s) for s in v.shape)
-            continue
-        if isinstance(v, torch.Tensor):
-            v = v.tolist()
-        v = _plain_value(v)
-        if not _is_default(name, k, v):
-            args[k] = v
-    if op == "max_unpool":  # the canonical case's x is the pooling input: the unpool's output shape
-        shapes = {"x": tuple(int(s) for s in out.shape)}
-    if op == "repeat" and (x.dim() < 3 or not isinstance(args.get("repeats"), int) or args.get("dim") is None):
-        op_note = "a repeat_interleave that is not a uniform repeat of one spatial axis of an (N, C, ...) tensor"
-        return RawSite(index, where, binding, args, op, {"x": tuple(x.shape)}, _torch_dtype(x), note=op_note)
-    return RawSite(index, where, binding, args, op, shapes, _torch_dtype(x), note=note)
-
-
-def _caller_line() -> str:
-    """``file.py:line`` of the innermost frame outside torch and this module: the model's line that made
-    the call (for a module's internal call, the line that called the module)."""
-    import os
-    import sys
-
-    f = sys._getframe(1)
-    here = os.path.abspath(__file__)
-    while f is not None:
-        name = os.path.abspath(f.f_code.co_filename)
-        if name != here and f"{os.sep}torch{os.sep}" not in name:
-            return f"{os.path.basename(name)}:{f.f_lineno}"
-        f = f.f_back
-    return ""
-
-
-def capture_torch(model: Any, input_shape: Sequence[int], *, dtype: str = "float32", seed: int = SEED) -> list[RawSite]:
-    """Run ``model`` once on a seeded N(0, 1) input of ``input_shape`` and return every site it calls, in
-    call order. AuditError when the model rejects the input."""
-    import torch
-    from torch.overrides import TorchFunctionMode
-
-    targets = _torch_targets()
-    stack: list[str] = []
-    kinds: list[str] = []
-    names = {m: n for n, m in model.named_modules()}
-    sites: list[RawSite] = []
-
-    class Capture(TorchFunctionMode):
-        def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-            kwargs = kwargs or {}
-            out = func(*args, **kwargs)
-            name = targets.get(func)
-            if name is not None:
-                with torch._C.DisableTorchFunction():
-                    where = stack[-1] if stack else "(model)"
-                    note = f"inside {kinds[-1]}" if kinds and kinds[-1] not in ("",) else ""
-                    site = _torch_site(len(sites), where, note, name, _bind(name, args, kwargs), out)
-                if site is not None:
-                    site.line = _caller_line()
-                    sites.append(site)
-            return out
-
-    def pre(module: Any, _inputs: Any) -> None:
-        stack.append(names.get(module) or "(model)")
-        cls = type(module)
-        if cls.__module__.startswith("torch.nn"):
-            extra = module.extra_repr() if not list(module.children()) else ""
-            kinds.append(f"nn.{cls.__name__}({extra})")
-        else:
-            kinds.append(cls.__name__)
-
-    def post(module: Any, _inputs: Any, _out: Any) -> None:
-        stack.pop()
-        kinds.pop()
-
-    hooks = [m.register_forward_pre_hook(pre) for m in model.modules()]
-    hooks += [m.register_forward_hook(post) for m in model.modules()]
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(*[int(v) for v in input_shape], generator=g).to(getattr(torch, dtype))
-    try:
-        model.eval()
-        with torch.no_grad(), Capture():
-            model(x)
-    except Exception as e:  # noqa: BLE001 - the model rejects the input: a usage error, one line
-        raise AuditError(f"the model rejects an input of shape {list(input_shape)}: {type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''}") from None
-    finally:
-        for h in hooks:
-            h.remove()
-    return sites
+                "max_abs_err": self.max_abs_err, "ports": self.ports, "bad": self.bad}
 
 
 # ----------------------------------------------------------------------------------- judging
 
 
 def judge(raw: Sequence[RawSite], targets: Sequence[str] = (), *, executor: Any = None) -> list[Site]:
-    """Meaning, verdict and ports of every site (the verdict through the harness's ``check``: the site's
-    binding on a case of its meaning, real shape and dtype; ports through ``harness.port``)."""
+    """Meaning, verdict and ports of every site. The verdict runs the site's own call, as written, on the
+    seeded tensors of a case of its meaning, shape and dtype, and compares it with the reference through
+    the one comparison entry point at the dtype's tolerance; ports go through ``harness.port``. A site
+    without a canonical meaning has no port in any target (it needs attention when targets are asked)."""
+    from ..adapters import NativeCall
+    from ..canonical import DEFAULT_TOLERANCES, case_tensors, expected_output
+    from .compare import compare
     from .port import PortError, port
-    from .runner import check
 
     out = []
     for r in raw:
@@ -347,6 +89,13 @@ def judge(raw: Sequence[RawSite], targets: Sequence[str] = (), *, executor: Any 
         if isinstance(meaning, Unsupported) or r.note.startswith("a repeat_interleave that is not"):
             s.no_meaning = r.note if r.note.startswith("a repeat_interleave") else meaning.reason
             s.outcome, s.reason = "unsupported", f"no canonical meaning: {s.no_meaning}"
+            s.ports = {t: {"exact": False, "none": "not ported: the call has no canonical meaning"} for t in targets}
+            continue
+        if r.dtype not in DEFAULT_TOLERANCES:
+            s.meaning = plain(meaning)
+            s.outcome = "unsupported"
+            s.reason = f"{r.dtype} inputs are not checked (the tolerance table has {list(DEFAULT_TOLERANCES)})"
+            s.ports = {t: {"exact": False, "none": f"not ported: {r.dtype} inputs are not checked"} for t in targets}
             continue
         s.meaning = plain(meaning)
         info = op_info(r.op)
@@ -357,18 +106,21 @@ def judge(raw: Sequence[RawSite], targets: Sequence[str] = (), *, executor: Any 
         except Exception as e:  # noqa: BLE001
             s.outcome, s.reason = "error", f"the reference rejects its meaning: {type(e).__name__}: {e}"
             continue
-        from ..canonical import case_tensors, expected_output
-
         try:
             tensors = case_tensors(case)
             expected = expected_output(case, tensors)
-            err = ""
         except Exception as e:  # noqa: BLE001
-            tensors, expected, err = None, None, f"{type(e).__name__}: {e}"
-        res = check(case, r.binding, tensors, expected, reference_error=err, executor=executor, timing_budget_s=0.0,
-                    max_repeats=0)
-        s.outcome, s.reason = str(res.outcome), res.reason
-        s.max_abs_err = res.metrics.get("max_abs_err")
+            s.outcome, s.reason = "error", f"the reference rejects its meaning: {type(e).__name__}: {e}"
+            continue
+        try:
+            actual = get(r.binding).run(NativeCall(r.binding, dict(r.args)), tensors)
+        except Exception as e:  # noqa: BLE001 - the call as written raised on its own shape: the finding
+            s.outcome, s.reason = "error", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        else:
+            c = compare(actual, expected, r.dtype, DEFAULT_TOLERANCES[r.dtype])
+            s.outcome = "pass" if c.ok else "fail"
+            s.reason = "" if c.ok else c.message.splitlines()[0]
+            s.max_abs_err = c.metrics.get("max_abs_err")
         for t in targets:
             try:
                 dt = r.dtype if r.dtype in ("float32", "float64") else "float32"
@@ -461,24 +213,40 @@ def pair_sites(source: Sequence[Site], exported: Sequence[Site]) -> list[dict[st
     free = list(exported)  # each exported site pairs once
     recorded = any(x.raw.origin or x.raw.line for x in exported)
 
-    def take(src: RawSite) -> Site | None:
-        """The source line and module the exporter recorded; else the line; else the module; else (no
-        record at all) call order per operator."""
-        rules = [lambda e: bool(src.line) and e.raw.line == src.line and e.raw.origin == src.where,
-                 lambda e: bool(src.line) and e.raw.line == src.line,
-                 lambda e: bool(e.raw.origin) and e.raw.origin == src.where and not (src.line and e.raw.line)]
+    def lines(r: RawSite) -> set[str]:
+        return set(filter(None, r.line.split(";")))  # a capture records every user frame of the call
+
+    def rules(src: RawSite) -> list[Callable[[Site], bool]]:
+        """The source line and module the exporter recorded; the line; the module; (no record) any."""
+        out: list[Callable[[Site], bool]] = [
+            lambda e: bool(lines(src) & lines(e.raw)) and e.raw.origin == src.where,
+            lambda e: bool(lines(src) & lines(e.raw)) and e.raw.origin in ("", src.where),
+            lambda e: bool(e.raw.origin) and e.raw.origin == src.where]
         if not recorded:
-            rules.append(lambda e: True)
-        for rule in rules:
+            out.append(lambda e: True)
+        return out
+
+    def take(s: Site, same_meaning: bool) -> Site | None:
+        for rule in rules(s.raw):
             for e in free:
-                if e.raw.op == src.op and rule(e):
+                if e.raw.op == s.raw.op and rule(e) and (not same_meaning or (e.meaning is not None
+                                                                               and e.meaning == s.meaning)):
                     free.remove(e)
                     return e
         return None
 
+    # first every site whose exported node means the same (a loop or a shared line cannot cross them over),
+    # then the rest by the rules alone
+    found: dict[int, Site] = {}
+    for same in (True, False):
+        for s in source:
+            if s.raw.index not in found:
+                e = take(s, same)
+                if e is not None:
+                    found[s.raw.index] = e
     pairs = []
     for s in source:
-        e = take(s.raw)
+        e = found.get(s.raw.index)
         if e is None:
             pairs.append({"source": s.raw.index, "source_where": s.raw.where, "exported": None,
                           "missing": f"no exported node of this operator from {s.raw.where}"})
@@ -590,25 +358,38 @@ def text(a: Audit) -> str:
     return "\n".join(lines)
 
 
-def audit_torch(factory: str, input_shape: Sequence[int], *, targets: Sequence[str] = (), dtype: str = "float32",
-                export: str | None = None, executor: Any = None) -> Audit:
-    """Audit a PyTorch model built by ``factory`` (``module:callable``) on a seeded input of ``input_shape``."""
-    t0 = time.perf_counter()
-    model = load_factory(factory)()
-    raw = capture_torch(model, input_shape, dtype=dtype)
-    a = Audit(factory, "torch", [int(v) for v in input_shape], dtype, list(targets),
-              judge(raw, targets, executor=executor))
-    if export == "onnx":
-        from .audit_onnx import capture_onnx, export_torch_onnx
+def run_audit(spec: str, input_shape: Sequence[int] | None = None, *, kind: str | None = None,
+              targets: Sequence[str] = (), dtype: str | None = None, export: str | None = None,
+              executor: Any = None) -> Audit:
+    """Audit the model ``spec`` names (a factory, or a model file; ``kind`` forces the source) on a seeded
+    input of ``input_shape`` (the source's own layout; a file's own input where it declares one)."""
+    from ..adapters import framework
 
-        path = export_torch_onnx(model, input_shape, dtype=dtype)
-        a.exported = judge(capture_onnx(path), (), executor=executor)
+    t0 = time.perf_counter()
+    src: ModelSource = source_for(spec, kind)
+    try:
+        targets = [framework(TARGET_ALIASES.get(t.lower(), t)).name for t in targets]
+    except KeyError as e:
+        raise AuditError(f"--to: {e.args[0]}") from None
+    model = src.load(spec)
+    own = src.input_of(model)
+    if input_shape is None:
+        if own is None:
+            raise AuditError(f"a {src.name} model needs --input-shape {src.shape_help}")
+        if any(v < 0 for v in own[0]):
+            raise AuditError(f"the model's input has symbolic dimensions {['?' if v < 0 else v for v in own[0]]}: "
+                             f"give --input-shape")
+        input_shape = own[0]
+    dt = dtype or (own[1] if own else "float32")
+    raw = src.capture(model, input_shape, dt)
+    a = Audit(spec, src.name, [int(v) for v in input_shape], dt, list(targets), judge(raw, targets, executor=executor))
+    if export is not None:
+        reader, path = src.export(export, model, input_shape, dt)
+        a.exported = judge(reader.capture(reader.load(path), (), dt), (), executor=executor)
         a.pairs = pair_sites(a.sites, a.exported)
     a.seconds = time.perf_counter() - t0
     return a
 
 
-__all__ = ["Audit", "AuditError", "RawSite", "Site", "audit_torch", "capture_torch", "judge", "load_factory",
-           "markdown", "pair_sites", "text"]
-
-_ = np  # numpy is used by the capture modules that import from here
+__all__ = ["MODEL_SOURCES", "Audit", "AuditError", "RawSite", "Site", "judge", "load_factory", "markdown", "pair_sites",
+           "run_audit", "text"]

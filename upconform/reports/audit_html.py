@@ -54,8 +54,7 @@ def _sites_table(sites: list[dict[str, Any]], targets: list[str]) -> str:
 
 def to_html(a: dict[str, Any]) -> str:
     """The whole page: the sites, and the export pairing when there is one."""
-    bad = sum(1 for s in a["sites"] if s["outcome"] not in ("pass", "xfail")
-              or any(not p.get("exact") for p in (s.get("ports") or {}).values()))
+    bad = sum(1 for s in a["sites"] if s.get("bad"))
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>upconform audit {escape(a['model'])}</title>"
              f"<style>{_CSS}</style></head><body>",
              f"<h1>upconform audit: <code>{escape(a['model'])}</code></h1>",

@@ -27,14 +27,13 @@ import atexit
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from .audit import SEED, Audit, AuditError, RawSite, judge
+from .sites import SEED, AuditError, RawSite
 
 NOTE = "ONNX node"
 
@@ -112,7 +111,7 @@ def _tables(model: Any) -> tuple[dict[str, np.ndarray], dict[str, tuple[tuple[in
     outputs, initializers) by name."""
     from onnx import numpy_helper
 
-    from ..adapters.torch_paths import graph_constants
+    from .torch_paths import graph_constants
 
     consts: dict[str, np.ndarray] = {}
     types: dict[str, tuple[tuple[int, ...] | None, int]] = {}
@@ -148,7 +147,7 @@ def _node_args(node: Any, consts: Mapping[str, np.ndarray], opset: int) -> tuple
     computed becomes ``'<not constant: name>'`` and is named in the returned note."""
     from onnx import NodeProto
 
-    from ..adapters.onnx_bindings import CONSTANT_INPUTS, args_of_node
+    from .onnx_bindings import CONSTANT_INPUTS, args_of_node
 
     if node.op_type == "Resize" and opset < 11:
         # Resize-10 takes (X, scales) and has no coordinate_transformation_mode: not Resize-11+'s inputs
@@ -234,7 +233,7 @@ def sites_of_model(model: Any) -> list[RawSite]:
     """The sites of a loaded ModelProto (see :func:`capture_onnx`)."""
     import onnx
 
-    from ..adapters.onnx_bindings import OPS_OF
+    from .onnx_bindings import OPS_OF
 
     if model.functions:
         from onnx import inliner
@@ -255,7 +254,7 @@ def sites_of_model(model: Any) -> list[RawSite]:
 
 def _site(index: int, node: Any, where: str, consts: Mapping[str, np.ndarray],
           types: Mapping[str, tuple[tuple[int, ...] | None, int]], opset: int) -> RawSite:
-    from ..adapters.onnx_bindings import OPS_OF
+    from .onnx_bindings import OPS_OF
 
     args, problem = _node_args(node, consts, opset)
     x, elem = types.get(node.input[0], (None, 0)) if node.input else (None, 0)
@@ -311,20 +310,40 @@ def graph_input(model: Any) -> tuple[str, list[int], str]:
     return "", [], "float32"
 
 
-def audit_onnx(path: str | os.PathLike[str], *, targets: Sequence[str] = (), dtype: str | None = None,
-               executor: Any = None) -> Audit:
-    """Audit the ONNX file at ``path``: every site judged on its inferred shape, in the graph's dtype (or
-    ``dtype``), with ports to ``targets``."""
-    t0 = time.perf_counter()
-    model = load_model(path)
-    _, shape, in_dtype = graph_input(model)
-    raw = sites_of_model(model)
-    if dtype is not None:
-        for r in raw:
+def load(spec: str) -> Any:
+    """The ONNX model at ``spec`` (AuditError for a missing or invalid file)."""
+    return load_model(spec)
+
+
+def capture(model: Any, input_shape: Sequence[int] = (), dtype: str = "float32") -> list[RawSite]:
+    """Every site of the model, shapes by shape inference. ``input_shape`` (--input-shape) fixes the first
+    graph input's dimensions first (a file exported with a symbolic batch has no static shapes without it);
+    it must agree with every static dimension the file declares. ``dtype`` overrides the graph's where given
+    as another than its own."""
+    if input_shape:
+        import copy
+
+        name, own_shape, _ = graph_input(model)
+        if len(own_shape) != len(input_shape) or any(o not in (-1, int(v)) for o, v in zip(own_shape, input_shape)):
+            raise AuditError(f"--input-shape {list(input_shape)} does not fit the graph input {name!r} "
+                             f"{['?' if o == -1 else o for o in own_shape]}")
+        model = copy.deepcopy(model)
+        inp = next(v for v in model.graph.input if v.name == name)
+        for d, v in zip(inp.type.tensor_type.shape.dim, input_shape):
+            d.ClearField("dim_param")
+            d.dim_value = int(v)
+    sites = sites_of_model(model)
+    _, _, own = graph_input(model)
+    if dtype and dtype != own:
+        for r in sites:
             r.dtype = dtype
-    a = Audit(os.fspath(path), "onnx", shape, dtype or in_dtype, list(targets), judge(raw, targets, executor=executor))
-    a.seconds = time.perf_counter() - t0
-    return a
+    return sites
+
+
+def input_of(model: Any) -> tuple[list[int], str] | None:
+    """The graph's first input: (shape, dtype)."""
+    _, shape, dtype = graph_input(model)
+    return shape, dtype
 
 
 # ----------------------------------------------------------------------------------- export
@@ -343,7 +362,7 @@ def export_torch_onnx(model: Any, input_shape: Sequence[int], *, dtype: str = "f
     that :func:`capture_torch` runs, to a temporary .onnx file (removed at exit); its path."""
     import torch
 
-    from ..adapters.torch_paths import _quiet, export_onnx
+    from .torch_paths import _quiet, export_onnx
 
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(*[int(v) for v in input_shape], generator=g).to(getattr(torch, dtype))
@@ -361,5 +380,4 @@ def export_torch_onnx(model: Any, input_shape: Sequence[int], *, dtype: str = "f
     return path
 
 
-__all__ = ["audit_onnx", "capture_onnx", "export_torch_onnx", "graph_input", "load_model", "node_origin",
-           "sites_of_model"]
+__all__ = ["capture", "capture_onnx", "export_torch_onnx", "graph_input", "input_of", "load", "load_model", "node_origin"]

@@ -19,7 +19,6 @@ Shapes are canonical (NCHW, weights (C_in, C_out, *k)); NHWC layers and ops are 
 from __future__ import annotations
 
 import re
-import time
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..canonical import plain
-from .audit import SEED, Audit, AuditError, RawSite, Site, judge, load_factory
+from .sites import SEED, AuditError, RawSite, load_factory
 
 LAYER_NOTE = "layer"
 OP_NOTE = "graph op"
@@ -96,7 +95,7 @@ def _one_line(e: BaseException) -> str:
 
 def _layer_binding(layer: Any, registered: set[str]) -> tuple[str, str] | None:
     """(binding name, op) for a layer whose class (or a base) has a binding or is a known upsampling layer."""
-    from ..adapters import get
+    from . import get
 
     for cls in type(layer).__mro__:
         name = f"keras.layers.{cls.__name__}"
@@ -126,7 +125,7 @@ def _layer_paths(model: Any) -> dict[int, str]:
 def _layer_args(layer: Any, binding: str, registered: set[str]) -> dict[str, Any]:
     """The config keys the binding takes (all but name/trainable/dtype for a layer without a binding),
     initializers, regularizers and constraints left out."""
-    from ..adapters import get
+    from . import get
 
     cfg = layer.get_config()
     keys = get(binding).native_args if binding in registered else {k for k in cfg if k not in _CONFIG_META}
@@ -334,7 +333,7 @@ def capture_keras(model: Any, input_shape: Sequence[int], *, dtype: str = "float
     call order, then the ops of its traced graph. AuditError when the model rejects the input."""
     import tensorflow as tf
 
-    from ..adapters import registry
+    from . import registry
 
     registered = {n for n in registry() if n.startswith("keras.layers.")}
     paths = _layer_paths(model)
@@ -404,31 +403,19 @@ def load_keras(source: str) -> Any:
     return model
 
 
-def _judge(raw: Sequence[RawSite], targets: Sequence[str], executor: Any) -> list[Site]:
-    """judge() for sites with a registered binding; the others are unsupported with their note's reason."""
-    from ..adapters import registry
-
-    reg = registry()
-    known = iter(judge([r for r in raw if r.binding in reg], targets, executor=executor))
-    out = []
-    for r in raw:
-        if r.binding in reg:
-            out.append(next(known))
-            continue
-        why = r.note.split("; ", 1)[-1] if "; " in r.note else f"{r.binding} has no binding"
-        out.append(Site(r, no_meaning=why, outcome="unsupported", reason=f"no canonical meaning: {why}"))
-    return out
+def load(spec: str) -> Any:
+    """The Keras model a ``.keras`` file or a ``module:factory`` gives (AuditError when it cannot)."""
+    return load_keras(spec)
 
 
-def audit_keras(source: str, input_shape: Sequence[int], *, targets: Sequence[str] = (), dtype: str = "float32",
-                executor: Any = None) -> Audit:
-    """Audit a Keras model (``.keras`` file or ``module:factory``) on a seeded input of ``input_shape`` (NHWC)."""
-    t0 = time.perf_counter()
-    model = load_keras(source)
-    raw = capture_keras(model, input_shape, dtype=dtype)
-    a = Audit(source, "keras", [int(v) for v in input_shape], dtype, list(targets), _judge(raw, targets, executor))
-    a.seconds = time.perf_counter() - t0
-    return a
+def capture(model: Any, input_shape: Sequence[int], dtype: str = "float32") -> list[RawSite]:
+    """Every layer site and graph-op site of ``model`` on a seeded input of ``input_shape`` (NHWC)."""
+    return capture_keras(model, input_shape, dtype=dtype)
 
 
-__all__ = ["LAYER_NOTE", "OP_NOTE", "audit_keras", "capture_keras", "load_keras"]
+def input_of(model: Any) -> tuple[list[int], str] | None:
+    """A Keras model's declared input has no batch size: --input-shape is required."""
+    return None
+
+
+__all__ = ["LAYER_NOTE", "OP_NOTE", "capture", "capture_keras", "input_of", "load", "load_keras"]

@@ -2,7 +2,7 @@
 
 Each factory builds the architecture as its paper and reference code describe it (channel widths
 scaled down so that an audit runs in seconds); nothing is downloaded. The upsampling sites are the
-point: ``upconform audit upconform.examples.torch_models:unet_bilinear --input-shape 1,3,64,64``.
+point: ``upconform audit upconform.adapters.example_models:unet_bilinear --input-shape 1,3,64,64``.
 
 - ``unet_bilinear`` / ``unet_transpose``: U-Net (Ronneberger et al. 2015), as in the widely used
   milesial/Pytorch-UNet: ``nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)`` or

@@ -1,1 +1,0 @@
-"""Example models for ``upconform audit`` (built from published architectures; random weights)."""
