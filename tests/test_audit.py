@@ -208,3 +208,29 @@ def test_integer_sites_and_sites_without_meaning_are_said_not_crashed(review_mod
 def test_more_usage_errors_are_one_line(review_models, factory, args, message):
     p = _cli(f"{review_models}:{factory}", "--input-shape", "1,2,3,4", *args)
     assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_exported_nodes_without_a_source_site_are_listed(audits):
+    import copy
+
+    src = audits["espcn"].sites
+    exported = copy.deepcopy(src) + copy.deepcopy(src)
+    exported[1].raw.index = 1
+    pairs = pair_sites(src, exported)
+    assert [p.get("same") for p in pairs] == [True, None]
+    assert pairs[1] == {"source": None, "exported": 1, "exported_where": src[0].raw.where,
+                        "extra": "an exported pixel_shuffle node that no source site became"}
+
+
+def test_a_failed_export_keeps_the_eager_audit(monkeypatch):
+    from upconform.adapters import audit_onnx
+    from upconform.adapters.sites import AuditError as SiteError
+
+    def fail(*a, **k):
+        raise SiteError("export failed: ConversionError: unsupported operator")
+
+    monkeypatch.setattr(audit_onnx, "export_torch_onnx", fail)
+    a = audit_torch(f"{M}:espcn", SHAPES["espcn"], export="onnx")
+    assert [s.outcome for s in a.sites] == ["pass"] and a.pairs is None
+    assert a.export_error.endswith("unsupported operator") and a.exit_code() == 1
+    assert "Export failed: export failed: ConversionError" in markdown(a)

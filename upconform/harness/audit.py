@@ -256,6 +256,9 @@ def pair_sites(source: Sequence[Site], exported: Sequence[Site]) -> list[dict[st
                       "exported_where": e.raw.where, "differs": diff,
                       "same": s.meaning is not None and e.meaning is not None and not diff,
                       **({"unreadable": e.no_meaning or s.no_meaning} if s.meaning is None or e.meaning is None else {})})
+    for e in free:  # nodes no source site became: the exporter added them (listed, not a failure)
+        pairs.append({"source": None, "exported": e.raw.index, "exported_where": e.raw.where,
+                      "extra": f"an exported {e.raw.op} node that no source site became"})
     return pairs
 
 
@@ -273,6 +276,7 @@ class Audit:
     exported: list[Site] | None = None
     pairs: list[dict[str, Any]] | None = None
     seconds: float = 0.0
+    export_error: str = ""  # why --export failed (the source's own audit stands)
 
     @property
     def bad(self) -> list[Site]:
@@ -282,13 +286,13 @@ class Audit:
         """1 when a site does not conform, has no exact equivalent in a requested target, or became a node
         that means another case in the export; 0 otherwise."""
         differs = any(p.get("differs") for p in self.pairs or [])
-        return 1 if self.bad or differs else 0
+        return 1 if self.bad or differs or self.export_error else 0
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "source": self.source, "input_shape": self.input_shape, "dtype": self.dtype,
                 "targets": self.targets, "seconds": round(self.seconds, 3), "sites": [s.to_json() for s in self.sites],
                 "exported": [s.to_json() for s in self.exported] if self.exported is not None else None,
-                "pairs": self.pairs, "exit_code": self.exit_code()}
+                "pairs": self.pairs, "export_error": self.export_error, "exit_code": self.exit_code()}
 
 
 def _meaning_text(m: Mapping[str, Any] | None) -> str:
@@ -323,15 +327,20 @@ def markdown(a: Audit) -> str:
     out = head + "\n".join(lines) + "\n"
     if a.pairs is not None:
         diff = [p for p in a.pairs if p.get("differs")]
-        paired = [p for p in a.pairs if p.get("exported") is not None]
-        out += (f"\nExport: {len(paired)} of {len(a.pairs)} site(s) paired with the node they became; "
+        paired = [p for p in a.pairs if p.get("exported") is not None and p.get("source") is not None]
+        n_src = sum(1 for p in a.pairs if p.get("source") is not None)
+        out += (f"\nExport: {len(paired)} of {n_src} site(s) paired with the node they became; "
                 f"{len(diff)} mean another case" + (":" if diff else ".") + "\n")
-        for p in a.pairs:
-            if p.get("missing"):
-                out += f"- site {p['source']} `{p['source_where']}`: {p['missing']} (exported as generic nodes)\n"
         for p in diff:
             ps = ", ".join(f"{k} {v[0]} -> {v[1]}" for k, v in p["differs"].items())
             out += f"- site {p['source']} `{p['source_where']}` -> node `{p['exported_where']}`: {ps}\n"
+        for p in a.pairs:
+            if p.get("missing"):
+                out += f"- site {p['source']} `{p['source_where']}`: {p['missing']} (exported as generic nodes)\n"
+            elif p.get("extra"):
+                out += f"- node `{p['exported_where']}`: {p['extra']}\n"
+    if a.export_error:
+        out += f"\nExport failed: {a.export_error}\n"
     return out
 
 
@@ -355,6 +364,10 @@ def text(a: Audit) -> str:
                          f"means another case: {ps}")
         elif p.get("missing"):
             lines.append(f"  export: site #{p['source']}: {p['missing']}")
+        elif p.get("extra"):
+            lines.append(f"  export: node {p['exported_where']}: {p['extra']}")
+    if a.export_error:
+        lines.append(f"  export failed: {a.export_error}")
     return "\n".join(lines)
 
 
@@ -384,9 +397,13 @@ def run_audit(spec: str, input_shape: Sequence[int] | None = None, *, kind: str 
     raw = src.capture(model, input_shape, dt)
     a = Audit(spec, src.name, [int(v) for v in input_shape], dt, list(targets), judge(raw, targets, executor=executor))
     if export is not None:
-        reader, path = src.export(export, model, input_shape, dt)
-        a.exported = judge(reader.capture(reader.load(path), (), dt), (), executor=executor)
-        a.pairs = pair_sites(a.sites, a.exported)
+        try:
+            reader, path = src.export(export, model, input_shape, dt)
+        except AuditError as e:  # the eager audit stands; the export's failure is the finding
+            a.export_error = str(e)
+        else:
+            a.exported = judge(reader.capture(reader.load(path), (), dt), (), executor=executor)
+            a.pairs = pair_sites(a.sites, a.exported)
     a.seconds = time.perf_counter() - t0
     return a
 

@@ -65,7 +65,11 @@ def to_html(a: dict[str, Any]) -> str:
         parts.append("<h2>Export pairing</h2><table><tr><th>site</th><th>exported node</th><th>meaning</th></tr>")
         for p in a["pairs"]:
             if p.get("missing"):
-                parts.append(f"<tr><td>{p['source']}</td><td colspan=2 class='bad'>{escape(p['missing'])}</td></tr>")
+                parts.append(f"<tr><td>{p['source']}</td><td colspan=2 class='skip'>{escape(p['missing'])}</td></tr>")
+                continue
+            if p.get("extra"):
+                parts.append(f"<tr><td></td><td><code>{escape(p.get('exported_where', ''))}</code></td>"
+                             f"<td class='skip'>{escape(p['extra'])}</td></tr>")
                 continue
             diff = p.get("differs") or {}
             text = ("same" if p.get("same") else escape(p.get("unreadable", "")) if not diff else
@@ -74,5 +78,7 @@ def to_html(a: dict[str, Any]) -> str:
             parts.append(f"<tr><td>{p['source']} <code>{escape(p.get('source_where', ''))}</code></td>"
                          f"<td><code>{escape(p.get('exported_where', ''))}</code></td><td class='{css}'>{text}</td></tr>")
         parts.append("</table>")
+    if a.get("export_error"):
+        parts.append(f"<p class='bad'>Export failed: {escape(a['export_error'])}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
