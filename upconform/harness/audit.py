@@ -112,6 +112,7 @@ def judge(raw: Sequence[RawSite], targets: Sequence[str] = (), *, executor: Any 
         except Exception as e:  # noqa: BLE001
             s.outcome, s.reason = "error", f"the reference rejects its meaning: {type(e).__name__}: {e}"
             continue
+        actual = None
         try:
             actual = get(r.binding).run(NativeCall(r.binding, dict(r.args)), tensors)
         except Exception as e:  # noqa: BLE001 - the call as written raised on its own shape: the finding
@@ -130,26 +131,22 @@ def judge(raw: Sequence[RawSite], targets: Sequence[str] = (), *, executor: Any 
                 s.ports[t] = {"exact": False, "none": str(e)}
                 continue
             s.ports[t] = _port_summary(adv)
-            if not s.ports[t].get("exact") and not s.ports[t].get("closest"):
-                s.ports[t] = _binding_port(case, r, t) or s.ports[t]
+            if not s.ports[t].get("exact") and not s.ports[t].get("closest") and actual is not None:
+                s.ports[t] = _binding_port(case, r, t, tensors, actual) or s.ports[t]
     return out
 
 
-def _binding_port(case: Case, r: RawSite, target: str) -> dict[str, Any] | None:
+def _binding_port(case: Case, r: RawSite, target: str, tensors: Mapping[str, np.ndarray],
+                  want: np.ndarray) -> dict[str, Any] | None:
     """For a target without port snippets (ONNX runtimes): each of its bindings' translation of the site's
-    meaning, run on the case's tensors and compared with the site's own call on the same tensors at the
-    dtype tolerance; exact where equal, else the closest by max error. None when no binding translates it."""
-    from ..adapters import NativeCall, registry
+    meaning, run on the case's tensors and compared with the site's own output ``want`` on those tensors at
+    the dtype tolerance; exact where equal, else the closest by max error. None when no binding translates it."""
     from ..adapters import framework as framework_of_name
-    from ..canonical import DEFAULT_TOLERANCES, case_tensors
+    from ..adapters import registry
+    from ..canonical import DEFAULT_TOLERANCES
     from .compare import compare
 
     fw = framework_of_name(target).name
-    tensors = case_tensors(case)
-    try:
-        want = get(r.binding).run(NativeCall(r.binding, dict(r.args)), tensors)
-    except Exception:  # noqa: BLE001 - the site's own call raised: no measure to port against
-        return None
     best: dict[str, Any] | None = None
     for name in registry():
         b = get(name)

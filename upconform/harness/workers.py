@@ -151,7 +151,7 @@ def _check_backward(b: Any, call: NativeCall, case: Case, payload: Mapping[str, 
         native, timing = time_execute(_BackwardOf(target), prepared, device,
                                       budget_s=payload.get("timing_budget_s", 0.02),
                                       max_repeats=payload.get("max_repeats", 5))
-        out["grads"] = {k: v for k, v in target.grads_to_canonical(native, prepared).items()}
+        out["grads"] = target.grads_to_canonical(native, prepared)
         out["timing"] = timing
     except Exception as e:  # noqa: BLE001 - the framework's autodiff raised: that is the finding
         out.update(status="error", reason=f"backward: {_err(e)}", traceback=traceback.format_exc(limit=4))
