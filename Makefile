@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[torch,tensorflow,bfloat16,onnx,openvino,export,litert,jax,opencv,pillow,analysis,test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[torch,tensorflow,bfloat16,onnx,openvino,export,litert,jax,opencv,pillow,ray,analysis,test]'
 	@touch $(STAMP)
 
 # two frameworks at a time on the 2-core reference machine (each worker then gets one thread); --jobs 1
