@@ -30,8 +30,11 @@ test-all: setup
 lint: setup
 	$(BIN)/ruff check upconform tests bench
 
+# BENCH_EXECUTOR=0 skips the Ray executor's overhead (two more default-suite runs, about 4 minutes)
+BENCH_EXECUTOR ?= 1
 bench: setup
 	$(BIN)/python bench/bench_reference.py
+	@if [ "$(BENCH_EXECUTOR)" != 0 ]; then $(BIN)/python bench/bench_executor.py; fi
 
 # A fixed-seed search of every built-in binding, sized for CI (2 cores, under 3 minutes); exit 1 on
 # a finding that specs/expectations.yaml does not cover. Findings in reports/search/.
