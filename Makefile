@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup run test test-all lint bench search clean
+.PHONY: setup run test test-all lint bench search matrix clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,13 @@ bench: setup
 SEARCH_ARGS ?= --seed 0 --max-examples 100 --budget-s 150
 search: setup
 	$(BIN)/upconform search $(SEARCH_ARGS) --out reports/search
+
+# The default suite under two PyTorch and two TensorFlow versions (matrix.yaml), compared: what changed,
+# in reports/matrix/. Creates each environment once (torch 2.14.1 is a CUDA build of several GB), cached
+# in ~/.cache/upconform/envs. Exit 1 when a verdict got worse in a newer version.
+MATRIX_ARGS ?= --file matrix.yaml --jobs 2
+matrix: setup
+	$(BIN)/upconform matrix $(MATRIX_ARGS) --out reports/matrix
 
 clean:
 	rm -rf $(VENV) reports/latest .pytest_cache .hypothesis

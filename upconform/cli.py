@@ -132,6 +132,117 @@ def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -
     return status
 
 
+def _run_args(args: argparse.Namespace) -> list[str]:
+    """The ``upconform run`` flags that ``matrix`` passes on to every environment's run."""
+    out = list(args.specs or [])
+    for flag, attr in (("--framework", "framework"), ("--binding", "binding"), ("--op", "op"), ("--path", "path"),
+                       ("--checks", "checks")):
+        for v in getattr(args, attr) or []:
+            out += [flag, v]
+    if args.k:
+        out += ["-k", args.k]
+    for flag, attr in (("--jobs", "jobs"), ("--threads", "threads"), ("--timing-budget", "timing_budget"),
+                       ("--timeout", "timeout"), ("--expectations", "expectations")):
+        if getattr(args, attr) is not None:
+            out += [flag, str(getattr(args, attr))]
+    if args.no_discrepancies:
+        out.append("--no-discrepancies")
+    return out
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """Run the suite in several framework environments and say what changed. Exit 1 when a verdict got
+    worse in a newer version (or an environment's run gave no results), 0 otherwise, 2 on usage errors
+    (a bad pin or matrix file, an environment the installer cannot build: its one-line reason)."""
+    from .harness.results import write_json_atomic, write_text_atomic
+    from .harness.spec import SpecError
+    from .matrix import Environment, MatrixError, env_from_pins, load_matrix_file, prepare, run_in
+    from .reports.matrix import build_matrix, to_html, to_markdown, to_text
+
+    out = Path(args.out)
+    runs: list[tuple[str, dict[str, Any]]] = []
+    meta: dict[str, dict[str, Any]] = {}
+    if args.results:  # a report of recorded runs: nothing is installed or run
+        for spec in args.results:
+            name, sep, path = spec.partition("=")
+            if not sep or not name or not path:
+                return _usage_error(f"--results: {spec!r} is not NAME=PATH (a results.json or its folder)")
+            p = Path(path) / "results.json" if Path(path).is_dir() else Path(path)
+            try:
+                runs.append((name, json.loads(p.read_text(encoding="utf-8"))))
+            except (OSError, json.JSONDecodeError) as e:
+                return _usage_error(f"--results: cannot read {p}: {e}")
+            meta[name] = {"results": str(p)}
+    else:
+        extras = None
+        try:
+            if args.file:
+                mf = load_matrix_file(args.file)
+                envs, extras = list(mf.environments), mf.extras
+            else:
+                envs = [env_from_pins(e) for e in args.env or []]
+                if not args.no_base:
+                    envs.insert(0, Environment("current" if not args.base_python else "baseline",
+                                               python=args.base_python or sys.executable))
+            if args.extras is not None:  # --extras "": none
+                extras = tuple(x.strip() for x in args.extras.split(",") if x.strip())
+        except SpecError as e:
+            print(e, file=sys.stderr)
+            return 2
+        except MatrixError as e:
+            return _usage_error(f"matrix: {e}")
+        if len(envs) < 2:
+            return _usage_error("matrix: needs two environments or more (--env PINS, or --file)")
+        names = [e.name for e in envs]
+        if len(set(names)) != len(names):
+            return _usage_error(f"matrix: environment names must differ: {names}")
+        from .matrix import setup_extras
+
+        prepared = []
+        echo = (lambda msg: print(msg, file=sys.stderr, flush=True))  # noqa: E731
+        for env in envs:  # every environment exists before any suite runs: an install error costs no run
+            try:
+                prepared.append(prepare(env, constraints_file=Path(args.constraints),
+                                        extras=setup_extras() if extras is None else extras,
+                                        installer=args.installer, cache=Path(args.cache) if args.cache else None,
+                                        log_dir=out / "logs", echo=echo))
+            except MatrixError as e:
+                return _usage_error(f"matrix: {e}")
+            p = prepared[-1]
+            if p.created:
+                echo(f"upconform matrix: {env.name} created in {p.seconds:.0f} s ({p.python})")
+        history = None if args.no_history else args.history
+        failed = []
+        for p in prepared:
+            run_dir = out / "envs" / p.env.name
+            (run_dir / "results.json").unlink(missing_ok=True)
+            code, secs = run_in(p, _run_args(args), run_dir, history=history, echo=echo)
+            meta[p.env.name] = {"pins": list(p.env.pins), "python": p.python, "run_exit_status": code,
+                                "run_s": round(secs, 1), "results": str(run_dir / "results.json"),
+                                "created_s": round(p.seconds, 1) if p.created else None}
+            try:
+                runs.append((p.env.name, json.loads((run_dir / "results.json").read_text(encoding="utf-8"))))
+                echo(f"upconform matrix: {p.env.name}: exit {code} in {secs:.0f} s -> {run_dir / 'results.json'}")
+            except (OSError, json.JSONDecodeError):
+                failed.append(p.env.name)
+                echo(f"upconform matrix: {p.env.name}: the run gave no results.json (exit {code}); "
+                     f"see {run_dir / 'run.log'}")
+        if len(runs) < 2:
+            print(f"upconform matrix: fewer than two environments gave results (no results from {failed})",
+                  file=sys.stderr)
+            return 1
+    if len(runs) < 2:
+        return _usage_error("matrix: needs two runs or more (--results NAME=PATH, twice or more)")
+    m = build_matrix(runs, error_move=args.error_move, max_ratio=args.max_ratio, meta=meta)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "matrix.json", m)
+    write_text_atomic(out / "matrix.md", to_markdown(m))
+    write_text_atomic(out / "index.html", to_html(m))
+    print(to_text(m))
+    print(f"-> {out / 'matrix.json'}, matrix.md, index.html")
+    return 1 if m["exit_status"] or (not args.results and failed) else 0
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     """Combine shard outputs (folders with results.json) into one results.json and report."""
     from .harness.results import SCHEMA_VERSION, check_key, check_label, write_json_atomic
@@ -582,6 +693,38 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--history", default="reports/history.sqlite")
     m.add_argument("--no-history", action="store_true")
     m.set_defaults(fn=cmd_merge)
+
+    mx = sub.add_parser("matrix", help="run the suite in several framework environments and say what changed")
+    common(mx)
+    mx.add_argument("--env", action="append", metavar="PINS",
+                    help="an environment: pins over the constraints, comma-separated, optionally named "
+                         "(pkg==1.2, or NAME=pkg==1.2,other==3.4) (repeatable)")
+    mx.add_argument("--file", help="a matrix file listing the environments (instead of --env)")
+    mx.add_argument("--base-python", help="the baseline environment's interpreter (default: this one)")
+    mx.add_argument("--no-base", action="store_true", help="no baseline environment: the first --env is the baseline")
+    mx.add_argument("--constraints", default="constraints.txt", help="the pins the environments start from")
+    mx.add_argument("--extras", help="extras to install, comma-separated (default: those of make setup)")
+    mx.add_argument("--installer", default="auto", choices=["auto", "pip", "uv"],
+                    help="auto: uv when on PATH, else venv + pip (uv reads no pip.conf)")
+    mx.add_argument("--cache", help="where environments are kept (default ~/.cache/upconform/envs)")
+    mx.add_argument("--results", action="append", metavar="NAME=PATH",
+                    help="report on recorded runs instead (results.json or its folder; repeatable, the first is "
+                         "the baseline)")
+    mx.add_argument("--out", default="reports/matrix", help="output folder (default reports/matrix)")
+    mx.add_argument("--history", default="reports/history.sqlite", help="history database every run is added to")
+    mx.add_argument("--no-history", action="store_true")
+    mx.add_argument("--jobs", type=int, default=None, help="passed to each run")
+    mx.add_argument("--threads", type=int, default=None, help="passed to each run")
+    mx.add_argument("--timing-budget", type=float, default=None, help="passed to each run")
+    mx.add_argument("--timeout", type=float, default=None, help="passed to each run")
+    mx.add_argument("--expectations", default=None, help="passed to each run")
+    mx.add_argument("--no-discrepancies", action="store_true", help="passed to each run")
+    mx.add_argument("--error-move", type=float, default=0.1,
+                    help="report an error whose share of the tolerance moved by more than this (default 0.1)")
+    mx.add_argument("--max-ratio", type=float, default=1.25,
+                    help="report a timing whose median changed by more than this ratio, either way, when the "
+                         "samples differ by compare's test (default 1.25)")
+    mx.set_defaults(fn=cmd_matrix)
 
     c = sub.add_parser("compare", help="regressions between two results.json files")
     c.add_argument("base")

@@ -131,6 +131,8 @@ def provenance(*, threads: int, device: str = "cpu", flags: dict[str, Any] | Non
         "cpu_count": os.cpu_count(),
         "threads": threads,
         "device": device,
+        # the name of the `upconform matrix` environment that ran this (None outside a matrix)
+        "environment": os.environ.get("UPCONFORM_ENVIRONMENT") or None,
         "git_commit": _git_commit(),
         "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "flags": flags or {},

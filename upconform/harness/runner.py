@@ -308,7 +308,7 @@ def _judge_gradients(res: Result, grads: dict[str, np.ndarray], ref: dict[str, A
             res.gradients[name] = {"ok": False, "check": "missing"}
             continue
         c = compare(grads[name], want, case.dtype, tol, scale=ref["scales"].get(name))
-        figures = ("max_abs_err", "max_ulp", "mismatch_count", "total")
+        figures = ("max_abs_err", "max_ulp", "tol_used", "mismatch_count", "total")
         res.gradients[name] = {"ok": c.ok, "check": c.check, **{k: c.metrics.get(k) for k in figures}}
         w = worst[1] if worst else None
         if w is None or (w.ok and (not c.ok or c.metrics.get("max_ulp", 0.0) > w.metrics.get("max_ulp", 0.0))):
@@ -328,6 +328,9 @@ def _judge_gradients(res: Result, grads: dict[str, np.ndarray], ref: dict[str, A
     name, c = worst
     res.outcome = Outcome.PASS if c.ok else Outcome.FAIL
     res.check, res.metrics = c.check, {**c.metrics, "grad": name}
+    used = [g["tol_used"] for g in res.gradients.values() if g.get("tol_used") is not None]
+    if used:  # the share of the tolerance used: the largest over the gradients
+        res.metrics["tol_used"] = max(used)
     if not c.ok:
         if c.check == "values":
             res.diff_map = diff_map(grads[name], ref["grads"][name])
