@@ -95,6 +95,12 @@ def test_planted_verdict_error_and_timing_changes_are_each_reported_once(recorde
     pair = m["pairs"][0]
     assert pair["versions"]["torch"][1] == "99.1.0" and pair["newer"] == "new" and pair["newer_by"] == "versions"
     assert m["worse_in_newer"] == 1 and m["exit_status"] == 1
+    assert all(c["version_changed"] for c in m["changes"]) and pair["changed_frameworks"] == ["torch"]
+    # the same changes with another framework's version bumped instead: the machine's noise, said as such
+    noise = build_matrix([("old", recorded), ("new", _bump(_bump(new, "torch", "2.13.0+cpu"), "onnx", "99.0"))])
+    assert noise["changes"] and not any(c["version_changed"] for c in noise["changes"])
+    assert noise["pairs"][0]["unchanged_frameworks"] == {"verdict": 1, "error": 1, "timing": 1}
+    assert "[same version]" in to_text(noise) and "the noise" in to_markdown(noise)
     assert m["changes"][0]["kind"] == "verdict"  # what changed comes first, verdicts first
     text, md, page = to_text(m), to_markdown(m), to_html(m)
     for k in planted.values():
@@ -228,3 +234,23 @@ def test_an_unknown_version_is_the_installers_one_line_error(tmp_path):
                    "numpy==0.0.1"], p.stderr
     assert "Traceback" not in p.stderr
     assert not [x for x in cache.iterdir() if not x.name.endswith(".lock")]
+
+
+@pytest.mark.slow
+def test_the_shipped_matrix_builds_runs_and_compares(tmp_path):
+    """make matrix, narrowed to pixel_shuffle: the environments of matrix.yaml are built (or taken from the
+    cache), each runs the suite, and the report knows which side of each pair is newer."""
+    p = subprocess.run([sys.executable, "-m", "upconform", "matrix", "--file", str(ROOT / "matrix.yaml"),
+                        str(ROOT / "specs/pixel_shuffle.yaml"), "--framework", "torch", "--framework", "tensorflow",
+                        "--no-discrepancies", "--no-history", "--jobs", "2", "--out", str(tmp_path)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=3600)
+    assert p.returncode in (0, 1), p.stderr[-3000:]
+    m = json.loads((tmp_path / "matrix.json").read_text())
+    envs = {e["name"]: e for e in m["environments"]}
+    assert envs["torch-2.14.1"]["versions"]["torch"]["torch"].startswith("2.14.1")
+    assert envs["tensorflow-cpu-2.20.0"]["versions"]["tensorflow"]["tensorflow-cpu"] == "2.20.0"
+    assert len({e["checks"] for e in m["environments"]}) == 1 and m["environments"][0]["checks"] > 100
+    pairs = {p["to"]: p for p in m["pairs"]}
+    assert pairs["torch-2.14.1"]["newer"] == "torch-2.14.1" and "torch" in pairs["torch-2.14.1"]["versions"]
+    assert pairs["tensorflow-cpu-2.20.0"]["newer"] == "pinned"
+    assert m["exit_status"] == p.returncode

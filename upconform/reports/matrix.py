@@ -136,10 +136,25 @@ def error_share(r: dict[str, Any]) -> float | None:
     return err / allowed if allowed > 0 else (0.0 if err == 0 else float("inf"))
 
 
+def changed_frameworks(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """Frameworks with a distribution whose version differs between two provenance records.
+
+    Example:
+        >>> sorted(changed_frameworks({"frameworks": {"a": {"a": "1"}, "b": {"b": "1", "x": "1"}}},
+        ...                           {"frameworks": {"a": {"a": "1"}, "b": {"b": "1", "x": "2"}}}))
+        ['b']
+    """
+    a, b = framework_versions(old), framework_versions(new)
+    return {fw for fw in a.keys() | b.keys() if a.get(fw) != b.get(fw)}
+
+
 def compare_pair(old: dict[str, Any], new: dict[str, Any], *, newer: int = 1, error_move: float = 0.1,
                  max_ratio: float = 1.25, alpha: float = 0.05, min_time_diff_s: float = 1e-4) -> list[dict[str, Any]]:
     """Every change from ``old`` to ``new`` (results.json dicts), checks in ``new``'s order. ``newer``: +1
-    when ``new`` is the newer side, -1 when ``old`` is (which decides ``worse_in_newer``)."""
+    when ``new`` is the newer side, -1 when ``old`` is (which decides ``worse_in_newer``). Each change says
+    whether its framework's versions differ (``version_changed``): a change in a framework whose versions
+    are the same on both sides is the machine's noise (timings) or non-determinism, not the upgrade."""
+    changed = changed_frameworks(old.get("provenance", {}), new.get("provenance", {}))
     before = {check_key(r): r for r in old.get("results", [])}
     out: list[dict[str, Any]] = []
     for rn in new.get("results", []):
@@ -147,7 +162,8 @@ def compare_pair(old: dict[str, Any], new: dict[str, Any], *, newer: int = 1, er
         ro = before.get(k)
         if ro is None:
             continue
-        entry = {"case_id": k[0], "binding": k[1], "path": k[2], "direction": k[3], "label": check_label(rn)}
+        entry = {"case_id": k[0], "binding": k[1], "path": k[2], "direction": k[3], "label": check_label(rn),
+                 "framework": rn.get("framework"), "version_changed": rn.get("framework") in changed}
         if ro["outcome"] != rn["outcome"]:
             d = verdict_rank(rn["outcome"]) - verdict_rank(ro["outcome"])
             out.append({**entry, "kind": "verdict", "from": ro["outcome"], "to": rn["outcome"],
@@ -225,14 +241,20 @@ def build_matrix(runs: Sequence[tuple[str, dict[str, Any]]], *, error_move: floa
         found = compare_pair(base, data, newer=newer, error_move=error_move, max_ratio=max_ratio, alpha=alpha)
         found += _pair_discrepancies(base, data, newer)
         counts = {k: sum(c["kind"] == k for c in found) for k in ("verdict", "error", "timing", "discrepancy")}
+        # the same counts in frameworks whose versions did not change: the noise floor of the comparison
+        unchanged = {k: sum(c["kind"] == k and c.get("version_changed") is False for c in found)
+                     for k in ("verdict", "error", "timing")}
         worse = sum(bool(c.get("worse_in_newer")) for c in found)
         pairs.append({"from": base_name, "to": name, "versions": vc, "newer": name if newer > 0 else base_name,
-                      "newer_by": how, "counts": counts, "worse_in_newer": worse})
+                      "newer_by": how, "counts": counts, "unchanged_frameworks": unchanged, "worse_in_newer": worse,
+                      "changed_frameworks": sorted(changed_frameworks(base.get("provenance", {}),
+                                                                      data.get("provenance", {})))})
         for c in found:
             c.update({"from_env": base_name, "to_env": name})
         changes.extend(found)
     order = {"verdict": 0, "discrepancy": 1, "error": 2, "timing": 3}
-    changes.sort(key=lambda c: (order[c["kind"]], not c.get("worse_in_newer"), names.index(c["to_env"])))
+    changes.sort(key=lambda c: (order[c["kind"]], not c.get("worse_in_newer"), not c.get("version_changed", True),
+                                names.index(c["to_env"])))
     rows: dict[tuple[str, str, str, str], list[Any]] = {}
     for i, (_, data) in enumerate(runs):
         for r in data.get("results", []):
@@ -250,12 +272,20 @@ def _versions_text(vc: dict[str, list[str | None]]) -> str:
     return ", ".join(f"{d} {a or '-'} -> {b or '-'}" for d, (a, b) in vc.items()) or "no framework version differs"
 
 
+def _noise_text(p: dict[str, Any]) -> str:
+    u = p.get("unchanged_frameworks") or {}
+    if not any(u.values()):
+        return ""
+    return (f" (of which in frameworks whose versions did not change, the noise: {u.get('verdict', 0)} verdicts, "
+            f"{u.get('error', 0)} errors, {u.get('timing', 0)} timings)")
+
+
 def _change_line(c: dict[str, Any]) -> str:
     where = f"{c['from_env']} -> {c['to_env']}"
     if c["kind"] == "discrepancy":
         tag = "WORSE" if c["worse_in_newer"] else ("fixed" if c["better"] else "moved")
         return f"  {tag:5s} {c['report']} call #{c['call']}: {c['from']} -> {c['to']} ({where}) {c['reason'][:100]}"
-    name = f"{c['case_id']} :: {c['label']}"
+    name = f"{c['case_id']} :: {c['label']}" + ("" if c.get("version_changed", True) else " [same version]")
     if c["kind"] == "verdict":
         tag = "WORSE" if c["worse_in_newer"] else ("fixed" if c["better"] else "moved")
         return f"  {tag:5s} {c['from']} -> {c['to']}  {name} ({where}) {c['reason'][:100]}"
@@ -274,9 +304,13 @@ def to_text(m: dict[str, Any], limit: int = 20) -> str:
     lines.append("what changed:")
     for p in m["pairs"]:
         c = p["counts"]
+        u = p.get("unchanged_frameworks") or {}
         lines.append(f"  {p['from']} -> {p['to']} ({_versions_text(p['versions'])}; newer: {p['newer']}, by "
                      f"{p['newer_by']}): {c['verdict']} verdicts ({p['worse_in_newer']} worse in the newer), "
                      f"{c['discrepancy']} discrepancy calls, {c['error']} errors, {c['timing']} timings")
+        if any(u.values()):
+            lines.append(f"    of which in frameworks whose versions did not change (noise): {u.get('verdict', 0)} "
+                         f"verdicts, {u.get('error', 0)} errors, {u.get('timing', 0)} timings")
     for kind, title in (("verdict", "verdict changes"), ("discrepancy", "discrepancy calls"),
                         ("error", "errors that moved by more than a tenth of the tolerance"),
                         ("timing", "timings that changed")):
@@ -302,7 +336,8 @@ def to_markdown(m: dict[str, Any], limit: int = 50) -> str:
         c = p["counts"]
         out.append(f"- **{p['from']} -> {p['to']}** ({_versions_text(p['versions'])}; newer: {p['newer']}): "
                    f"{c['verdict']} verdict changes ({p['worse_in_newer']} worse in the newer), {c['discrepancy']} "
-                   f"discrepancy calls, {c['error']} errors moved, {c['timing']} timings changed")
+                   f"discrepancy calls, {c['error']} errors moved, {c['timing']} timings changed"
+                   + _noise_text(p))
     for kind in ("verdict", "discrepancy", "error", "timing"):
         items = [c for c in m["changes"] if c["kind"] == kind]
         if items:
@@ -335,7 +370,8 @@ def to_html(m: dict[str, Any], limit: int = 500) -> str:
         parts.append(f"<li><b>{e(p['from'])} &rarr; {e(p['to'])}</b> ({e(_versions_text(p['versions']))}; newer: "
                      f"{e(p['newer'])}, by {e(p['newer_by'])}): {c['verdict']} verdict changes "
                      f"(<span class='worse'>{p['worse_in_newer']} worse in the newer</span>), {c['discrepancy']} "
-                     f"discrepancy calls, {c['error']} errors moved, {c['timing']} timings changed</li>")
+                     f"discrepancy calls, {c['error']} errors moved, {c['timing']} timings changed"
+                     f"{e(_noise_text(p))}</li>")
     parts.append("</ul>")
     if not m["changes"]:
         parts.append("<p>Nothing changed.</p>")
