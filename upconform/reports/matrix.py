@@ -268,6 +268,11 @@ def build_matrix(runs: Sequence[tuple[str, dict[str, Any]]], *, error_move: floa
             "checks": [[*k, v] for k, v in rows.items()]}
 
 
+def _dists(versions: dict[str, dict[str, str]]) -> dict[str, str]:
+    """``{distribution: version}`` once each, from ``{framework: {distribution: version}}``."""
+    return {d: v for dists in versions.values() for d, v in dists.items()}
+
+
 def _versions_text(vc: dict[str, list[str | None]]) -> str:
     return ", ".join(f"{d} {a or '-'} -> {b or '-'}" for d, (a, b) in vc.items()) or "no framework version differs"
 
@@ -299,7 +304,8 @@ def to_text(m: dict[str, Any], limit: int = 20) -> str:
     """The console summary: environments, then what changed (worse verdicts first), then counts."""
     lines = ["environments:"]
     for e in m["environments"]:
-        fw = ", ".join(f"{d} {v}" for dists in e["versions"].values() for d, v in list(dists.items())[:1])
+        fw = ", ".join(f"{dists_[0]} {dists_[1]}" for dists in e["versions"].values()
+                       for dists_ in list(dists.items())[:1])
         lines.append(f"  {e['name']}: {e['checks']} checks; {fw}")
     lines.append("what changed:")
     for p in m["pairs"]:
@@ -329,7 +335,7 @@ def to_markdown(m: dict[str, Any], limit: int = 50) -> str:
     """The same as Markdown (a CI job summary)."""
     out = ["# upconform matrix", "", "| environment | checks | versions |", "|---|---|---|"]
     for e in m["environments"]:
-        v = "; ".join(f"{d} {x}" for dists in e["versions"].values() for d, x in dists.items())
+        v = "; ".join(f"{d} {x}" for d, x in _dists(e["versions"]).items())
         out.append(f"| {e['name']} | {e['checks']} | {v} |")
     out += ["", "## What changed", ""]
     for p in m["pairs"]:
@@ -361,7 +367,7 @@ def to_html(m: dict[str, Any], limit: int = 500) -> str:
              f"<p>Exit status {m['exit_status']}: {m['worse_in_newer']} verdict(s) worse in a newer version.</p>",
              "<h2>Environments</h2><table><tr><th>environment</th><th>checks</th><th>versions</th><th>seconds</th></tr>"]
     for x in m["environments"]:
-        v = "<br>".join(e(f"{d} {ver}") for dists in x["versions"].values() for d, ver in dists.items())
+        v = "<br>".join(e(f"{d} {ver}") for d, ver in _dists(x["versions"]).items())
         parts.append(f"<tr><td>{e(x['name'])}</td><td>{x['checks']}</td><td>{v}</td>"
                      f"<td>{e(str(x.get('duration_s')))}</td></tr>")
     parts.append("</table><h2>What changed</h2><ul>")
