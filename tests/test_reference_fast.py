@@ -85,7 +85,7 @@ def resize_cases(draw: st.DrawFn) -> tuple[np.ndarray, dict[str, Any]]:
     box = mode in ("area", "adaptive_avg")
     ctm = "half_pixel" if box else draw(st.sampled_from(resize_module.COORDINATE_TRANSFORMATION_MODES))
     ndim = len(shape)
-    axes = draw(st.one_of(st.none(), st.permutations(range(ndim)).flatmap(
+    axes = None if big else draw(st.one_of(st.none(), st.permutations(range(ndim)).flatmap(
         lambda p: st.integers(1, ndim).map(lambda k: list(p[:k])))))
     k = ndim if axes is None else len(axes)
     kw: dict[str, Any] = {
@@ -104,7 +104,7 @@ def resize_cases(draw: st.DrawFn) -> tuple[np.ndarray, dict[str, Any]]:
         starts = [draw(st.sampled_from([0.0, 0.1, 0.25, -0.2])) for _ in range(k)]
         ends = [draw(st.sampled_from([1.0, 0.8, 0.5, 1.3])) for _ in range(k)]
         kw["roi"] = starts + ends
-    spatial_only = axes is None and draw(st.booleans())
+    spatial_only = axes is None and (big or draw(st.booleans()))
     if draw(st.booleans()):
         sc = [draw(st.sampled_from(SCALES)) for _ in range(k)]
         if spatial_only:
@@ -112,7 +112,7 @@ def resize_cases(draw: st.DrawFn) -> tuple[np.ndarray, dict[str, Any]]:
         kw["scales"] = sc
     else:
         ax = list(range(ndim)) if axes is None else axes
-        sz = [draw(st.integers(1, 2 * hi + 1)) for _ in ax]
+        sz = [draw(st.integers(1, 2 * shape[a] + 2)) for a in ax]
         if spatial_only:
             sz[:2] = shape[:2]
         kw["sizes"] = sz
