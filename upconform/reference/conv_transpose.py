@@ -304,11 +304,12 @@ def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], d
     cig, cog, *kernel = w.shape[0] // group, w.shape[1], *w.shape[2:]
     ntap = int(np.prod(kernel))
     npix = int(np.prod(sp))
-    cols = np.empty((n, group * cog, ntap, *sp))
+    grouped = np.empty((n, group, cog * ntap, npix))
     for g in range(group):
         xg = x[:, g * cig:(g + 1) * cig].reshape(n, cig, npix)  # (N, Cin_g, P); explicit sizes: N or C may be 0
         wg = w[g * cig:(g + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
-        cols[:, g * cog:(g + 1) * cog] = np.matmul(wg.T, xg).reshape(n, cog, ntap, *sp)  # one GEMM, all taps
+        np.matmul(wg.T, xg, out=grouped[:, g])  # one GEMM, all taps, written in place
+    cols = grouped.reshape(n, group * cog, ntap, *sp)
     # Per tap and axis, the inputs i whose output s * i + d * t - pad_begin falls in [0, L_out): a range
     # [lo, hi) of i, and the output slice it lands on. Taps in kernel order, as the full-size sum adds them.
     moves = []
