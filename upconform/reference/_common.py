@@ -98,9 +98,9 @@ def split_pads(pads: Any, nspatial: int) -> tuple[tuple[int, ...], tuple[int, ..
 
 # Below this many output elements a single call is faster than splitting the work.
 _PARALLEL_MIN_ELEMENTS = 1 << 18
-# Each tile of planes aims at this many elements (2 MiB of float64), so that the intermediates of the
+# Each tile of planes aims at this many elements (1 MiB of float64), so that the intermediates of the
 # operations on a tile stay in the cache instead of streaming through memory once per operation.
-_TILE_ELEMENTS = 1 << 18
+_TILE_ELEMENTS = 1 << 17
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -117,7 +117,7 @@ def leading_tiles(n: int, c: int, plane: int, *, free: Sequence[int] = (0, 1)) -
     many tiles as there are threads when the planes allow it.
 
     Example:
-        >>> leading_tiles(2, 3, 1 << 17)
+        >>> leading_tiles(2, 3, 1 << 16)
         [(slice(0, 1, None), slice(0, 2, None)), (slice(0, 1, None), slice(2, 3, None)), \
 (slice(1, 2, None), slice(0, 2, None)), (slice(1, 2, None), slice(2, 3, None))]
     """
