@@ -1,5 +1,9 @@
 """results.json: the source of truth. Provenance, every check's verdict, the discrepancy reports.
 
+Written compact (:func:`write_results`, schema 4: shared tables, one short line per check) and read
+back with :func:`load_results`, which gives one full dict per check (schema 3's fields) for every
+reader; files of schema 3 and older load as they are.
+
 Example:
     >>> sorted(provenance(threads=1))[:3]
     ['cpu', 'cpu_count', 'device']
