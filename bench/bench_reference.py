@@ -153,18 +153,19 @@ def suite() -> None:
     once; framework start-up and reports included), the seconds each (framework, path) lane spent, and
     each check's wall time split into framework compute, its share of the reference, and harness
     overhead."""
-    import json
     import subprocess
     import sys
     import tempfile
     from pathlib import Path
+
+    from upconform.harness.results import load_results
 
     out = Path(tempfile.mkdtemp(prefix="upconform-bench-"))
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "upconform", "run", "--jobs", "2", "--out", str(out), "--no-history"],
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    data = json.loads((out / "results.json").read_text())
+    data = load_results(out / "results.json")
     res = data["results"]
     over, ran = [], 0
     lanes: dict[str, list[float]] = {}

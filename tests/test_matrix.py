@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from upconform import cli
+from upconform.harness.results import load_results
 from upconform.harness.spec import SpecError
 from upconform.matrix import (
     Environment,
@@ -42,7 +43,7 @@ def recorded(tmp_path_factory) -> dict:
                         frameworks=["torch"], isolation=False, out=out, history=None, discrepancies=False,
                         expectations=str(ROOT / "specs/expectations.yaml")))
     s.run(progress=False)
-    return json.loads((out / "results.json").read_text())
+    return load_results(out / "results.json")
 
 
 def _bump(data: dict, dist: str, version: str) -> dict:

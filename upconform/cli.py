@@ -128,7 +128,9 @@ def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -
           f"{data.get('duration_s', 0):.1f} s -> {out_dir / 'results.json'}, index.html, junit.xml")
     status = 1 if bad or bad_calls else 0
     if getattr(args, "baseline", None):
-        status = max(status, _compare_and_print(json.loads(Path(args.baseline).read_text()), data, args.max_slowdown))
+        from .harness.results import load_results
+
+        status = max(status, _compare_and_print(load_results(args.baseline), data, args.max_slowdown))
     return status
 
 
@@ -154,7 +156,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     """Run the suite in several framework environments and say what changed. Exit 1 when a verdict got
     worse in a newer version (or an environment's run gave no results), 0 otherwise, 2 on usage errors
     (a bad pin or matrix file, an environment the installer cannot build: its one-line reason)."""
-    from .harness.results import write_json_atomic, write_text_atomic
+    from .harness.results import load_results, write_json_atomic, write_text_atomic
     from .harness.spec import SpecError
     from .matrix import Environment, MatrixError, env_from_pins, load_matrix_file, prepare, run_in
     from .reports.matrix import build_matrix, to_html, to_markdown, to_text
@@ -169,8 +171,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
                 return _usage_error(f"--results: {spec!r} is not NAME=PATH (a results.json or its folder)")
             p = Path(path) / "results.json" if Path(path).is_dir() else Path(path)
             try:
-                runs.append((name, json.loads(p.read_text(encoding="utf-8"))))
-            except (OSError, json.JSONDecodeError) as e:
+                runs.append((name, load_results(p)))
+            except (OSError, ValueError) as e:
                 return _usage_error(f"--results: cannot read {p}: {e}")
             meta[name] = {"results": str(p)}
     else:
@@ -221,9 +223,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
                                 "run_s": round(secs, 1), "results": str(run_dir / "results.json"),
                                 "created_s": round(p.seconds, 1) if p.created else None}
             try:
-                runs.append((p.env.name, json.loads((run_dir / "results.json").read_text(encoding="utf-8"))))
+                runs.append((p.env.name, load_results(run_dir / "results.json")))
                 echo(f"upconform matrix: {p.env.name}: exit {code} in {secs:.0f} s -> {run_dir / 'results.json'}")
-            except (OSError, json.JSONDecodeError):
+            except (OSError, ValueError):
                 failed.append(p.env.name)
                 echo(f"upconform matrix: {p.env.name}: the run gave no results.json (exit {code}); "
                      f"see {run_dir / 'run.log'}")
@@ -245,15 +247,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Combine shard outputs (folders with results.json) into one results.json and report."""
-    from .harness.results import SCHEMA_VERSION, check_key, check_label, write_json_atomic
+    from .harness.results import SCHEMA_VERSION, check_key, check_label, load_results, write_results
     from .session import write_reports
 
     parts = []
     for d in args.dirs:
         p = Path(d) / "results.json"
         try:
-            parts.append(json.loads(p.read_text()))
-        except (OSError, json.JSONDecodeError) as e:
+            parts.append(load_results(p))
+        except (OSError, ValueError) as e:
             return _usage_error(f"merge: {p}: {e}")
     seen: dict[tuple[str, str, str], str] = {}
     results = []
@@ -273,7 +275,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
             "results": results, "discrepancies": list(discs.values())}
     out_dir = Path(args.out)
     try:
-        write_json_atomic(out_dir / "results.json", data)
+        write_results(out_dir / "results.json", data)
     except OSError as e:
         return _usage_error(f"--out: cannot write to {out_dir}: {e.strerror or e}")
     write_reports(data, out_dir, None if args.no_history else Path(args.history))
@@ -289,20 +291,23 @@ def _compare_and_print(base: dict[str, Any], new: dict[str, Any], max_slowdown: 
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .harness.results import load_results
+
     try:
-        base = json.loads(Path(args.base).read_text())
-        new = json.loads(Path(args.new).read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        base = load_results(args.base)
+        new = load_results(args.new)
+    except (OSError, ValueError) as e:
         return _usage_error(f"compare: {e}")
     return _compare_and_print(base, new, args.max_slowdown)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .harness.results import load_results
     from .reports import html
 
     try:
-        data = json.loads(Path(args.results).read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        data = load_results(args.results)
+    except (OSError, ValueError) as e:
         return _usage_error(f"report: {e}")
     out = html.write(data, args.output, args.history if Path(args.history).exists() else None)
     print(out)

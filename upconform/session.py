@@ -27,7 +27,7 @@ from .canonical import CHECK_KINDS, Case
 from .harness import expectations as exp
 from .harness.budget import over_budget
 from .harness.discrepancy import run_discrepancy
-from .harness.results import SCHEMA_VERSION, check_key, provenance, sanitize, write_json_atomic, write_text_atomic
+from .harness.results import SCHEMA_VERSION, check_key, provenance, sanitize, write_results, write_text_atomic
 from .harness.runner import Result, check, checks_for, reference_of, run_cases
 from .harness.spec import Discrepancy, SpecError, default_spec_paths, load_files
 from .harness.workers import InProcess, Isolated, configure_threads
@@ -364,7 +364,7 @@ class Session:
             "results": [by_key[k] for k in selected if k in by_key],
             "discrepancies": sanitize(reports),
         }
-        write_json_atomic(out_dir / "results.json", data)
+        write_results(out_dir / "results.json", data)
         write_reports(data, out_dir, None if o.history is None else Path(o.history))
         return data
 

@@ -33,6 +33,7 @@ from . import expectations as exp
 from .classify import classify, diff_map
 from .compare import compare
 from .outcome import OUTCOMES, Outcome
+from .results import repro_text
 from .workers import InProcess, case_to_wire, path_refuses
 
 _IN_PROCESS = InProcess()
@@ -156,14 +157,9 @@ def checks_for(case: Case, names: Sequence[str], paths: Sequence[str] | None = N
 
 
 def repro_snippet(case: Case, binding: str, path: str = EAGER, direction: str = FORWARD) -> str:
-    """Python that rebuilds the inputs, runs the binding and the reference, and compares them."""
-    src = case.source.rsplit(":", 1)[0]
-    extra = ("" if path == EAGER else f", path={path!r}") + ("" if direction == FORWARD else f", direction={direction!r}")
-    return (
-        "from upconform.harness.repro import reproduce\n"
-        f"actual, expected, comparison = reproduce({src!r}, {case.id!r}, {binding!r}{extra})\n"
-        "print(comparison.message)"
-    )
+    """Python that rebuilds the inputs, runs the binding and the reference, and compares them
+    (:func:`results.repro_text`, which the compact results.json also makes it again with)."""
+    return repro_text(case.source, case.id, binding, path, direction)
 
 
 def audit_verdict(eager: Any, exported: dict[str, Any] | None) -> dict[str, Any] | None:
