@@ -149,6 +149,8 @@ def _run_args(args: argparse.Namespace) -> list[str]:
             out += [flag, str(getattr(args, attr))]
     if args.no_discrepancies:
         out.append("--no-discrepancies")
+    if args.executor != "local":
+        out += ["--executor", args.executor] + (["--address", args.address] if args.address else [])
     return out
 
 
@@ -213,13 +215,18 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             p = prepared[-1]
             if p.created:
                 echo(f"upconform matrix: {env.name} created in {p.seconds:.0f} s ({p.python})")
+        if args.prepare_only:  # for a cluster: each environment's interpreter and the resource its nodes declare
+            for p in prepared:
+                print(f"{p.env.name}\t{p.python}\t{p.resource}")
+            return 0
         history = None if args.no_history else args.history
         failed = []
         for p in prepared:
             run_dir = out / "envs" / p.env.name
             (run_dir / "results.json").unlink(missing_ok=True)
-            code, secs = run_in(p, _run_args(args), run_dir, history=history, echo=echo)
-            meta[p.env.name] = {"pins": list(p.env.pins), "python": p.python, "run_exit_status": code,
+            extra = ["--ray-resource", f"{p.resource}=1"] if args.executor == "ray" and args.address else []
+            code, secs = run_in(p, _run_args(args) + extra, run_dir, history=history, echo=echo)
+            meta[p.env.name] = {"pins": list(p.env.pins), "python": p.python, "key": p.key, "run_exit_status": code,
                                 "run_s": round(secs, 1), "results": str(run_dir / "results.json"),
                                 "created_s": round(p.seconds, 1) if p.created else None}
             try:
@@ -724,6 +731,12 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--timeout", type=float, default=None, help="passed to each run")
     mx.add_argument("--expectations", default=None, help="passed to each run")
     mx.add_argument("--no-discrepancies", action="store_true", help="passed to each run")
+    mx.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="passed to each run; with --address, each run's actors ask for the resource "
+                         "upconform-env-KEY of its environment (--prepare-only prints them)")
+    mx.add_argument("--address", help="passed to each run (--executor ray: the cluster)")
+    mx.add_argument("--prepare-only", action="store_true",
+                    help="build the environments and print each one's name, interpreter and Ray resource; run nothing")
     mx.add_argument("--error-move", type=float, default=0.1,
                     help="report an error whose share of the tolerance moved by more than this (default 0.1)")
     mx.add_argument("--max-ratio", type=float, default=1.25,

@@ -186,7 +186,7 @@ def load_matrix_file(path: str | Path) -> MatrixFile:
             bad((*at, "python"), "python names an existing interpreter, alone (no pins beside it)")
             continue
         if python is not None and not Path(python).expanduser().is_absolute():
-            python = str(p.parent / python)  # relative to the matrix file's folder
+            python = os.path.abspath(p.parent / python)  # relative to the matrix file's folder (links kept)
         envs.append(Environment(name, tuple(pins), python))
     names = [e.name for e in envs]
     for n in sorted({n for n in names if names.count(n) > 1}):
@@ -244,6 +244,11 @@ class Prepared:
     seconds: float = 0.0
     log: str = ""
     installed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resource(self) -> str:
+        """The Ray custom resource that nodes holding this environment declare (``upconform-env-KEY``)."""
+        return f"upconform-env-{self.key}"
 
 
 def env_key(constraints: str, extras: Sequence[str], installer: str, python_version: str, repo: Path) -> str:
@@ -327,7 +332,7 @@ def prepare(env: Environment, *, constraints_file: Path, extras: Sequence[str], 
         if not Path(py).exists():
             raise MatrixError(f"environment {env.name}: {py} does not exist")
         _python_version(py)
-        return Prepared(env, py)
+        return Prepared(env, py, hashlib.sha256(str(Path(py).resolve()).encode()).hexdigest()[:16])
     base_python = python or sys.executable
     try:
         base = constraints_file.read_text(encoding="utf-8")
