@@ -22,7 +22,8 @@ HEAD = """# Scaling benchmark: {what}.
 # One axis swept at a time around N=1, C=3, 64x64 (the case id says which: spatial_S is an SxS input,
 # channels_C and batch_N are 64x64): spatial 32 to 1024, channels 3 to 256, batch 1 to 16. float32,
 # eager forward only; the numbers are checked against the reference as in any run. Bindings: PyTorch's,
-# TensorFlow's and ONNX Runtime's (add others to `bindings:`; each costs about a minute on 2 cores).
+# TensorFlow's (Keras' for repeat) and ONNX Runtime's (add others to `bindings:`; each costs about a
+# minute on 2 cores).
 """
 
 
@@ -56,7 +57,7 @@ write("resize", simple(
     ["torch.nn.functional.interpolate", "tf.image.resize", "onnxruntime.Resize", "cv2.resize"]))
 write("repeat", simple(
     "repeat", "nearest repeat x2", "{repeats: 2}",
-    ["torch.repeat_interleave", "tf.repeat", "onnxruntime.Resize"]))
+    ["torch.repeat_interleave", "keras.layers.UpSampling2D", "onnxruntime.Resize"]))
 write("conv_transpose", simple(
     "conv_transpose", "transposed convolution x2: kernel 2, stride 2, C -> C channels",
     "{strides: 2}",

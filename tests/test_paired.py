@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy.stats import t as student_t
 
+from upconform.adapters import get
 from upconform.harness.bench import bandwidth_time, case_sizes, fit_slope, measure_bandwidth, scaling_points
 from upconform.harness.budget import over_budget
 from upconform.harness.spec import default_spec_paths, load_files
@@ -92,7 +93,7 @@ def test_the_interval_covers_a_known_ratio_under_noise():
         base = 10 ** rng.uniform(-5, -2)
         rs.append(_rec(f"c{k}", "torch.f", list(base * np.exp(rng.normal(0, 0.05, 5)))))
         rs.append(_rec(f"c{k}", "tf.g", list(1.7 * base * np.exp(rng.normal(0, 0.05, 5)))))
-    row = paired_table(rs)["resize"]["rows"][0]
+    row = paired_table(rs, anchor_framework="torch")["resize"]["rows"][0]
     g = row["geomean"]
     assert g.n == 30 and g.low < 1.7 < g.high and g.high / g.low < 1.1
     covered = sum(p.low <= 1.7 <= p.high for p in row["pairs"])
@@ -102,7 +103,7 @@ def test_the_interval_covers_a_known_ratio_under_noise():
 
 def test_paired_table_anchor_rows_and_primary():
     rs = _recorded() + [_rec(c, "torch.m", [2e-4] * 3) for c in ("c1", "c2")]  # a second torch binding
-    t = paired_table(rs)["resize"]
+    t = paired_table(rs, anchor_framework="torch")["resize"]
     assert t["anchor"] == "torch.f" and t["anchor_framework"] == "torch" and t["anchor_cases"] == 8
     by = {r["binding"]: r for r in t["rows"]}
     assert set(by) == {"tf.g", "torch.m"}
@@ -111,7 +112,7 @@ def test_paired_table_anchor_rows_and_primary():
     assert by["torch.m"]["geomean"].n == 2 and by["torch.m"]["primary"]
     # an op PyTorch did not time is anchored on the binding that timed the most cases
     other = paired_table([_rec("a", "x.p", [1.0, 1.0], op="o"), _rec("b", "x.p", [1.0, 1.0], op="o"),
-                          _rec("a", "y.q", [3.0, 3.0], op="o")])["o"]
+                          _rec("a", "y.q", [3.0, 3.0], op="o")], anchor_framework="torch")["o"]
     assert other["anchor"] == "x.p" and other["rows"][0]["geomean"].ratio == pytest.approx(3.0)
 
 
@@ -159,7 +160,7 @@ def test_bench_specs_are_out_of_the_default_suite_and_within_budget():
     assert {c.dtype for c in cases} == {"float32"} and {c.checks for c in cases} == {("forward",)}
     for op in ("resize", "repeat", "conv_transpose", "max_unpool", "pixel_shuffle"):
         names = {b for c in cases if c.op == op for b in c.bindings}
-        assert any(b.startswith("torch.") for b in names) and any(b.startswith("tf.") for b in names), op
+        assert {"torch", "tensorflow"} <= {get(b).framework for b in names}, op
     big = next(c for c in cases if c.id == "resize/spatial_1024[float32]")
     assert case_sizes(big) == {"in": 4 * 3 * 1024 ** 2, "out": 4 * 3 * 2048 ** 2, "axis": "spatial"}
     sizes = {case_sizes(c)["axis"] for c in cases}

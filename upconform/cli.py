@@ -558,12 +558,14 @@ def cmd_port(args: argparse.Namespace) -> int:
 
 def _paired_text(results: list[dict[str, Any]]) -> str:
     """The paired table of the report as text: per op, each framework's row against the anchor."""
+    from .adapters import ANCHOR_FRAMEWORK
     from .harness.stats import paired_table
     from .reports.html import paired_labels
 
     labels = paired_labels(results)
     lines = []
-    for op, t in paired_table(results, label=lambda r: labels[(r["op"], r["binding"])]).items():
+    table = paired_table(results, anchor_framework=ANCHOR_FRAMEWORK, label=lambda r: labels[(r["op"], r["binding"])])
+    for op, t in table.items():
         lines.append(f"{op}: time ratio to {t['anchor']} on the same cases (geometric mean, 95 % interval, cases)")
         for row in t["rows"]:
             g = row["geomean"]

@@ -267,13 +267,14 @@ def _pairs(sa: Mapping[str, Sequence[float]], sb: Mapping[str, Sequence[float]],
     return out
 
 
-def paired_table(results: Sequence[Mapping[str, Any]], *, anchor_framework: str = "torch",
+def paired_table(results: Sequence[Mapping[str, Any]], *, anchor_framework: str | None = None,
                  label: Callable[[Mapping[str, Any]], str] | None = None, level: float = 0.95,
                  seed: int = 0) -> dict[str, dict[str, Any]]:
     """Per op, every binding against one anchor binding on the cases both timed.
 
     The anchor of an op is ``anchor_framework``'s binding (or label) that timed the most of its cases
-    (ties: by name); an op that framework did not time takes the binding that timed the most. Each
+    (ties: by name); without ``anchor_framework``, or for an op that framework did not time, the binding
+    that timed the most. Each
     other binding gets a row: its framework, the paired ratios (binding / anchor: above 1 is slower
     than the anchor), their geometric mean with a t interval over cases (:func:`geometric_mean_ci`),
     how many cases the per-case interval puts above 1 (slower), below 1 (faster) or across 1, and
@@ -282,7 +283,7 @@ def paired_table(results: Sequence[Mapping[str, Any]], *, anchor_framework: str 
     Example:
         >>> rs = [{"case_id": c, "op": "o", "binding": b, "framework": b.split(".")[0], "timing": {"samples_s": [t, t]}}
         ...       for c in ("c1", "c2") for b, t in (("torch.f", 1.0), ("tf.g", 2.0 if c == "c1" else 8.0))]
-        >>> t = paired_table(rs)["o"]
+        >>> t = paired_table(rs, anchor_framework="torch")["o"]
         >>> t["anchor"], t["rows"][0]["binding"], round(t["rows"][0]["geomean"].ratio, 9), t["rows"][0]["geomean"].n
         ('torch.f', 'tf.g', 4.0, 2)
     """

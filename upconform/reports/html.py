@@ -426,11 +426,12 @@ def build_performance(data: Data) -> dict[str, Any]:
     per-case ratios (binding / anchor) with its 95 % interval over cases, the number of cases, how many
     of them the per-case bootstrap interval puts above or below 1, and the range of the ratios. Runs of
     ``upconform bench`` add the scaling charts (:func:`build_scaling`)."""
+    from ..adapters import ANCHOR_FRAMEWORK
     from ..harness.stats import paired_table
 
     results = _results(data)
     labels = paired_labels(results)
-    table = paired_table(results, anchor_framework="torch", label=lambda r: labels[(r["op"], r["binding"])])
+    table = paired_table(results, anchor_framework=ANCHOR_FRAMEWORK, label=lambda r: labels[(r["op"], r["binding"])])
     tables = []
     for op, t in table.items():
         rows = [{"binding": row["binding"], "framework": row["framework"], "primary": row["primary"],
