@@ -30,8 +30,13 @@ test-all: setup
 lint: setup
 	$(BIN)/ruff check upconform tests bench
 
+# the reference-vs-PyTorch timings, then the scaling benchmarks (specs/bench/, under 5 minutes on 2 cores):
+# time against bytes moved per binding, the memory bandwidth measured at run time, paired ratios; a table
+# is printed and reports/bench/index.html drawn
+BENCH_ARGS ?=
 bench: setup
 	$(BIN)/python bench/bench_reference.py
+	$(BIN)/upconform bench $(BENCH_ARGS) --out reports/bench
 
 # A fixed-seed search of every built-in binding, sized for CI (2 cores, under 3 minutes); exit 1 on
 # a finding that specs/expectations.yaml does not cover. Findings in reports/search/.

@@ -563,6 +563,79 @@ def cmd_port(args: argparse.Namespace) -> int:
     return advice.exit_code()
 
 
+def _paired_text(results: list[dict[str, Any]]) -> str:
+    """The paired table of the report as text: per op, each framework's row against the anchor."""
+    from .adapters import ANCHOR_FRAMEWORK
+    from .harness.stats import paired_table
+    from .reports.html import paired_labels
+
+    labels = paired_labels(results)
+    lines = []
+    table = paired_table(results, anchor_framework=ANCHOR_FRAMEWORK, label=lambda r: labels[(r["op"], r["binding"])])
+    for op, t in table.items():
+        lines.append(f"{op}: time ratio to {t['anchor']} on the same cases (geometric mean, 95 % interval, cases)")
+        for row in t["rows"]:
+            g = row["geomean"]
+            ci = f"[{g.low:.3g}, {g.high:.3g}]" if g.low is not None else ""
+            lines.append(f"  {'*' if row['primary'] else ' '} {row['binding']:44s} {g.ratio:8.3g} {ci:>18s} {g.n:5d}")
+    return "\n".join(lines + ["(* the binding of its framework that covers the most cases)"] if lines else [])
+
+
+def _scaling_text(results: list[dict[str, Any]], bench: dict[str, Any]) -> str:
+    """Per op and binding: points, the fitted log-log slope, the time range and the closest approach to
+    the bandwidth bound (bound time / time: 100 % is as fast as the copy)."""
+    from .harness.bench import bandwidth_time, fit_slope, scaling_points
+
+    bw = bench["bandwidth_Bps"]
+    head = f"{'op':15s} {'binding':44s} {'points':>6s} {'slope':>6s} {'time (ms)':>17s} {'of bound':>8s}"
+    lines = [f"memory bandwidth: {bw / 1e9:.3g} GB/s (copy of {bench['copy_bytes'] >> 20} MiB, "
+             f"{bench['threads']} thread(s), read + write)", head, "-" * len(head)]
+    for op, series in scaling_points(results, bench["cases"]).items():
+        for b, pts in series.items():
+            try:
+                slope = f"{fit_slope([p.bytes_moved for p in pts], [p.seconds for p in pts])[0]:.2f}"
+            except ValueError:
+                slope = ""
+            best = max(bandwidth_time(p.bytes_moved, bw) / p.seconds for p in pts)
+            t = f"{min(p.seconds for p in pts) * 1e3:.3g} to {max(p.seconds for p in pts) * 1e3:.3g}"
+            lines.append(f"{op:15s} {b:44s} {len(pts):6d} {slope:>6s} {t:>17s} {100 * best:7.0f}%")
+    return "\n".join(lines)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the scaling benchmarks (specs/bench/ unless specs are given): the memory bandwidth is measured
+    first (a large copy), recorded in the provenance with every case's bytes, then the cases run as in
+    ``upconform run`` (numbers checked); results.json and index.html (paired ratios and scaling charts)
+    go to ``--out``. Exit codes as ``run``."""
+    from .harness.bench import case_sizes, measure_bandwidth
+    from .session import Interrupted, UsageError
+
+    out = Path(args.out)
+    options = _options(args, specs=args.specs or ["specs/bench"], out=out, history=None, discrepancies=False,
+                       argv=sys.argv[1:])
+    session = _session(options)
+    threads = int(options.threads or 1)
+    copy_bytes = args.copy_mib << 20
+    t0 = time.perf_counter()
+    bw = measure_bandwidth(copy_bytes, 3, threads)
+    options.provenance = {"bench": {"bandwidth_Bps": round(bw), "copy_bytes": copy_bytes, "threads": threads,
+                                    "bandwidth_s": round(time.perf_counter() - t0, 3),
+                                    "cases": {c.id: case_sizes(c) for c in session.cases}}}
+    try:
+        data = session.run()
+    except UsageError as e:
+        return _usage_error(str(e))
+    except Interrupted as e:
+        print(f"\nupconform: interrupted; {e.completed} completed checks are in {e.jsonl}", file=sys.stderr)
+        return 130
+    status = _finish_run(data, out, args)
+    print(_scaling_text(data["results"], data["provenance"]["bench"]))
+    paired = _paired_text(data["results"])
+    if paired:
+        print(paired)
+    return status
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Explore native calls binding by binding; exit 1 on a finding the expectations do not cover."""
     from .adapters import load_adapter
@@ -682,6 +755,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-v", "--verbose", action="store_true",
                    help="show the frameworks' own log lines (default: in OUT/logs/FRAMEWORK.log)")
     r.set_defaults(fn=cmd_run)
+
+    bn = sub.add_parser("bench", help="scaling benchmarks (specs/bench/): time against bytes moved, the memory "
+                                      "bandwidth measured at run time, paired ratios; numbers checked too")
+    common(bn)
+    bn.add_argument("--out", default="reports/bench", help="output folder (default reports/bench)")
+    bn.add_argument("--expectations", default="specs/expectations.yaml", help="known discrepancies file")
+    bn.add_argument("--jobs", type=int, default=1,
+                    help="frameworks that run at once (default 1: each framework gets every core, timings "
+                         "without contention)")
+    bn.add_argument("--threads", type=int, default=None,
+                    help="threads for every framework and for the bandwidth copy (default: CPUs / --jobs)")
+    bn.add_argument("--timing-budget", type=float, default=0.1,
+                    help="seconds of timed repeats per check (default 0.1; at most 5 repeats)")
+    bn.add_argument("--timeout", type=float, default=120.0, help="seconds per check before its worker is killed")
+    bn.add_argument("--copy-mib", type=int, default=256, help="MiB copied to measure the bandwidth (default 256)")
+    bn.set_defaults(fn=cmd_bench)
 
     se = sub.add_parser("search", help="explore native calls with Hypothesis; shrink and explain what does not conform")
     se.add_argument("--binding", action="append", help="a binding's dotted name (repeatable)")

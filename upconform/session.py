@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ class Options:
     history: str | Path | None = "reports/history.sqlite"
     verbose: bool = False
     argv: Sequence[str] = ()
+    provenance: Mapping[str, Any] | None = None  # added to the run's provenance (``upconform bench``: its figures)
 
 
 def spec_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -359,7 +360,7 @@ class Session:
                 "expectations": str(o.expectations), "timing_budget_s": o.timing_budget, "paths": self.paths,
                 "checks": list(o.checks) if o.checks else None,
                 "isolation": bool(o.isolation), "jobs": o.jobs, "timeout_s": o.timeout, "shard": o.shard,
-                "resumed_checks": len(previous), "own_suite_only": self.own_only}),
+                "resumed_checks": len(previous), "own_suite_only": self.own_only}) | dict(o.provenance or {}),
             "duration_s": round(time.perf_counter() - started, 3),
             "results": [by_key[k] for k in selected if k in by_key],
             "discrepancies": sanitize(reports),
