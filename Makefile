@@ -32,11 +32,14 @@ lint: setup
 
 # the reference-vs-PyTorch timings, then the scaling benchmarks (specs/bench/, under 5 minutes on 2 cores):
 # time against bytes moved per binding, the memory bandwidth measured at run time, paired ratios; a table
-# is printed and reports/bench/index.html drawn
+# is printed and reports/bench/index.html drawn; then the Ray executor's overhead on the default suite
+# (two more default-suite runs, about 4 minutes; BENCH_EXECUTOR=0 skips it)
 BENCH_ARGS ?=
+BENCH_EXECUTOR ?= 1
 bench: setup
 	$(BIN)/python bench/bench_reference.py
 	$(BIN)/upconform bench $(BENCH_ARGS) --out reports/bench
+	@if [ "$(BENCH_EXECUTOR)" != 0 ]; then $(BIN)/python bench/bench_executor.py; fi
 
 # A fixed-seed search of every built-in binding, sized for CI (2 cores, under 3 minutes); exit 1 on
 # a finding that specs/expectations.yaml does not cover. Findings in reports/search/.

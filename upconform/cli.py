@@ -55,7 +55,7 @@ def _options(args: argparse.Namespace, **overrides: Any) -> Any:
     for name, attr in (("expectations", "expectations"), ("shard", "shard"), ("isolation", "isolation"),
                        ("threads", "threads"), ("jobs", "jobs"), ("device", "device"), ("timeout", "timeout"),
                        ("timing_budget", "timing_budget"), ("max_case_bytes", "max_case_bytes"),
-                       ("verbose", "verbose")):
+                       ("verbose", "verbose"), ("executor", "executor"), ("address", "address")):
         if hasattr(args, attr):
             fields[name] = getattr(args, attr)
     if hasattr(args, "adapter"):
@@ -748,6 +748,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-slowdown", type=float, default=1.25, help="slowdown ratio that counts as a regression")
     r.add_argument("--no-isolation", dest="isolation", action="store_false",
                    help="run frameworks in this process (default: one worker process per framework)")
+    r.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where the framework workers run: local processes (default), or ray: one Ray actor per "
+                        "worker, on a local Ray instance or on the cluster of --address (needs upconform[ray]; "
+                        "--jobs lanes at a time)")
+    r.add_argument("--address", metavar="ADDR",
+                   help="with --executor ray: the Ray cluster to run on (auto: the one `ray start` started on this "
+                        "machine or RAY_ADDRESS names; host:port; ray://host:10001); default: a fresh local instance")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds per check before its worker is killed")
     r.add_argument("--max-case-bytes", type=int, default=1 << 30, help="refuse cases needing more memory")
     r.add_argument("--shard", help="K/N: run the K-th of N deterministic slices of the cases (by case id)")

@@ -32,6 +32,8 @@ from .harness.runner import Result, check, checks_for, reference_of, run_cases
 from .harness.spec import Discrepancy, SpecError, default_spec_paths, load_files
 from .harness.workers import InProcess, Isolated, configure_threads
 
+EXECUTORS = ("local", "ray")
+
 
 class UsageError(ValueError):
     """A bad option: the CLI prints it on one line and exits 2."""
@@ -55,6 +57,8 @@ class Options:
     isolation: bool = True
     threads: int | None = None  # None: the CPU count divided by jobs
     jobs: int = 1  # frameworks that run at once (isolated workers only)
+    executor: str = "local"  # where the isolated workers run: "local" processes or "ray" actors
+    address: str | None = None  # --executor ray: a cluster ("auto", "host:port", "ray://..."); None: a local instance
     device: str = "cpu"
     timeout: float = 60.0
     timing_budget: float = 0.02
@@ -198,6 +202,7 @@ class Session:
             o.threads = max(1, (os.cpu_count() or 1) // o.jobs)
         elif o.threads < 1:
             raise UsageError(f"--threads: {o.threads} must be 1 or more")
+        self._check_executor()
         for a in o.adapters:
             load_adapter(a)
         self.shard = parse_shard(o.shard)
@@ -227,6 +232,37 @@ class Session:
         self.discrepancy_specs: list[Discrepancy] = discs
         self._references: dict[str, tuple[Any, Any, str]] = {}
         self._executor: Any = None
+
+    def _check_executor(self) -> None:
+        """--executor and --address: known, compatible, and Ray importable when asked for."""
+        o = self.options
+        if o.executor not in EXECUTORS:
+            raise UsageError(f"--executor: {o.executor!r} is not one of {', '.join(EXECUTORS)}")
+        if o.executor != "ray":
+            if o.address:
+                raise UsageError("--address names a Ray cluster: it needs --executor ray")
+            return
+        if not o.isolation:
+            raise UsageError("--executor ray runs every framework in a Ray actor: it cannot be combined with "
+                             "--no-isolation")
+        from .harness.ray_executor import RayUnavailable, import_ray
+
+        try:
+            import_ray()
+        except RayUnavailable as e:
+            raise UsageError(str(e)) from None
+
+    def _make_executor(self, logs: Path | None) -> Any:
+        """The run's executor: in this process (--no-isolation), worker processes, or Ray actors."""
+        o = self.options
+        if o.executor == "ray":
+            from .harness.ray_executor import RayExecutor, RayUnavailable
+
+            try:
+                return RayExecutor(list(o.adapters), o.threads, log_dir=logs, address=o.address, device=o.device)
+            except RayUnavailable as e:
+                raise UsageError(str(e)) from None
+        return Isolated(list(o.adapters), o.threads, log_dir=logs) if o.isolation else InProcess()
 
     # ------------------------------------------------------------------------------ selection
 
@@ -308,7 +344,10 @@ class Session:
         if not o.resume:
             jsonl.unlink(missing_ok=True)
         logs = None if o.verbose else out_dir / "logs"
-        executor = Isolated(list(o.adapters), o.threads, log_dir=logs) if o.isolation else InProcess()
+        executor = self._make_executor(logs)
+        if progress and o.executor == "ray":
+            print(f"upconform: Ray executor: {'a local instance' if o.address is None else o.address}, "
+                  f"{executor.resources()}; {o.jobs} lane(s) at a time", file=sys.stderr)
         if not o.isolation:
             configure_threads(o.threads, self.frameworks())
         bar = Progress(len(selected) - len(done), enabled=progress)
@@ -360,6 +399,8 @@ class Session:
                 "expectations": str(o.expectations), "timing_budget_s": o.timing_budget, "paths": self.paths,
                 "checks": list(o.checks) if o.checks else None,
                 "isolation": bool(o.isolation), "jobs": o.jobs, "timeout_s": o.timeout, "shard": o.shard,
+                "executor": o.executor, "address": o.address,
+                **({"ray": executor.describe()} if o.executor == "ray" else {}),
                 "resumed_checks": len(previous), "own_suite_only": self.own_only}) | dict(o.provenance or {}),
             "duration_s": round(time.perf_counter() - started, 3),
             "results": [by_key[k] for k in selected if k in by_key],

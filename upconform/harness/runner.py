@@ -425,7 +425,9 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
     the cases' own ``paths:``. With ``jobs`` > 1 and an isolated executor, up to ``jobs`` frameworks
     run at once, each in its own worker process, each framework's checks in suite order (a lane per
     framework); results come back lane by lane, ``on_result`` is called from one thread at a time as
-    each check completes.
+    each check completes. An executor whose ``lanes`` is True (Ray's: each of its workers holds
+    resources of a cluster) runs lanes at any ``jobs``, one worker after another with ``jobs`` 1, and
+    hears ``release(key)`` when a worker's lane is done, ``release(None)`` when every lane is.
     """
     plan = []
     for case in cases:
@@ -434,7 +436,7 @@ def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectatio
         if names:
             plan.append((case, names))
     ex = executor or _IN_PROCESS
-    if jobs <= 1 or not getattr(ex, "isolated", False):
+    if not getattr(ex, "isolated", False) or (jobs <= 1 and not getattr(ex, "lanes", False)):
         return _run_lane(plan, expectations=expectations, device=device, timing_budget_s=timing_budget_s,
                          max_repeats=max_repeats, on_result=on_result, executor=executor, timeout=timeout)
     return _run_lanes(plan, jobs, expectations=expectations, device=device, timing_budget_s=timing_budget_s,
@@ -523,10 +525,17 @@ def _run_lanes(plan: list[tuple[Case, list[tuple[str, str, str]]]], jobs: int, *
                 on_result(r)
 
     stop = threading.Event()
+    release = getattr(executor, "release", None)
+
+    def run_lane(key: str, lane: list[tuple[Case, list[tuple[str, str, str]]]]) -> list[Result]:
+        out = _run_lane(lane, on_result=report, references=references, executor=executor, stop=stop, **kw)
+        if release is not None and not stop.is_set():  # its worker may give its resources back
+            release(key)
+        return out
+
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="upconform-lane")
     order = sorted(lanes.items(), key=lambda kv: lane_cost(kv[0], kv[1]), reverse=True)
-    futures = [pool.submit(_run_lane, lane, on_result=report, references=references, executor=executor, stop=stop, **kw)
-               for _, lane in order]
+    futures = [pool.submit(run_lane, key, lane) for key, lane in order]
     try:
         out = [r for f in futures for r in f.result()]
     except BaseException:  # Ctrl-C / SIGTERM: lanes stop after their current check; the caller closes the workers
@@ -534,4 +543,6 @@ def _run_lanes(plan: list[tuple[Case, list[tuple[str, str, str]]]], jobs: int, *
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
+    if release is not None:  # every lane is done
+        release(None)
     return out

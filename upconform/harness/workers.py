@@ -395,11 +395,11 @@ def configure_threads(threads: int, frameworks: set[str] | Sequence[str]) -> Non
             fw.configure_threads(threads)
 
 
-def _worker_main(conn: Any, framework_name: str, adapters: Sequence[str], threads: int,
-                 log_path: str | None = None, env: Mapping[str, str] | None = None,
-                 configures: Sequence[str] | None = None) -> None:
+def worker_setup(framework_name: str, adapters: Sequence[str], threads: int, log_path: str | None = None,
+                 env: Mapping[str, str] | None = None, configures: Sequence[str] | None = None) -> None:
+    """What a worker does once, before its first call, wherever it runs (a spawned :class:`Worker`
+    process, a Ray actor): the path's environment variables, the log file, the adapters, the threads."""
     os.environ.update(env or {})  # before any framework import (KERAS_BACKEND is read once, at import)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     if log_path:  # the framework's own start-up and log lines go to a file, not the console
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 2)
@@ -407,14 +407,36 @@ def _worker_main(conn: Any, framework_name: str, adapters: Sequence[str], thread
     for a in adapters:
         load_adapter(a)
     configure_threads(threads, list(configures) if configures is not None else {framework_name})
+
+
+def serve(kind: str, payload: Any) -> tuple[str, dict[str, Any]]:
+    """One request in a worker: ``("ok", answer)``, or ``("error", {"reason", "traceback"})`` when the
+    handler raised (the worker keeps serving).
+
+    Example:
+        >>> serve("nosuch", {})[0]
+        'error'
+    """
+    try:
+        return "ok", HANDLERS[kind](payload)
+    except BaseException as e:  # noqa: BLE001 - report, keep serving
+        return "error", {"reason": _err(e), "traceback": traceback.format_exc(limit=4)}
+
+
+def _worker_main(conn: Any, framework_name: str, adapters: Sequence[str], threads: int,
+                 log_path: str | None = None, env: Mapping[str, str] | None = None,
+                 configures: Sequence[str] | None = None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    worker_setup(framework_name, adapters, threads, log_path, env, configures)
     while True:
         try:
             kind, payload = conn.recv()
         except (EOFError, OSError):
             return
+        answer = serve(kind, payload)
         try:
-            conn.send(("ok", HANDLERS[kind](payload)))
-        except BaseException as e:  # noqa: BLE001 - report, keep serving
+            conn.send(answer)
+        except Exception as e:  # noqa: BLE001 - an answer that does not pickle is the handler's error
             conn.send(("error", {"reason": _err(e), "traceback": traceback.format_exc(limit=4)}))
 
 
@@ -608,10 +630,15 @@ class Isolated:
                 if key != fw:
                     p = framework(fw).path(path)
                     env, configures = dict(p.worker_env), list(p.configures or (fw,))
-                self.workers[key] = Worker(fw, self.adapters, self.threads, log_path=log, env=env,
-                                           configures=configures, label=key)
+                self.workers[key] = self._new_worker(key, fw, log, env, configures)
             w = self.workers[key]
         return w.call(binding, kind, payload, timeout or 60.0)
+
+    def _new_worker(self, key: str, fw: str, log_path: str | None, env: dict[str, str],
+                    configures: list[str] | None) -> Any:
+        """The worker for ``key`` (started on its first call): a :class:`Worker` process here; another
+        executor places it elsewhere with the same ``call`` and ``stop`` (``RayExecutor``: a Ray actor)."""
+        return Worker(fw, self.adapters, self.threads, log_path=log_path, env=env, configures=configures, label=key)
 
     def close(self) -> None:
         with self._lock:
