@@ -257,3 +257,11 @@ def test_the_shipped_matrix_builds_runs_and_compares(tmp_path):
     assert pairs["torch-2.14.1"]["newer"] == "torch-2.14.1" and "torch" in pairs["torch-2.14.1"]["versions"]
     assert pairs["tensorflow-cpu-2.20.0"]["newer"] == "pinned"
     assert m["exit_status"] == p.returncode
+
+
+def test_run_flags_are_passed_to_every_environment():
+    args = cli.build_parser().parse_args(["matrix", "specs/resize.yaml", "--framework", "torch", "-k", "cubic",
+                                          "--checks", "backward", "--jobs", "2", "--no-discrepancies",
+                                          "--executor", "ray", "--address", "auto", "--env", "torch==2.14.1"])
+    assert cli._run_args(args) == ["specs/resize.yaml", "--framework", "torch", "--checks", "backward", "-k", "cubic",
+                                   "--jobs", "2", "--no-discrepancies", "--executor", "ray", "--address", "auto"]

@@ -58,6 +58,8 @@ def _options(args: argparse.Namespace, **overrides: Any) -> Any:
                        ("verbose", "verbose"), ("executor", "executor"), ("address", "address")):
         if hasattr(args, attr):
             fields[name] = getattr(args, attr)
+    if getattr(args, "ray_resource", None):
+        fields["ray_resources"] = _ray_resources(args.ray_resource)
     if hasattr(args, "adapter"):
         fields["adapters"] = list(args.adapter or [])
     if hasattr(args, "no_discrepancies"):
@@ -66,6 +68,26 @@ def _options(args: argparse.Namespace, **overrides: Any) -> Any:
         fields["history"] = None if args.no_history else args.history
     fields.update(overrides)
     return Options(**fields)
+
+
+def _ray_resources(specs: Sequence[str]) -> dict[str, float]:
+    """``--ray-resource NAME[=AMOUNT]`` values -> {NAME: AMOUNT} (default 1); a bad one exits 2.
+
+    Example:
+        >>> _ray_resources(["upconform-env-ab12", "fast-disk=0.5"])
+        {'upconform-env-ab12': 1.0, 'fast-disk': 0.5}
+    """
+    out = {}
+    for spec in specs:
+        name, sep, amount = spec.partition("=")
+        try:
+            value = float(amount) if sep else 1.0
+        except ValueError:
+            value = -1.0
+        if not name or value <= 0:
+            raise SystemExit(_usage_error(f"--ray-resource: {spec!r} is not NAME or NAME=AMOUNT (AMOUNT > 0)"))
+        out[name] = value
+    return out
 
 
 def _session(options: Any) -> Any:
@@ -755,6 +777,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--address", metavar="ADDR",
                    help="with --executor ray: the Ray cluster to run on (auto: the one `ray start` started on this "
                         "machine or RAY_ADDRESS names; host:port; ray://host:10001); default: a fresh local instance")
+    r.add_argument("--ray-resource", action="append", metavar="NAME[=AMOUNT]",
+                   help="with --executor ray: a custom resource every actor asks for, so that it runs on the nodes "
+                        "that declare it (`upconform matrix --executor ray` asks for its environment's) (repeatable)")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds per check before its worker is killed")
     r.add_argument("--max-case-bytes", type=int, default=1 << 30, help="refuse cases needing more memory")
     r.add_argument("--shard", help="K/N: run the K-th of N deterministic slices of the cases (by case id)")

@@ -59,6 +59,7 @@ class Options:
     jobs: int = 1  # frameworks that run at once (isolated workers only)
     executor: str = "local"  # where the isolated workers run: "local" processes or "ray" actors
     address: str | None = None  # --executor ray: a cluster ("auto", "host:port", "ray://..."); None: a local instance
+    ray_resources: dict[str, float] | None = None  # --executor ray: custom resources every actor asks for
     device: str = "cpu"
     timeout: float = 60.0
     timing_budget: float = 0.02
@@ -241,6 +242,8 @@ class Session:
         if o.executor != "ray":
             if o.address:
                 raise UsageError("--address names a Ray cluster: it needs --executor ray")
+            if o.ray_resources:
+                raise UsageError("--ray-resource asks Ray for a resource: it needs --executor ray")
             return
         if not o.isolation:
             raise UsageError("--executor ray runs every framework in a Ray actor: it cannot be combined with "
@@ -259,7 +262,8 @@ class Session:
             from .harness.ray_executor import RayExecutor, RayUnavailable
 
             try:
-                return RayExecutor(list(o.adapters), o.threads, log_dir=logs, address=o.address, device=o.device)
+                return RayExecutor(list(o.adapters), o.threads, log_dir=logs, address=o.address, device=o.device,
+                                   env_resources=o.ray_resources)
             except RayUnavailable as e:
                 raise UsageError(str(e)) from None
         return Isolated(list(o.adapters), o.threads, log_dir=logs) if o.isolation else InProcess()
