@@ -325,8 +325,9 @@ def prepare(env: Environment, *, constraints_file: Path, extras: Sequence[str], 
             cache: Path | None = None, log_dir: Path | None = None, python: str | None = None,
             repo: Path = ROOT, echo: Any = None) -> Prepared:
     """The interpreter of ``env``: an existing one (checked to run), a cached one, or a new environment
-    built into a temporary folder and renamed into the cache only when the install succeeded (a failed
-    build leaves nothing behind and raises :class:`MatrixError` with the installer's one-line reason)."""
+    built in the cache under a lock and marked complete (``upconform-env.json``) only when the install
+    succeeded; a failed build leaves nothing behind and raises :class:`MatrixError` with the installer's
+    one-line reason."""
     if env.python:
         py = str(Path(env.python).expanduser())
         if not Path(py).exists():
@@ -349,7 +350,9 @@ def prepare(env: Environment, *, constraints_file: Path, extras: Sequence[str], 
             return Prepared(env, str(bin_python), key, False, 0.0, "",
                             json.loads((target / "upconform-env.json").read_text()).get("installed", {}))
         t0 = time.perf_counter()
-        tmp = cache / f"{key}.partial"
+        # built in place (its scripts name this folder), complete only once upconform-env.json is written last;
+        # a failed or interrupted build is removed, here or by the next attempt
+        tmp = target
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         (tmp / "constraints.txt").write_text(merged)
@@ -379,13 +382,10 @@ def prepare(env: Environment, *, constraints_file: Path, extras: Sequence[str], 
                 if done.returncode:
                     shutil.rmtree(tmp, ignore_errors=True)
                     raise MatrixError(f"environment {env.name}: {tool} failed: {installer_error(done.stdout)}")
-        # the venv was built in place at tmp: its scripts name tmp, so it is run through bin/python only
         installed = _installed(str(tmp / "bin" / "python"))
         (tmp / "upconform-env.json").write_text(json.dumps(
             {"name": env.name, "pins": list(env.pins), "extras": list(extras), "installer": tool, "key": key,
              "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "installed": installed}, indent=1))
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
         return Prepared(env, str(bin_python), key, True, time.perf_counter() - t0, str(log_path), installed)
 
 
