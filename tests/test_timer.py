@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from scipy.stats import binom
 
-from upconform.harness.stats import iqr, median
-from upconform.harness.timer import MAX_SAMPLES, Calibration, calibrate, median_ci, time_call
+from upconform.harness.stats import iqr, median, median_ci
+from upconform.harness.timer import MAX_SAMPLES, Calibration, calibrate, time_call
 
 UNIT = 2.0**-10  # about 1 ms, exact in binary: sums of it are exact, so the fake-clock assertions are too
 CAL = Calibration(resolution_s=2.0**-24, overhead_s=2.0**-22)  # floor 5 * 2**-24, about 0.3 us
@@ -162,3 +162,20 @@ def test_median_ci_is_the_order_statistic_interval_of_its_coverage(n):
     wider = k + 1 <= (n + 1) // 2 and 1 - 2 * binom.cdf(k, n, 0.5) >= 0.95
     assert not wider and (coverage >= 0.95 or k == 1)
     assert math.isclose(coverage, 1 - 2**(1 - n)) if k == 1 else coverage >= 0.95
+
+
+def test_the_results_file_keeps_a_timing_and_computes_its_statistics_again():
+    """results.json (schema 4) writes the samples and leaves out what they give (median, IQR, repeats,
+    the interval of the median): read back, each is the rounded samples' own."""
+    from upconform.harness.results import TIMING_DIGITS, compact, lean_timing, load_results, round_sig
+
+    clock = FakeClock([UNIT, 2 * UNIT, 3 * UNIT])
+    _, t = time_call(clock.call, clock.sync, budget_s=1e6, clock=clock, calibration=CAL)
+    r = {"case_id": "c", "op": "o", "binding": "b", "framework": "f", "dtype": "float32", "outcome": "pass",
+         "timing": t}
+    c = compact({"results": [r]})
+    keys = c["shapes"][c["results"][0]["t"][0]]
+    assert {"=median_s", "=iqr_s", "=repeats", "=ci_s", "number", "stopped", "resolution_s"} <= set(keys)
+    back = load_results(c)["results"][0]["timing"]
+    assert back == lean_timing(t) and back["samples_s"] == round_sig(t["samples_s"], TIMING_DIGITS)
+    assert back["ci_s"] == list(median_ci(back["samples_s"])[:2]) and back["stopped"] == "max_samples"

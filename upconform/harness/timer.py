@@ -15,7 +15,7 @@ The method, in order (README "How a check is timed"):
    need a sync after every call, and its cost inside every figure). With ``number == 1`` the two coincide.
    A sample's figure is its time divided by ``number`` (per call).
 5. **Stopping**: after at least ``min_samples``, as soon as the ``level`` (95 %) confidence interval of
-   the median (:func:`median_ci`: order statistics, distribution-free; 6 samples at least for 95 %) is
+   the median (:func:`.stats.median_ci`: order statistics, distribution-free; 6 samples at least for 95 %) is
    narrower than ``rel_ci`` (5 %) of the median on either side (``stopped == "ci"``); or when the next
    sample would overrun ``budget_s`` (``"budget"``: the budget wins over ``min_samples``, but one sample is
    always taken); or at ``max_samples`` (``"max_samples"``, at most :data:`MAX_SAMPLES`).
@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .stats import iqr, median
+from .stats import iqr, median, median_ci
 
 Clock = Callable[[], float]
 
@@ -100,33 +100,6 @@ def measure_calibration(clock: Clock = time.perf_counter, *, reads: int = 200) -
     return Calibration(resolution, max(median(costs), 0.0))
 
 
-def _binom_cdf(k: int, n: int) -> float:
-    """P(B <= k) for B ~ Binomial(n, 1/2)."""
-    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-
-
-def median_ci(samples: list[float], level: float = 0.95) -> tuple[float, float, float]:
-    """A distribution-free confidence interval of the median: the order statistics ``[x(k), x(n+1-k)]``
-    with the largest ``k`` whose coverage ``1 - 2 P(B <= k - 1)``, B ~ Binomial(n, 1/2), is at least
-    ``level``; returns ``(lo, hi, coverage)``. Fewer than 6 samples cannot reach 95 %: then it is the range
-    ``[min, max]`` with its lower coverage (93.75 % for 5, 75 % for 3).
-
-    Example:
-        >>> median_ci([5.0, 1.0, 2.0, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0])
-        (2.0, 8.0, 0.9609375)
-        >>> median_ci([1.0, 2.0, 3.0])
-        (1.0, 3.0, 0.75)
-    """
-    s = sorted(samples)
-    n = len(s)
-    if not n:
-        raise ValueError("median_ci of no samples")
-    k = 1
-    while k + 1 <= (n + 1) // 2 and 1 - 2 * _binom_cdf(k, n) >= level:
-        k += 1
-    return s[k - 1], s[n - k], 1 - 2 * _binom_cdf(k - 1, n)
-
-
 def time_call(call: Callable[[], Any], sync: Callable[[], Any] = lambda: None, *, budget_s: float,
               max_samples: int = MAX_SAMPLES, min_samples: int = 5, rel_ci: float = 0.05, level: float = 0.95,
               precision: float = 0.01, margin: float = 1.5, timed: bool = True, clock: Clock = time.perf_counter,
@@ -134,7 +107,7 @@ def time_call(call: Callable[[], Any], sync: Callable[[], Any] = lambda: None, *
     """Warm up, size, sample and stop as the module docstring says; returns the warm-up's output and the
     timing: ``median_s``, ``iqr_s`` (of ``samples_s``, per call), ``repeats`` (the number of samples),
     ``samples_s``, ``warmup_s``, ``framework_s`` (every second spent in the call: warm-up, sizing,
-    samples), ``number``, ``ci_s`` ([lo, hi] of the median, :func:`median_ci` at ``level``),
+    samples), ``number``, ``ci_s`` ([lo, hi] of the median, :func:`.stats.median_ci` at ``level``),
     ``resolution_s``, ``overhead_s`` (calibration plus one idle sync) and ``stopped`` ("ci", "budget",
     "max_samples"). ``timed=False``: the warm-up only (no samples, ``median_s`` None).
 
