@@ -124,7 +124,7 @@ def test_a_noisy_call_runs_to_the_budget_or_to_max_samples():
     of 20 units the samples stop where the next would overrun it; with a large one, at 15 samples."""
     clock = FakeClock([UNIT, 2 * UNIT])
     _, t = time_call(clock.call, clock.sync, budget_s=20 * UNIT, clock=clock, calibration=CAL)
-    # after warm-up (1 unit) the samples cost 2, 1, 2, 1, ... units; the next one is predicted at the median
+    # after warm-up (1 unit) the samples cost 2, 1, 2, 1, ... units; none starts once 20 are spent
     spent = t["framework_s"] - t["warmup_s"]
     assert t["stopped"] == "budget" and t["samples_s"] == [2 * UNIT, UNIT] * 6 + [2 * UNIT]
     assert spent == 20 * UNIT and t["median_s"] == 2 * UNIT
@@ -138,7 +138,7 @@ def test_a_noisy_call_runs_to_the_budget_or_to_max_samples():
 def test_the_budget_wins_over_the_minimum_but_one_sample_is_always_taken():
     clock = FakeClock([UNIT])
     _, t = time_call(clock.call, clock.sync, budget_s=2.5 * UNIT, clock=clock, calibration=CAL)
-    assert t["stopped"] == "budget" and t["repeats"] == 2
+    assert t["stopped"] == "budget" and t["repeats"] == 3  # the third starts at 2 units, ends past 2.5
     _, t = time_call(clock.call, clock.sync, budget_s=0.0, clock=clock, calibration=CAL)
     assert t["stopped"] == "budget" and t["repeats"] == 1 and t["ci_s"] == [UNIT, UNIT]
 

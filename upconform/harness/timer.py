@@ -16,9 +16,10 @@ The method, in order (README "How a check is timed"):
    A sample's figure is its time divided by ``number`` (per call).
 5. **Stopping**: after at least ``min_samples``, as soon as the ``level`` (95 %) confidence interval of
    the median (:func:`.stats.median_ci`: order statistics, distribution-free; 6 samples at least for 95 %) is
-   narrower than ``rel_ci`` (5 %) of the median on either side (``stopped == "ci"``); or when the next
-   sample would overrun ``budget_s`` (``"budget"``: the budget wins over ``min_samples``, but one sample is
-   always taken); or at ``max_samples`` (``"max_samples"``, at most :data:`MAX_SAMPLES`).
+   narrower than ``rel_ci`` (5 %) of the median on either side (``stopped == "ci"``); or when ``budget_s``
+   is spent (``"budget"``: no sample starts after it, so the last one may end past it, as before this timer;
+   the budget wins over ``min_samples``, but one sample is always taken); or at ``max_samples``
+   (``"max_samples"``, at most :data:`MAX_SAMPLES`).
 
 Example (a fake clock: the call takes 2**-10 s, nothing else takes any time):
     >>> now = [0.0]
@@ -161,7 +162,7 @@ def time_call(call: Callable[[], Any], sync: Callable[[], Any] = lambda: None, *
                 break
         if n >= max_samples:
             break
-        if clock() - start + median(samples) * number > budget_s:
+        if clock() - start >= budget_s:
             stopped = "budget"
             break
         s = sample(number)
