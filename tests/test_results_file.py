@@ -132,10 +132,11 @@ def test_a_real_run_round_trips(run):
     assert tols["repeat/ok[float32]", "backward"] == {"rtol": 0.001, "atol": 0.001, "reason": "gradients sum"}
     assert tols["repeat/ok[float32]", "forward"] == {"rtol": 1.3e-06, "atol": 1e-05}
     timed = [r["timing"] for r in loaded["results"] if r["timing"].get("samples_s")]
-    from upconform.harness.stats import iqr, median
+    from upconform.harness.stats import iqr, median, median_ci
 
     assert timed and all(t["median_s"] == median(t["samples_s"]) and t["iqr_s"] == iqr(t["samples_s"])
-                         and t["repeats"] == len(t["samples_s"]) for t in timed)
+                         and t["repeats"] == len(t["samples_s"]) and t["ci_s"] == list(median_ci(t["samples_s"])[:2])
+                         for t in timed)
 
 
 def test_compact_is_stable_and_small(run):

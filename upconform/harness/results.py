@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .stats import iqr, median
+from .stats import iqr, median, median_ci
 
 # 2: every result has ``path`` (eager, compiled, onnx, litert, ...), ``audit`` and ``vs_eager``.
 # 3: every result has ``direction`` (forward, backward) and a backward result ``gradients``; a check is keyed
@@ -296,7 +296,7 @@ ROW_KEYS = {
     "repro": "absent: repro_text(source, case_id, binding, path, direction) when native is set, else ''",
     "other keys": "the field of that name, as it is",
     "dicts": ("metrics, timing, vs_eager and each gradient are [index in shapes, value per key]; a key written "
-              "'=key' has no value: it is computed from the others (median_s, iqr_s, repeats from samples_s; "
+              "'=key' has no value: it is computed from the others (median_s, iqr_s, repeats, ci_s from samples_s; "
               "mismatch_fraction from mismatch_count and total)"),
 }
 _SHORT = frozenset(("c", "b", "p", "d", "o", "r", "k", "n", "tol", "m", "t", "g", "ve", "x", "nt"))
@@ -349,10 +349,12 @@ def _stat(name: str, d: dict[str, Any]) -> Any:
     samples = d["samples_s"]
     if not isinstance(samples, list) or not samples or not all(isinstance(x, float) for x in samples):
         raise ValueError("no samples")
+    if name == "ci_s":
+        return list(median_ci(samples)[:2])
     return {"median_s": median, "iqr_s": iqr, "repeats": len}[name](samples)
 
 
-_DERIVED = {"timing": ("median_s", "iqr_s", "repeats"), "metrics": ("mismatch_fraction",)}
+_DERIVED = {"timing": ("median_s", "iqr_s", "repeats", "ci_s"), "metrics": ("mismatch_fraction",)}
 
 
 def _derives(name: str, d: dict[str, Any]) -> bool:
@@ -372,7 +374,7 @@ def lean_timing(t: dict[str, Any]) -> dict[str, Any]:
         >>> lean_timing({"median_s": 2.00004, "samples_s": [1.00004, 2.00004, 3.00004], "check_wall_s": 0.123456})
         {'median_s': 2.0, 'samples_s': [1.0, 2.0, 3.0], 'check_wall_s': 0.1235}
     """
-    same = {k for k in ("median_s", "iqr_s") if k in t and _derives(k, t)}
+    same = {k for k in ("median_s", "iqr_s", "ci_s") if k in t and _derives(k, t)}
     out = round_sig(t, TIMING_DIGITS)
     out.update({k: _stat(k, out) for k in same})
     return out

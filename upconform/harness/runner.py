@@ -34,6 +34,7 @@ from .classify import classify, diff_map
 from .compare import compare
 from .outcome import OUTCOMES, Outcome
 from .results import repro_text
+from .timer import MAX_SAMPLES
 from .workers import InProcess, case_to_wire, path_refuses
 
 _IN_PROCESS = InProcess()
@@ -192,7 +193,7 @@ def audit_verdict(eager: Any, exported: dict[str, Any] | None) -> dict[str, Any]
 
 def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, expected: np.ndarray | None,
           *, expectations: Sequence[exp.Expectation] = (), device: str = "cpu", timing_budget_s: float = 0.02,
-          max_repeats: int = 5, reference_error: str = "", executor: Any = None, timeout: float = 60.0,
+          max_repeats: int = MAX_SAMPLES, reference_error: str = "", executor: Any = None, timeout: float = 60.0,
           path: str = EAGER, direction: str = FORWARD, backward: dict[str, Any] | None = None) -> Result:
     """One (case, binding, path, direction) check, never raising: framework errors become ``error`` results.
 
@@ -415,7 +416,7 @@ reference_of = _reference  # the public name (the session's one-check-at-a-time 
 
 
 def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: Sequence[exp.Expectation] = (),
-              device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = 5,
+              device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = MAX_SAMPLES,
               on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str, str, str]] | None = None,
               executor: Any = None, timeout: float = 60.0, paths: Sequence[str] | None = None,
               jobs: int = 1, own_only: Collection[str] = ()) -> list[Result]:
