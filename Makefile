@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup run test test-all lint bench search clean
+.PHONY: setup run test test-all lint bench search matrix clean
 
 setup: $(STAMP)
 
@@ -30,10 +30,15 @@ test-all: setup
 lint: setup
 	$(BIN)/ruff check upconform tests bench
 
-# BENCH_EXECUTOR=0 skips the Ray executor's overhead (two more default-suite runs, about 4 minutes)
+# the reference-vs-PyTorch timings, then the scaling benchmarks (specs/bench/, under 5 minutes on 2 cores):
+# time against bytes moved per binding, the memory bandwidth measured at run time, paired ratios; a table
+# is printed and reports/bench/index.html drawn; then the Ray executor's overhead on the default suite
+# (two more default-suite runs, about 4 minutes; BENCH_EXECUTOR=0 skips it)
+BENCH_ARGS ?=
 BENCH_EXECUTOR ?= 1
 bench: setup
 	$(BIN)/python bench/bench_reference.py
+	$(BIN)/upconform bench $(BENCH_ARGS) --out reports/bench
 	@if [ "$(BENCH_EXECUTOR)" != 0 ]; then $(BIN)/python bench/bench_executor.py; fi
 
 # A fixed-seed search of every built-in binding, sized for CI (2 cores, under 3 minutes); exit 1 on
@@ -41,6 +46,13 @@ bench: setup
 SEARCH_ARGS ?= --seed 0 --max-examples 100 --budget-s 150
 search: setup
 	$(BIN)/upconform search $(SEARCH_ARGS) --out reports/search
+
+# The default suite under two PyTorch and two TensorFlow versions (matrix.yaml), compared: what changed,
+# in reports/matrix/. Creates each environment once (torch 2.14.1 is a CUDA build of several GB), cached
+# in ~/.cache/upconform/envs. Exit 1 when a verdict got worse in a newer version.
+MATRIX_ARGS ?= --file matrix.yaml --jobs 2
+matrix: setup
+	$(BIN)/upconform matrix $(MATRIX_ARGS) --out reports/matrix
 
 clean:
 	rm -rf $(VENV) reports/latest .pytest_cache .hypothesis

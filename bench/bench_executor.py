@@ -10,7 +10,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from upconform.harness.results import load_results
 from upconform.harness.stats import median
 
 
@@ -30,7 +30,7 @@ def run_suite(out: Path, extra: list[str], jobs: int) -> tuple[float, dict[str, 
     if not (out / "results.json").exists():
         raise SystemExit(f"upconform run {' '.join(extra)} wrote no results.json (exit {p.returncode}):\n"
                          f"{p.stderr[-3000:]}")
-    return wall, json.loads((out / "results.json").read_text()), p.returncode
+    return wall, load_results(out / "results.json"), p.returncode
 
 
 def outcomes(data: dict[str, Any]) -> dict[tuple[str, str, str, str], str]:

@@ -1,13 +1,19 @@
-"""`make bench`: reference vs PyTorch (CPU, float32) timings side by side, then the default suite's
-wall time and the harness overhead per check, all in one run.
+"""`make bench`: reference vs PyTorch (CPU, float32) timings measured interleaved in one process, then the
+default suite's wall time and the harness overhead per check, all in one run.
+
+Each workload alternates reference and PyTorch samples in one loop (the first of each pair alternating
+too), so that a change in the machine's load hits both; the row prints the ratio of the medians with a
+95% confidence interval (paired bootstrap over the sample pairs) and flags it against the 3x target.
 
 Example:
-    .venv/bin/python bench/bench_reference.py --repeats 7
+    .venv/bin/python bench/bench_reference.py --repeats 15 --no-suite --no-search
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
 import time
 from collections.abc import Callable
 
@@ -16,20 +22,85 @@ import numpy as np
 from upconform import reference as R
 from upconform.harness.stats import median, quantile
 
+TARGET = 3.0  # the issue's bound on reference time / PyTorch time, per workload
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return median(samples)
+
+def interleaved(ref: Callable[[], object], tor: Callable[[], object], repeats: int) -> tuple[list[float], list[float]]:
+    """``repeats`` timings of each of ``ref`` and ``tor``, taken in alternation (ref, tor, tor, ref, ...)
+    after one warm-up of each.
+
+    Example:
+        >>> a, b = interleaved(lambda: None, lambda: None, 3)
+        >>> len(a), len(b)
+        (3, 3)
+    """
+    ref()
+    tor()
+    tr: list[float] = []
+    tt: list[float] = []
+    for k in range(repeats):
+        for which in ((0, 1) if k % 2 == 0 else (1, 0)):
+            fn, out = (ref, tr) if which == 0 else (tor, tt)
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return tr, tt
+
+
+def ratio_ci(tr: list[float], tt: list[float], *, level: float = 0.95, draws: int = 2000,
+             seed: int = 0) -> tuple[float, float, float]:
+    """Ratio of medians ``median(tr) / median(tt)`` and its ``level`` confidence interval by the
+    percentile bootstrap over the pairs ``(tr[k], tt[k])`` (resampled together: a pair shares the
+    load it was measured under).
+
+    Example:
+        >>> ratio_ci([2.0, 2.0, 2.0], [1.0, 1.0, 1.0])
+        (2.0, 2.0, 2.0)
+    """
+    a, b = np.asarray(tr), np.asarray(tt)
+    k = np.random.default_rng(seed).integers(0, len(a), size=(draws, len(a)))
+    boot = np.median(a[k], axis=1) / np.median(b[k], axis=1)
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return median(tr) / median(tt), float(lo), float(hi)
+
+
+def flag(ratio: float, lo: float, hi: float) -> str:
+    """``ok`` / ``>3x`` by the ratio of medians; ``?`` when the confidence interval straddles 3x.
+
+    Example:
+        >>> flag(2.0, 1.5, 2.5), flag(2.9, 2.5, 3.4), flag(4.0, 3.5, 4.5)
+        ('ok', 'ok?', '>3x')
+    """
+    word = "ok" if ratio <= TARGET else ">3x"
+    return word + ("?" if lo <= TARGET < hi else "")
+
+
+def blas_threads() -> str:
+    """The thread count of the BLAS that NumPy loaded (OpenBLAS, asked through its own C API), or the
+    environment variables that set it when that cannot be asked.
+
+    Example:
+        >>> isinstance(blas_threads(), str)
+        True
+    """
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+        for path in sorted(libs):
+            lib = ctypes.CDLL(path)
+            for sym in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                        "openblas_get_num_threads"):
+                if hasattr(lib, sym):
+                    return f"{int(getattr(lib, sym)())} (OpenBLAS)"
+    except OSError:
+        pass
+    env = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ}
+    return f"unknown ({env or 'no thread variables set'})"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=15, help="sample pairs per workload")
     ap.add_argument("--no-suite", action="store_true", help="skip the default-suite timing")
     ap.add_argument("--no-search", action="store_true", help="skip the search throughput")
     args = ap.parse_args()
@@ -59,14 +130,18 @@ def main() -> None:
          lambda: R.pixel_shuffle(ps, upscale_factor=2),
          lambda: F.pixel_shuffle(pst, 2)),
     ]
-    print(f"threads: torch {torch.get_num_threads()}; reference float64, PyTorch float32 CPU; "
-          f"median of {args.repeats} after one warm-up")
-    print(f"{'workload':44s} {'reference ms':>13s} {'torch ms':>10s} {'ratio':>7s} {'target':>7s}")
+    from upconform.reference._common import _threads
+
+    print(f"threads: torch {torch.get_num_threads()} (intra-op), NumPy BLAS {blas_threads()}, reference planes "
+          f"{_threads()}; {os.cpu_count()} cores; reference float64, PyTorch float32 CPU")
+    print(f"interleaved in one process: {args.repeats} sample pairs after one warm-up each; ratio of medians, "
+          f"95% CI by paired bootstrap; target <= {TARGET:g}x")
+    print(f"{'workload':44s} {'reference ms':>13s} {'torch ms':>10s} {'ratio':>7s} {'95% CI':>13s} {'target':>7s}")
     for name, ref, tor in rows:
-        tr = median_time(ref, args.repeats)
-        tt = median_time(tor, args.repeats)
-        ratio = tr / tt
-        print(f"{name:44s} {tr * 1e3:13.2f} {tt * 1e3:10.2f} {ratio:7.2f} {'ok' if ratio <= 3 else '>3x':>7s}")
+        tr, tt = interleaved(ref, tor, args.repeats)
+        ratio, lo, hi = ratio_ci(tr, tt)
+        print(f"{name:44s} {median(tr) * 1e3:13.2f} {median(tt) * 1e3:10.2f} {ratio:7.2f} "
+              f"{f'[{lo:.2f}, {hi:.2f}]':>13s} {flag(ratio, lo, hi):>7s}")
     if not args.no_suite:
         suite()
     if not args.no_search:
@@ -78,18 +153,19 @@ def suite() -> None:
     once; framework start-up and reports included), the seconds each (framework, path) lane spent, and
     each check's wall time split into framework compute, its share of the reference, and harness
     overhead."""
-    import json
     import subprocess
     import sys
     import tempfile
     from pathlib import Path
+
+    from upconform.harness.results import load_results
 
     out = Path(tempfile.mkdtemp(prefix="upconform-bench-"))
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "upconform", "run", "--jobs", "2", "--out", str(out), "--no-history"],
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    data = json.loads((out / "results.json").read_text())
+    data = load_results(out / "results.json")
     res = data["results"]
     over, ran = [], 0
     lanes: dict[str, list[float]] = {}

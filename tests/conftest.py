@@ -23,3 +23,6 @@ def fake_bindings() -> list[str]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     return load_adapter("fake_bindings:BINDINGS")
+
+# the verbatim pre-rewrite reference (the oracle of tests/test_reference_fast.py): loaded by path, not collected
+collect_ignore = ["_slow_reference"]

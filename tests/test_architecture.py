@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from upconform.harness.results import load_results
+
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "upconform"
 LAYERS = {"reference": 0, "canonical": 1, "adapters": 2, "harness": 3, "reports": 4}
@@ -216,7 +218,7 @@ def test_entry_point_framework_reaches_cli_provenance_history_and_plugin(throwaw
     p = _run(["-m", "upconform", "run", str(spec), "--framework", "tw", "--out", str(tmp_path / "out"),
               "--history", str(db), "--expectations", str(tmp_path / "none.yaml")], env, tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
-    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    data = load_results(tmp_path / "out" / "results.json")
     [r] = data["results"]
     assert (r["binding"], r["framework"], r["outcome"]) == ("throwaway.repeat", "throwaway", "pass")
     assert data["provenance"]["frameworks"]["throwaway"] == {"throwaway-fw": "0.1"}
@@ -248,7 +250,7 @@ def test_missing_framework_is_unsupported_not_a_crash(tmp_path):
     p = _run(["-m", "upconform", "run", str(spec), "--adapter", "ghost_fw", "--framework", "ghost", "--out",
               str(tmp_path / "out"), "--no-history", "--expectations", str(tmp_path / "none.yaml")], env, tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
-    [r] = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+    [r] = load_results(tmp_path / "out" / "results.json")["results"]
     assert r["outcome"] == "unsupported"
     assert r["reason"] == "ghost is not installed (pip install 'upconform[ghost]')"
 

@@ -4,7 +4,6 @@ deprecation marks, the HTML verdict, and the README's example spec."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from upconform.cli import main
 from upconform.harness import expectations as exp
 from upconform.harness.compare import compare
 from upconform.harness.discrepancy import call_outcome, input_stats, run_discrepancy, summary_lines
+from upconform.harness.results import load_results
 from upconform.harness.runner import deprecation
 from upconform.harness.spec import Discrepancy, SpecError, load_text
 from upconform.reports import html
@@ -37,7 +37,7 @@ def _run(tmp_path, spec_text, *extra, expectations=None, capsys=None):
     rc = main(["run", str(spec), "--binding", "fake.repeat", "--no-isolation", "--no-history", "--out",
                str(tmp_path / "out"), "--expectations", str(ex), *extra])
     out = capsys.readouterr().out if capsys else ""
-    return rc, out, json.loads((tmp_path / "out" / "results.json").read_text())
+    return rc, out, load_results(tmp_path / "out" / "results.json")
 
 
 def test_every_call_raising_exits_1_and_speaks(fake_bindings, tmp_path, capsys):
@@ -228,7 +228,7 @@ def test_readme_example_runs(tmp_path):
     assert "means mode=linear, coordinate_transformation_mode=align_corners" in out
     assert "differ in coordinate_transformation_mode align_corners -> half_pixel" in out
     assert "mismatch: shifted" in out and "% of the input range" in out
-    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    data = load_results(tmp_path / "out" / "results.json")
     assert all(c["outcome"] == "pass" for d in data["discrepancies"] for c in d["calls"])
     page = (tmp_path / "out" / "index.html").read_text()
     assert "deprecated</span>" in page and "<b>shifted</b>" in page

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from upconform.harness import expectations as exp
 from upconform.harness.compare import compare
 from upconform.harness.discrepancy import run_discrepancy
+from upconform.harness.results import load_results
 from upconform.harness.runner import run_cases
 from upconform.harness.spec import load_text
 
@@ -107,8 +107,8 @@ def test_cli_run_writes_results(tmp_path):
     p = _cli("run", str(spec), "--framework", "torch", "--out", str(tmp_path / "out"), "--expectations",
              str(tmp_path / "none.yaml"))
     assert p.returncode == 0, p.stderr
-    data = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert data["schema_version"] == 3 and data["provenance"]["torch"].startswith("2.")
+    data = load_results(tmp_path / "out" / "results.json")
+    assert data["schema_version"] == 4 and data["provenance"]["torch"].startswith("2.")
     [r] = [r for r in data["results"] if r["binding"] == "torch.nn.functional.pixel_shuffle"]
     assert r["outcome"] == "pass" and r["case_id"] == "pixel_shuffle/r2[float32]"
     assert set(r["metrics"]) >= {"max_abs_err", "max_rel_err", "max_ulp", "mismatch_fraction"}

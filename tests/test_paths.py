@@ -4,7 +4,6 @@ call's meaning. Uses tests/path_bindings.py (a third-party framework with plante
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from upconform.harness import expectations as exp
+from upconform.harness.results import load_results
 from upconform.harness.runner import audit_verdict, checks_for, run_cases
 from upconform.harness.spec import SpecError, load_text
 
@@ -134,7 +134,7 @@ def test_session_reports_carry_the_path(paths_fw, exported, tmp_path):
     data = Session(Options(specs=[str(spec)], bindings=["fakepath.repeat"], isolation=False, expectations=None,
                            out=tmp_path / "out", history=db)).run(progress=False)
     keys = [(r["case_id"], r["path"]) for r in data["results"]]
-    assert len(keys) == len(set(keys)) == 7 and data["schema_version"] == 3
+    assert len(keys) == len(set(keys)) == 7 and data["schema_version"] == 4
     xml = junit.to_junit(data)
     assert 'classname="fakepath.repeat [exported]" name="repeat/ok[float32]"' in xml
     assert 'classname="fakepath.repeat" name="repeat/ok[float32]"' in xml
@@ -151,7 +151,7 @@ def test_session_reports_carry_the_path(paths_fw, exported, tmp_path):
     c = compare_runs(data, again)
     assert [(o["case_id"], o["path"], o["from"], o["to"]) for o in c["outcome_changes"]] == [
         ("repeat/ok[float32]", "exported", "fail", "pass")]
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["provenance"]["flags"]["paths"] is None
+    assert load_results(tmp_path / "out" / "results.json")["provenance"]["flags"]["paths"] is None
 
 
 def test_path_option_overrides_and_rejects_unknown(paths_fw, tmp_path):

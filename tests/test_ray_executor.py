@@ -6,7 +6,6 @@ serves the module's in-process tests."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from upconform.harness.results import load_results
 from upconform.session import Interrupted, Options, Session, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,7 +238,7 @@ def test_sigterm_through_the_cli_keeps_finished_checks_and_resume_completes(tmp_
     assert 3 <= done < 20 and not (out / "results.json").exists()
     p = subprocess.run([*args, "--resume", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
-    data = json.loads((out / "results.json").read_text())
+    data = load_results(out / "results.json")
     assert len(data["results"]) == 20 and {r["outcome"] for r in data["results"]} == {"pass"}
     assert data["provenance"]["flags"]["resumed_checks"] == done
     assert data["provenance"]["flags"]["ray"]["address"] == "local"

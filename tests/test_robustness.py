@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from upconform.harness.results import load_results
 from upconform.harness.spec import SpecError, load_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ def _spec(tmp_path, cases: str, name="s.yaml") -> Path:
 
 
 def _results(out: Path) -> dict:
-    return {(r["case_id"], r["binding"]): r for r in json.loads((out / "results.json").read_text())["results"]}
+    return {(r["case_id"], r["binding"]): r for r in load_results(out / "results.json")["results"]}
 
 
 def test_crash_and_timeout_are_outcomes_and_nothing_else_is_lost(tmp_path):
@@ -86,7 +87,7 @@ def _interrupt_then_resume(tmp_path, n_cases: int, run_args: list[str], n_checks
     assert at_least <= done < n_checks and not (out / "results.json").exists()
     p = upconform(*args, "--resume", str(out), env=env)
     assert p.returncode == 0, p.stderr
-    data = json.loads((out / "results.json").read_text())
+    data = load_results(out / "results.json")
     assert len(data["results"]) == n_checks and {r["outcome"] for r in data["results"]} == {"pass"}
     assert len(jsonl.read_text().splitlines()) == n_checks  # only the missing checks ran again
     return done, data

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from upconform.harness.results import load_results
+
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
@@ -58,7 +60,7 @@ def test_findings_replay_with_upconform_run(planted):
     p = _cli("run", str(out / "a" / "findings.yaml"), "--adapter", "planted_bindings:BINDINGS", "--out",
              str(out / "replay"), "--no-history", "--expectations", str(none))
     assert p.returncode == 1, p.stdout + p.stderr
-    data = json.loads((out / "replay" / "results.json").read_text())
+    data = load_results(out / "replay" / "results.json")
     outcomes = {c["binding"]: c["outcome"] for d in data["discrepancies"] for c in d["calls"]}
     assert outcomes == {"planted.resize": "fail", "planted.repeat": "fail"}
     page = (out / "replay" / "index.html").read_text()

@@ -58,6 +58,8 @@ def _options(args: argparse.Namespace, **overrides: Any) -> Any:
                        ("verbose", "verbose"), ("executor", "executor"), ("address", "address")):
         if hasattr(args, attr):
             fields[name] = getattr(args, attr)
+    if getattr(args, "ray_resource", None):
+        fields["ray_resources"] = _ray_resources(args.ray_resource)
     if hasattr(args, "adapter"):
         fields["adapters"] = list(args.adapter or [])
     if hasattr(args, "no_discrepancies"):
@@ -66,6 +68,26 @@ def _options(args: argparse.Namespace, **overrides: Any) -> Any:
         fields["history"] = None if args.no_history else args.history
     fields.update(overrides)
     return Options(**fields)
+
+
+def _ray_resources(specs: Sequence[str]) -> dict[str, float]:
+    """``--ray-resource NAME[=AMOUNT]`` values -> {NAME: AMOUNT} (default 1); a bad one exits 2.
+
+    Example:
+        >>> _ray_resources(["upconform-env-ab12", "fast-disk=0.5"])
+        {'upconform-env-ab12': 1.0, 'fast-disk': 0.5}
+    """
+    out = {}
+    for spec in specs:
+        name, sep, amount = spec.partition("=")
+        try:
+            value = float(amount) if sep else 1.0
+        except ValueError:
+            value = -1.0
+        if not name or value <= 0:
+            raise SystemExit(_usage_error(f"--ray-resource: {spec!r} is not NAME or NAME=AMOUNT (AMOUNT > 0)"))
+        out[name] = value
+    return out
 
 
 def _session(options: Any) -> Any:
@@ -128,21 +150,141 @@ def _finish_run(data: dict[str, Any], out_dir: Path, args: argparse.Namespace) -
           f"{data.get('duration_s', 0):.1f} s -> {out_dir / 'results.json'}, index.html, junit.xml")
     status = 1 if bad or bad_calls else 0
     if getattr(args, "baseline", None):
-        status = max(status, _compare_and_print(json.loads(Path(args.baseline).read_text()), data, args.max_slowdown))
+        from .harness.results import load_results
+
+        status = max(status, _compare_and_print(load_results(args.baseline), data, args.max_slowdown))
     return status
+
+
+def _run_args(args: argparse.Namespace) -> list[str]:
+    """The ``upconform run`` flags that ``matrix`` passes on to every environment's run."""
+    out = list(args.specs or [])
+    for flag, attr in (("--framework", "framework"), ("--binding", "binding"), ("--op", "op"), ("--path", "path"),
+                       ("--checks", "checks")):
+        for v in getattr(args, attr) or []:
+            out += [flag, v]
+    if args.k:
+        out += ["-k", args.k]
+    for flag, attr in (("--jobs", "jobs"), ("--threads", "threads"), ("--timing-budget", "timing_budget"),
+                       ("--timeout", "timeout"), ("--expectations", "expectations")):
+        if getattr(args, attr) is not None:
+            out += [flag, str(getattr(args, attr))]
+    if args.no_discrepancies:
+        out.append("--no-discrepancies")
+    if args.executor != "local":
+        out += ["--executor", args.executor] + (["--address", args.address] if args.address else [])
+    return out
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """Run the suite in several framework environments and say what changed. Exit 1 when a verdict got
+    worse in a newer version (or an environment's run gave no results), 0 otherwise, 2 on usage errors
+    (a bad pin or matrix file, an environment the installer cannot build: its one-line reason)."""
+    from .harness.results import load_results, write_json_atomic, write_text_atomic
+    from .harness.spec import SpecError
+    from .matrix import Environment, MatrixError, env_from_pins, load_matrix_file, prepare, run_in
+    from .reports.matrix import build_matrix, to_html, to_markdown, to_text
+
+    out = Path(args.out)
+    runs: list[tuple[str, dict[str, Any]]] = []
+    meta: dict[str, dict[str, Any]] = {}
+    if args.results:  # a report of recorded runs: nothing is installed or run
+        for spec in args.results:
+            name, sep, path = spec.partition("=")
+            if not sep or not name or not path:
+                return _usage_error(f"--results: {spec!r} is not NAME=PATH (a results.json or its folder)")
+            p = Path(path) / "results.json" if Path(path).is_dir() else Path(path)
+            try:
+                runs.append((name, load_results(p)))
+            except (OSError, ValueError) as e:
+                return _usage_error(f"--results: cannot read {p}: {e}")
+            meta[name] = {"results": str(p)}
+    else:
+        extras = None
+        try:
+            if args.file:
+                mf = load_matrix_file(args.file)
+                envs, extras = list(mf.environments), mf.extras
+            else:
+                envs = [env_from_pins(e) for e in args.env or []]
+                if not args.no_base:
+                    envs.insert(0, Environment("current" if not args.base_python else "baseline",
+                                               python=args.base_python or sys.executable))
+            if args.extras is not None:  # --extras "": none
+                extras = tuple(x.strip() for x in args.extras.split(",") if x.strip())
+        except SpecError as e:
+            print(e, file=sys.stderr)
+            return 2
+        except MatrixError as e:
+            return _usage_error(f"matrix: {e}")
+        if len(envs) < 2:
+            return _usage_error("matrix: needs two environments or more (--env PINS, or --file)")
+        names = [e.name for e in envs]
+        if len(set(names)) != len(names):
+            return _usage_error(f"matrix: environment names must differ: {names}")
+        from .matrix import setup_extras
+
+        prepared = []
+        echo = (lambda msg: print(msg, file=sys.stderr, flush=True))  # noqa: E731
+        for env in envs:  # every environment exists before any suite runs: an install error costs no run
+            try:
+                prepared.append(prepare(env, constraints_file=Path(args.constraints),
+                                        extras=setup_extras() if extras is None else extras,
+                                        installer=args.installer, cache=Path(args.cache) if args.cache else None,
+                                        log_dir=out / "logs", echo=echo))
+            except MatrixError as e:
+                return _usage_error(f"matrix: {e}")
+            p = prepared[-1]
+            if p.created:
+                echo(f"upconform matrix: {env.name} created in {p.seconds:.0f} s ({p.python})")
+        if args.prepare_only:  # for a cluster: each environment's interpreter and the resource its nodes declare
+            for p in prepared:
+                print(f"{p.env.name}\t{p.python}\t{p.resource}")
+            return 0
+        history = None if args.no_history else args.history
+        failed = []
+        for p in prepared:
+            run_dir = out / "envs" / p.env.name
+            (run_dir / "results.json").unlink(missing_ok=True)
+            extra = ["--ray-resource", f"{p.resource}=1"] if args.executor == "ray" and args.address else []
+            code, secs = run_in(p, _run_args(args) + extra, run_dir, history=history, echo=echo)
+            meta[p.env.name] = {"pins": list(p.env.pins), "python": p.python, "key": p.key, "run_exit_status": code,
+                                "run_s": round(secs, 1), "results": str(run_dir / "results.json"),
+                                "created_s": round(p.seconds, 1) if p.created else None}
+            try:
+                runs.append((p.env.name, load_results(run_dir / "results.json")))
+                echo(f"upconform matrix: {p.env.name}: exit {code} in {secs:.0f} s -> {run_dir / 'results.json'}")
+            except (OSError, ValueError):
+                failed.append(p.env.name)
+                echo(f"upconform matrix: {p.env.name}: the run gave no results.json (exit {code}); "
+                     f"see {run_dir / 'run.log'}")
+        if len(runs) < 2:
+            print(f"upconform matrix: fewer than two environments gave results (no results from {failed})",
+                  file=sys.stderr)
+            return 1
+    if len(runs) < 2:
+        return _usage_error("matrix: needs two runs or more (--results NAME=PATH, twice or more)")
+    m = build_matrix(runs, error_move=args.error_move, max_ratio=args.max_ratio, meta=meta)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "matrix.json", m)
+    write_text_atomic(out / "matrix.md", to_markdown(m))
+    write_text_atomic(out / "index.html", to_html(m))
+    print(to_text(m))
+    print(f"-> {out / 'matrix.json'}, matrix.md, index.html")
+    return 1 if m["exit_status"] or (not args.results and failed) else 0
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Combine shard outputs (folders with results.json) into one results.json and report."""
-    from .harness.results import SCHEMA_VERSION, check_key, check_label, write_json_atomic
+    from .harness.results import SCHEMA_VERSION, check_key, check_label, load_results, write_results
     from .session import write_reports
 
     parts = []
     for d in args.dirs:
         p = Path(d) / "results.json"
         try:
-            parts.append(json.loads(p.read_text()))
-        except (OSError, json.JSONDecodeError) as e:
+            parts.append(load_results(p))
+        except (OSError, ValueError) as e:
             return _usage_error(f"merge: {p}: {e}")
     seen: dict[tuple[str, str, str], str] = {}
     results = []
@@ -162,7 +304,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
             "results": results, "discrepancies": list(discs.values())}
     out_dir = Path(args.out)
     try:
-        write_json_atomic(out_dir / "results.json", data)
+        write_results(out_dir / "results.json", data)
     except OSError as e:
         return _usage_error(f"--out: cannot write to {out_dir}: {e.strerror or e}")
     write_reports(data, out_dir, None if args.no_history else Path(args.history))
@@ -178,20 +320,23 @@ def _compare_and_print(base: dict[str, Any], new: dict[str, Any], max_slowdown: 
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .harness.results import load_results
+
     try:
-        base = json.loads(Path(args.base).read_text())
-        new = json.loads(Path(args.new).read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        base = load_results(args.base)
+        new = load_results(args.new)
+    except (OSError, ValueError) as e:
         return _usage_error(f"compare: {e}")
     return _compare_and_print(base, new, args.max_slowdown)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .harness.results import load_results
     from .reports import html
 
     try:
-        data = json.loads(Path(args.results).read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        data = load_results(args.results)
+    except (OSError, ValueError) as e:
         return _usage_error(f"report: {e}")
     out = html.write(data, args.output, args.history if Path(args.history).exists() else None)
     print(out)
@@ -440,6 +585,79 @@ def cmd_port(args: argparse.Namespace) -> int:
     return advice.exit_code()
 
 
+def _paired_text(results: list[dict[str, Any]]) -> str:
+    """The paired table of the report as text: per op, each framework's row against the anchor."""
+    from .adapters import ANCHOR_FRAMEWORK
+    from .harness.stats import paired_table
+    from .reports.html import paired_labels
+
+    labels = paired_labels(results)
+    lines = []
+    table = paired_table(results, anchor_framework=ANCHOR_FRAMEWORK, label=lambda r: labels[(r["op"], r["binding"])])
+    for op, t in table.items():
+        lines.append(f"{op}: time ratio to {t['anchor']} on the same cases (geometric mean, 95 % interval, cases)")
+        for row in t["rows"]:
+            g = row["geomean"]
+            ci = f"[{g.low:.3g}, {g.high:.3g}]" if g.low is not None else ""
+            lines.append(f"  {'*' if row['primary'] else ' '} {row['binding']:44s} {g.ratio:8.3g} {ci:>18s} {g.n:5d}")
+    return "\n".join(lines + ["(* the binding of its framework that covers the most cases)"] if lines else [])
+
+
+def _scaling_text(results: list[dict[str, Any]], bench: dict[str, Any]) -> str:
+    """Per op and binding: points, the fitted log-log slope, the time range and the closest approach to
+    the bandwidth bound (bound time / time: 100 % is as fast as the copy)."""
+    from .harness.bench import bandwidth_time, fit_slope, scaling_points
+
+    bw = bench["bandwidth_Bps"]
+    head = f"{'op':15s} {'binding':44s} {'points':>6s} {'slope':>6s} {'time (ms)':>17s} {'of bound':>8s}"
+    lines = [f"memory bandwidth: {bw / 1e9:.3g} GB/s (copy of {bench['copy_bytes'] >> 20} MiB, "
+             f"{bench['threads']} thread(s), read + write)", head, "-" * len(head)]
+    for op, series in scaling_points(results, bench["cases"]).items():
+        for b, pts in series.items():
+            try:
+                slope = f"{fit_slope([p.bytes_moved for p in pts], [p.seconds for p in pts])[0]:.2f}"
+            except ValueError:
+                slope = ""
+            best = max(bandwidth_time(p.bytes_moved, bw) / p.seconds for p in pts)
+            t = f"{min(p.seconds for p in pts) * 1e3:.3g} to {max(p.seconds for p in pts) * 1e3:.3g}"
+            lines.append(f"{op:15s} {b:44s} {len(pts):6d} {slope:>6s} {t:>17s} {100 * best:7.0f}%")
+    return "\n".join(lines)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the scaling benchmarks (specs/bench/ unless specs are given): the memory bandwidth is measured
+    first (a large copy), recorded in the provenance with every case's bytes, then the cases run as in
+    ``upconform run`` (numbers checked); results.json and index.html (paired ratios and scaling charts)
+    go to ``--out``. Exit codes as ``run``."""
+    from .harness.bench import case_sizes, measure_bandwidth
+    from .session import Interrupted, UsageError
+
+    out = Path(args.out)
+    options = _options(args, specs=args.specs or ["specs/bench"], out=out, history=None, discrepancies=False,
+                       argv=sys.argv[1:])
+    session = _session(options)
+    threads = int(options.threads or 1)
+    copy_bytes = args.copy_mib << 20
+    t0 = time.perf_counter()
+    bw = measure_bandwidth(copy_bytes, 3, threads)
+    options.provenance = {"bench": {"bandwidth_Bps": round(bw), "copy_bytes": copy_bytes, "threads": threads,
+                                    "bandwidth_s": round(time.perf_counter() - t0, 3),
+                                    "cases": {c.id: case_sizes(c) for c in session.cases}}}
+    try:
+        data = session.run()
+    except UsageError as e:
+        return _usage_error(str(e))
+    except Interrupted as e:
+        print(f"\nupconform: interrupted; {e.completed} completed checks are in {e.jsonl}", file=sys.stderr)
+        return 130
+    status = _finish_run(data, out, args)
+    print(_scaling_text(data["results"], data["provenance"]["bench"]))
+    paired = _paired_text(data["results"])
+    if paired:
+        print(paired)
+    return status
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Explore native calls binding by binding; exit 1 on a finding the expectations do not cover."""
     from .adapters import load_adapter
@@ -559,6 +777,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--address", metavar="ADDR",
                    help="with --executor ray: the Ray cluster to run on (auto: the one `ray start` started on this "
                         "machine or RAY_ADDRESS names; host:port; ray://host:10001); default: a fresh local instance")
+    r.add_argument("--ray-resource", action="append", metavar="NAME[=AMOUNT]",
+                   help="with --executor ray: a custom resource every actor asks for, so that it runs on the nodes "
+                        "that declare it (`upconform matrix --executor ray` asks for its environment's) (repeatable)")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds per check before its worker is killed")
     r.add_argument("--max-case-bytes", type=int, default=1 << 30, help="refuse cases needing more memory")
     r.add_argument("--shard", help="K/N: run the K-th of N deterministic slices of the cases (by case id)")
@@ -566,6 +787,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-v", "--verbose", action="store_true",
                    help="show the frameworks' own log lines (default: in OUT/logs/FRAMEWORK.log)")
     r.set_defaults(fn=cmd_run)
+
+    bn = sub.add_parser("bench", help="scaling benchmarks (specs/bench/): time against bytes moved, the memory "
+                                      "bandwidth measured at run time, paired ratios; numbers checked too")
+    common(bn)
+    bn.add_argument("--out", default="reports/bench", help="output folder (default reports/bench)")
+    bn.add_argument("--expectations", default="specs/expectations.yaml", help="known discrepancies file")
+    bn.add_argument("--jobs", type=int, default=1,
+                    help="frameworks that run at once (default 1: each framework gets every core, timings "
+                         "without contention)")
+    bn.add_argument("--threads", type=int, default=None,
+                    help="threads for every framework and for the bandwidth copy (default: CPUs / --jobs)")
+    bn.add_argument("--timing-budget", type=float, default=0.1,
+                    help="seconds of timed repeats per check (default 0.1; at most 5 repeats)")
+    bn.add_argument("--timeout", type=float, default=120.0, help="seconds per check before its worker is killed")
+    bn.add_argument("--copy-mib", type=int, default=256, help="MiB copied to measure the bandwidth (default 256)")
+    bn.set_defaults(fn=cmd_bench)
 
     se = sub.add_parser("search", help="explore native calls with Hypothesis; shrink and explain what does not conform")
     se.add_argument("--binding", action="append", help="a binding's dotted name (repeatable)")
@@ -589,6 +826,44 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--history", default="reports/history.sqlite")
     m.add_argument("--no-history", action="store_true")
     m.set_defaults(fn=cmd_merge)
+
+    mx = sub.add_parser("matrix", help="run the suite in several framework environments and say what changed")
+    common(mx)
+    mx.add_argument("--env", action="append", metavar="PINS",
+                    help="an environment: pins over the constraints, comma-separated, optionally named "
+                         "(pkg==1.2, or NAME=pkg==1.2,other==3.4) (repeatable)")
+    mx.add_argument("--file", help="a matrix file listing the environments (instead of --env)")
+    mx.add_argument("--base-python", help="the baseline environment's interpreter (default: this one)")
+    mx.add_argument("--no-base", action="store_true", help="no baseline environment: the first --env is the baseline")
+    mx.add_argument("--constraints", default="constraints.txt", help="the pins the environments start from")
+    mx.add_argument("--extras", help="extras to install, comma-separated (default: those of make setup)")
+    mx.add_argument("--installer", default="auto", choices=["auto", "pip", "uv"],
+                    help="auto: uv when on PATH, else venv + pip (uv reads no pip.conf)")
+    mx.add_argument("--cache", help="where environments are kept (default ~/.cache/upconform/envs)")
+    mx.add_argument("--results", action="append", metavar="NAME=PATH",
+                    help="report on recorded runs instead (results.json or its folder; repeatable, the first is "
+                         "the baseline)")
+    mx.add_argument("--out", default="reports/matrix", help="output folder (default reports/matrix)")
+    mx.add_argument("--history", default="reports/history.sqlite", help="history database every run is added to")
+    mx.add_argument("--no-history", action="store_true")
+    mx.add_argument("--jobs", type=int, default=None, help="passed to each run")
+    mx.add_argument("--threads", type=int, default=None, help="passed to each run")
+    mx.add_argument("--timing-budget", type=float, default=None, help="passed to each run")
+    mx.add_argument("--timeout", type=float, default=None, help="passed to each run")
+    mx.add_argument("--expectations", default=None, help="passed to each run")
+    mx.add_argument("--no-discrepancies", action="store_true", help="passed to each run")
+    mx.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="passed to each run; with --address, each run's actors ask for the resource "
+                         "upconform-env-KEY of its environment (--prepare-only prints them)")
+    mx.add_argument("--address", help="passed to each run (--executor ray: the cluster)")
+    mx.add_argument("--prepare-only", action="store_true",
+                    help="build the environments and print each one's name, interpreter and Ray resource; run nothing")
+    mx.add_argument("--error-move", type=float, default=0.1,
+                    help="report an error whose share of the tolerance moved by more than this (default 0.1)")
+    mx.add_argument("--max-ratio", type=float, default=1.25,
+                    help="report a timing whose median changed by more than this ratio, either way, when the "
+                         "samples differ by compare's test (default 1.25)")
+    mx.set_defaults(fn=cmd_matrix)
 
     c = sub.add_parser("compare", help="regressions between two results.json files")
     c.add_argument("base")

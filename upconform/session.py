@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from .canonical import CHECK_KINDS, Case
 from .harness import expectations as exp
 from .harness.budget import over_budget
 from .harness.discrepancy import run_discrepancy
-from .harness.results import SCHEMA_VERSION, check_key, provenance, sanitize, write_json_atomic, write_text_atomic
+from .harness.results import SCHEMA_VERSION, check_key, provenance, sanitize, write_results, write_text_atomic
 from .harness.runner import Result, check, checks_for, reference_of, run_cases
 from .harness.spec import Discrepancy, SpecError, default_spec_paths, load_files
 from .harness.workers import InProcess, Isolated, configure_threads
@@ -59,6 +59,7 @@ class Options:
     jobs: int = 1  # frameworks that run at once (isolated workers only)
     executor: str = "local"  # where the isolated workers run: "local" processes or "ray" actors
     address: str | None = None  # --executor ray: a cluster ("auto", "host:port", "ray://..."); None: a local instance
+    ray_resources: dict[str, float] | None = None  # --executor ray: custom resources every actor asks for
     device: str = "cpu"
     timeout: float = 60.0
     timing_budget: float = 0.02
@@ -68,6 +69,7 @@ class Options:
     history: str | Path | None = "reports/history.sqlite"
     verbose: bool = False
     argv: Sequence[str] = ()
+    provenance: Mapping[str, Any] | None = None  # added to the run's provenance (``upconform bench``: its figures)
 
 
 def spec_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -240,6 +242,8 @@ class Session:
         if o.executor != "ray":
             if o.address:
                 raise UsageError("--address names a Ray cluster: it needs --executor ray")
+            if o.ray_resources:
+                raise UsageError("--ray-resource asks Ray for a resource: it needs --executor ray")
             return
         if not o.isolation:
             raise UsageError("--executor ray runs every framework in a Ray actor: it cannot be combined with "
@@ -258,7 +262,8 @@ class Session:
             from .harness.ray_executor import RayExecutor, RayUnavailable
 
             try:
-                return RayExecutor(list(o.adapters), o.threads, log_dir=logs, address=o.address, device=o.device)
+                return RayExecutor(list(o.adapters), o.threads, log_dir=logs, address=o.address, device=o.device,
+                                   env_resources=o.ray_resources)
             except RayUnavailable as e:
                 raise UsageError(str(e)) from None
         return Isolated(list(o.adapters), o.threads, log_dir=logs) if o.isolation else InProcess()
@@ -400,12 +405,12 @@ class Session:
                 "isolation": bool(o.isolation), "jobs": o.jobs, "timeout_s": o.timeout, "shard": o.shard,
                 "executor": o.executor, "address": o.address,
                 **({"ray": executor.describe()} if o.executor == "ray" else {}),
-                "resumed_checks": len(previous), "own_suite_only": self.own_only}),
+                "resumed_checks": len(previous), "own_suite_only": self.own_only}) | dict(o.provenance or {}),
             "duration_s": round(time.perf_counter() - started, 3),
             "results": [by_key[k] for k in selected if k in by_key],
             "discrepancies": sanitize(reports),
         }
-        write_json_atomic(out_dir / "results.json", data)
+        write_results(out_dir / "results.json", data)
         write_reports(data, out_dir, None if o.history is None else Path(o.history))
         return data
 

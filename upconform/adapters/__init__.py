@@ -27,7 +27,12 @@ from typing import Any
 from .base import EAGER, PATH_CHECK_COST_S, Binding, Framework, NativeCall, Path, Unsupported
 
 __all__ = ["EAGER", "PATH_CHECK_COST_S", "Binding", "Framework", "NativeCall", "Path", "Unsupported", "registry",
-           "load_adapter", "get", "frameworks", "framework", "framework_of", "paths_of", "path_names"]
+           "load_adapter", "get", "frameworks", "framework", "framework_of", "paths_of", "path_names",
+           "ANCHOR_FRAMEWORK"]
+
+# the framework the report's paired comparisons measure every other binding against (per op, its binding
+# that timed the most cases): the most used one, so that "x2" reads "twice PyTorch's time"
+ANCHOR_FRAMEWORK = "torch"
 
 # framework name -> (module, attribute) of its descriptor
 _BUILTIN_FRAMEWORKS: dict[str, tuple[str, str]] = {

@@ -89,6 +89,10 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tolerance: Tol
         "total": total,
         "mismatch_fraction": n_bad / total if total else 0.0,
     }
+    # the share of the tolerance the worst element used (1.0: at the limit), for cross-version reports
+    with np.errstate(divide="ignore", invalid="ignore"):
+        used = np.where(allowed > 0, diff / allowed, np.where(diff > 0, np.inf, 0.0))
+    metrics["tol_used"] = float(f"{float(used.max()):.4g}") if total else 0.0
     if total:
         # worst = largest excess over the allowed error (the largest abs error when all pass)
         score = np.where(mismatch, diff - allowed, -np.inf) if n_bad else diff

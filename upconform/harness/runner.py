@@ -33,6 +33,8 @@ from . import expectations as exp
 from .classify import classify, diff_map
 from .compare import compare
 from .outcome import OUTCOMES, Outcome
+from .results import repro_text
+from .timer import MAX_SAMPLES
 from .workers import InProcess, case_to_wire, path_refuses
 
 _IN_PROCESS = InProcess()
@@ -156,14 +158,9 @@ def checks_for(case: Case, names: Sequence[str], paths: Sequence[str] | None = N
 
 
 def repro_snippet(case: Case, binding: str, path: str = EAGER, direction: str = FORWARD) -> str:
-    """Python that rebuilds the inputs, runs the binding and the reference, and compares them."""
-    src = case.source.rsplit(":", 1)[0]
-    extra = ("" if path == EAGER else f", path={path!r}") + ("" if direction == FORWARD else f", direction={direction!r}")
-    return (
-        "from upconform.harness.repro import reproduce\n"
-        f"actual, expected, comparison = reproduce({src!r}, {case.id!r}, {binding!r}{extra})\n"
-        "print(comparison.message)"
-    )
+    """Python that rebuilds the inputs, runs the binding and the reference, and compares them
+    (:func:`results.repro_text`, which the compact results.json also makes it again with)."""
+    return repro_text(case.source, case.id, binding, path, direction)
 
 
 def audit_verdict(eager: Any, exported: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -196,7 +193,7 @@ def audit_verdict(eager: Any, exported: dict[str, Any] | None) -> dict[str, Any]
 
 def check(case: Case, binding_name: str, tensors: dict[str, np.ndarray] | None, expected: np.ndarray | None,
           *, expectations: Sequence[exp.Expectation] = (), device: str = "cpu", timing_budget_s: float = 0.02,
-          max_repeats: int = 5, reference_error: str = "", executor: Any = None, timeout: float = 60.0,
+          max_repeats: int = MAX_SAMPLES, reference_error: str = "", executor: Any = None, timeout: float = 60.0,
           path: str = EAGER, direction: str = FORWARD, backward: dict[str, Any] | None = None) -> Result:
     """One (case, binding, path, direction) check, never raising: framework errors become ``error`` results.
 
@@ -308,7 +305,7 @@ def _judge_gradients(res: Result, grads: dict[str, np.ndarray], ref: dict[str, A
             res.gradients[name] = {"ok": False, "check": "missing"}
             continue
         c = compare(grads[name], want, case.dtype, tol, scale=ref["scales"].get(name))
-        figures = ("max_abs_err", "max_ulp", "mismatch_count", "total")
+        figures = ("max_abs_err", "max_ulp", "tol_used", "mismatch_count", "total")
         res.gradients[name] = {"ok": c.ok, "check": c.check, **{k: c.metrics.get(k) for k in figures}}
         w = worst[1] if worst else None
         if w is None or (w.ok and (not c.ok or c.metrics.get("max_ulp", 0.0) > w.metrics.get("max_ulp", 0.0))):
@@ -328,6 +325,9 @@ def _judge_gradients(res: Result, grads: dict[str, np.ndarray], ref: dict[str, A
     name, c = worst
     res.outcome = Outcome.PASS if c.ok else Outcome.FAIL
     res.check, res.metrics = c.check, {**c.metrics, "grad": name}
+    used = [g["tol_used"] for g in res.gradients.values() if g.get("tol_used") is not None]
+    if used:  # the share of the tolerance used: the largest over the gradients
+        res.metrics["tol_used"] = max(used)
     if not c.ok:
         if c.check == "values":
             res.diff_map = diff_map(grads[name], ref["grads"][name])
@@ -416,7 +416,7 @@ reference_of = _reference  # the public name (the session's one-check-at-a-time 
 
 
 def run_cases(cases: Iterable[Case], binding_names: Sequence[str], *, expectations: Sequence[exp.Expectation] = (),
-              device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = 5,
+              device: str = "cpu", timing_budget_s: float = 0.02, max_repeats: int = MAX_SAMPLES,
               on_result: Callable[[Result], None] | None = None, skip: set[tuple[str, str, str, str]] | None = None,
               executor: Any = None, timeout: float = 60.0, paths: Sequence[str] | None = None,
               jobs: int = 1, own_only: Collection[str] = ()) -> list[Result]:

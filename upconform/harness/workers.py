@@ -24,7 +24,7 @@ from typing import Any
 
 from ..adapters import EAGER, NativeCall, Unsupported, framework, framework_of, get, load_adapter
 from ..canonical import Case, freeze, plain
-from .stats import iqr, median
+from .timer import time_call
 
 # ----------------------------------------------------------------------------------- wire format
 
@@ -53,27 +53,13 @@ def _err(e: BaseException) -> str:
 
 
 def time_execute(binding: Any, prepared: Any, device: str, *, budget_s: float, max_repeats: int,
-                 min_repeats: int = 1) -> tuple[Any, dict[str, Any]]:
-    """Warm-up once (its output is the one compared), then repeat within ``budget_s``: median and IQR
-    (no repeats for a framework that is not timed: ``Framework.timed``)."""
+                 min_repeats: int = 5) -> tuple[Any, dict[str, Any]]:
+    """:func:`upconform.harness.timer.time_call` of ``binding.execute(prepared)``, synced by its framework
+    on ``device``: the warm-up's output (the one compared) and the timing, at most ``max_repeats`` samples
+    within ``budget_s`` (only the warm-up for a framework that is not timed: ``Framework.timed``)."""
     fw = framework(binding.framework)
-    sync = fw.synchronize
-    if not fw.timed:
-        max_repeats = min_repeats = 0
-    t0 = time.perf_counter()
-    out = binding.execute(prepared)
-    sync(device)
-    warm = time.perf_counter() - t0
-    samples: list[float] = []
-    start = time.perf_counter()
-    while len(samples) < max_repeats and (len(samples) < min_repeats or time.perf_counter() - start < budget_s):
-        t = time.perf_counter()
-        binding.execute(prepared)
-        sync(device)
-        samples.append(time.perf_counter() - t)
-    return out, {"median_s": median(samples) if samples else None, "iqr_s": iqr(samples) if samples else 0.0,
-                 "repeats": len(samples), "samples_s": samples, "warmup_s": warm,
-                 "framework_s": warm + sum(samples)}
+    return time_call(lambda: binding.execute(prepared), lambda: fw.synchronize(device), budget_s=budget_s,
+                     max_samples=max_repeats, min_samples=min_repeats, timed=fw.timed)
 
 
 def do_check(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -96,8 +96,11 @@ def split_pads(pads: Any, nspatial: int) -> tuple[tuple[int, ...], tuple[int, ..
     return tuple(int(v) for v in seq[:nspatial]), tuple(int(v) for v in seq[nspatial:])
 
 
-# Below this many output elements a single thread is faster than splitting the work.
+# Below this many output elements a single call is faster than splitting the work.
 _PARALLEL_MIN_ELEMENTS = 1 << 18
+# Each tile of planes aims at this many elements (1 MiB of float64), so that the intermediates of the
+# operations on a tile stay in the cache instead of streaming through memory once per operation.
+_TILE_ELEMENTS = 1 << 17
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -108,34 +111,84 @@ def _threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def parallel_over_leading(
-    x: np.ndarray, out_shape: Sequence[int], busy_axes: Sequence[int], fn: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
-    """Run ``fn`` on slices of ``x`` along axis 1 or 0 (one that ``fn`` leaves alone), in threads.
+def leading_tiles(n: int, c: int, plane: int, *, free: Sequence[int] = (0, 1)) -> list[tuple[slice, slice]]:
+    """Split the (N, C) planes into tiles of about ``_TILE_ELEMENTS / plane`` planes each (``plane``: the
+    elements one plane occupies at its largest), along the axes in ``free`` only, and into at least as
+    many tiles as there are threads when the planes allow it.
 
-    numpy releases the GIL inside ``take`` and ufuncs, so independent (n, c) planes run in
+    Example:
+        >>> leading_tiles(2, 3, 1 << 16)
+        [(slice(0, 1, None), slice(0, 2, None)), (slice(0, 1, None), slice(2, 3, None)), \
+(slice(1, 2, None), slice(0, 2, None)), (slice(1, 2, None), slice(2, 3, None))]
+    """
+    whole = slice(None)
+    per = max(1, _TILE_ELEMENTS // max(plane, 1))
+    if 1 in free and 0 in free:
+        per = min(per, -(-n * c // _threads()))
+        if per >= c:
+            step = per // c
+            return [(slice(i, min(i + step, n)), whole) for i in range(0, n, step)]
+        return [(slice(i, i + 1), slice(j, min(j + per, c))) for i in range(n) for j in range(0, c, per)]
+    if 1 in free:
+        per = min(per, -(-c // _threads()))
+        return [(whole, slice(j, min(j + per, c))) for j in range(0, c, per)]
+    if 0 in free:
+        per = min(per, -(-n // _threads()))
+        return [(slice(i, min(i + per, n)), whole) for i in range(0, n, per)]
+    return [(whole, whole)]
+
+
+def run_tiles(tiles: Sequence[Any], work: Callable[[Any], None]) -> None:
+    """Call ``work`` on every tile, in the thread pool when there are threads and tiles to share.
+
+    Example:
+        >>> seen = []; run_tiles([1, 2, 3], seen.append); sorted(seen)
+        [1, 2, 3]
+    """
+    global _POOL
+    threads = _threads()
+    if threads == 1 or len(tiles) < 2:
+        for t in tiles:
+            work(t)
+        return
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upconform-ref")
+    list(_POOL.map(work, tiles))
+
+
+def parallel_over_leading(
+    x: np.ndarray, out_shape: Sequence[int], busy_axes: Sequence[int], fn: Callable[..., Any], *,
+    into: bool = False,
+) -> np.ndarray:
+    """Run ``fn`` on tiles of ``x``'s (N, C) planes, split along axes 0 and 1 where ``fn`` leaves them
+    alone, in threads; each tile small enough for its intermediates to stay in the cache. ``into``:
+    ``fn(part, out_part)`` writes its result into its tile of the output instead of returning it.
+
+    numpy releases the GIL inside ``take``, ``matmul`` and ufuncs, so independent tiles run in
     parallel; every element is still computed by the same float64 operations as in one call.
-    ``UPCONFORM_REFERENCE_THREADS=1`` turns this off.
+    ``UPCONFORM_REFERENCE_THREADS=1`` runs the tiles one after another.
 
     Example:
         >>> float(parallel_over_leading(np.ones((1, 2, 3)), (1, 2, 3), [2], lambda a: a * 2).sum())
         12.0
     """
-    global _POOL
-    threads = _threads()
-    free = [a for a in (1, 0) if a not in busy_axes and x.shape[a] > 1]
-    if threads == 1 or not free or int(np.prod(out_shape)) < _PARALLEL_MIN_ELEMENTS:
+    free = [a for a in (0, 1) if a not in busy_axes]
+    total = int(np.prod(out_shape))
+    n, c = x.shape[0], x.shape[1]
+    planes = (n if 0 in free else 1) * (c if 1 in free else 1)
+    if not free or total < _PARALLEL_MIN_ELEMENTS or planes < 2:
+        tiles = [(slice(None), slice(None))]
+    else:
+        tiles = leading_tiles(n, c, max(total, x.size) // planes, free=free)
+    if len(tiles) == 1 and not into:
         return fn(x)
-    axis = free[0]
-    bounds = np.linspace(0, x.shape[axis], min(threads, x.shape[axis]) + 1).astype(int)
-    lead = [slice(None)] * axis
     out = np.empty(tuple(out_shape))
 
-    def work(bound: tuple[int, int]) -> None:
-        sl = (*lead, slice(*bound))
-        out[sl] = fn(x[sl])
+    def work(tile: tuple[slice, slice]) -> None:
+        if into:
+            fn(x[tile], out[tile])
+        else:
+            out[tile] = fn(x[tile])
 
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upconform-ref")
-    list(_POOL.map(work, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]))
+    run_tiles(tiles, work)
     return out

@@ -32,7 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_float64, check_enum, parallel_over_leading, per_axis_ints, split_pads
+from ._common import (
+    _PARALLEL_MIN_ELEMENTS,
+    as_float64,
+    check_enum,
+    leading_tiles,
+    per_axis_ints,
+    run_tiles,
+    split_pads,
+)
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 WEIGHT_CONVENTIONS = ("transposed", "direct")
@@ -287,30 +295,46 @@ def _scatter_adjoint(x: np.ndarray, w: np.ndarray, g: np.ndarray, group: int, st
 
 def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],
                   begins: list[int], outs: list[int]) -> np.ndarray:
+    """``y_full[n, o, s * i + d * t] += sum_c x[n, c, i] * w[c, o, t]``, cropped by pad_begin: one GEMM per
+    group gives every tap's products (``cols[n, o, t, i]``), then the taps are added into the output as
+    strided slices (col2im: a loop over kernel taps, not pixels), each clipped to the kept window
+    ``[pad_begin, pad_begin + L_out)`` so that no full-size output is built and cropped."""
     n, cin, *sp = x.shape
     nsp = len(sp)
     cig, cog, *kernel = w.shape[0] // group, w.shape[1], *w.shape[2:]
     ntap = int(np.prod(kernel))
-    span = [st[i] * (sp[i] - 1) + (kernel[i] - 1) * dl[i] + 1 for i in range(nsp)]
-    length = [max(span[i], begins[i] + outs[i]) for i in range(nsp)]
-    taps = list(itertools.product(*[range(v) for v in kernel]))
-    cols = np.empty((n, group * cog, ntap, *sp))
     npix = int(np.prod(sp))
+    grouped = np.empty((n, group, cog * ntap, npix))
     for g in range(group):
         xg = x[:, g * cig:(g + 1) * cig].reshape(n, cig, npix)  # (N, Cin_g, P); explicit sizes: N or C may be 0
         wg = w[g * cig:(g + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
-        cols[:, g * cog:(g + 1) * cog] = np.matmul(wg.T, xg).reshape(n, cog, ntap, *sp)  # one GEMM, all taps
+        np.matmul(wg.T, xg, out=grouped[:, g])  # one GEMM, all taps, written in place
+    cols = grouped.reshape(n, group * cog, ntap, *sp)
+    # Per tap and axis, the inputs i whose output s * i + d * t - pad_begin falls in [0, L_out): a range
+    # [lo, hi) of i, and the output slice it lands on. Taps in kernel order, as the full-size sum adds them.
+    moves = []
+    for j, t in enumerate(itertools.product(*[range(v) for v in kernel])):
+        src, dst = [], []
+        for i in range(nsp):
+            off = t[i] * dl[i] - begins[i]  # the output index of input 0 for this tap
+            lo = min(sp[i], max(0, -(off // st[i])))  # first i with off + s * i >= 0
+            hi = max(0, min(sp[i], (outs[i] - 1 - off) // st[i] + 1))  # past the last with it < L_out
+            src.append(slice(lo, hi))
+            dst.append(slice(off + st[i] * lo, off + st[i] * (hi - 1) + 1, st[i]))
+        if all(sl.start < sl.stop for sl in src):
+            moves.append(((slice(None), slice(None), j, *src), (slice(None), slice(None), *dst)))
+    out = np.zeros((n, group * cog, *outs))
 
-    def scatter(part: np.ndarray) -> np.ndarray:
-        # y_full[..., s * i + d * t] += cols[..., t, i]   (then crop by pad_begin)
-        y = np.zeros((part.shape[0], part.shape[1], *length))
-        for j, t in enumerate(taps):
-            sl = tuple(slice(t[i] * dl[i], t[i] * dl[i] + st[i] * (sp[i] - 1) + 1, st[i]) for i in range(nsp))
-            y[(slice(None), slice(None), *sl)] += part[:, :, j]
-        crop = tuple(slice(begins[i], begins[i] + outs[i]) for i in range(nsp))
-        return y[(slice(None), slice(None), *crop)]
+    def work(tile: tuple[slice, slice]) -> None:
+        o, c = out[tile], cols[tile]
+        for src, dst in moves:  # y[..., s * i + d * t - pad_begin] += cols[..., t, i]
+            o[dst] += c[src]
 
-    return parallel_over_leading(cols, (n, group * cog, *outs), list(range(2, cols.ndim)), scatter)
+    if out.size < _PARALLEL_MIN_ELEMENTS:
+        work((slice(None), slice(None)))
+    else:
+        run_tiles(leading_tiles(n, group * cog, max(int(np.prod(outs)), ntap * npix)), work)
+    return out
 
 
 def _zero_insertion_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],

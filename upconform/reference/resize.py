@@ -112,7 +112,7 @@ def resize(
         xf.shape, scales, sizes, axes, mode, ctm, nearest_mode, cubic_coeff_a, exclude_outside, roi, antialias,
         keep_aspect_ratio_policy, output_size_rule, align_corners_length, last_axis_first=rounding is not None)
     y = parallel_over_leading(xf, out_shape, [a for a, _, _ in steps],
-                              lambda part: _apply_steps(part, steps, rounding))
+                              lambda part, out: _apply_steps(part, steps, rounding, out=out), into=True)
     if mask is not None and mask.any():
         y = np.where(mask, float(extrapolation_value), y)
     if integer and rounding is None:
@@ -556,30 +556,40 @@ def _saturate(info: np.iinfo) -> Any:
 
 
 def _apply_steps(y: np.ndarray, steps: list[tuple[int, np.ndarray, np.ndarray | None]],
-                 rounding: Any = None) -> np.ndarray:
+                 rounding: Any = None, *, out: np.ndarray | None = None) -> np.ndarray:
     """Apply every axis's taps in turn: ``y[..., i, ...] = sum_t w[t, i] * y[..., idx[t, i], ...]``,
-    rounding after each axis when ``rounding`` is given."""
-    for axis, idx, w in steps:
+    rounding after each axis when ``rounding`` is given; the taps of weight 0 everywhere are skipped,
+    the others summed in tap order. The last axis writes into ``out`` when given (and fills it)."""
+    if not steps and out is not None:
+        out[...] = y if rounding is None else rounding(y)
+        return out
+    for k, (axis, idx, w) in enumerate(steps):
+        shape_out = list(y.shape)
+        shape_out[axis] = idx.shape[1]
+        last = k == len(steps) - 1
+        acc = out if last and out is not None else np.empty(shape_out)
+        # every index is already in [0, L_in - 1]: mode="clip" changes none, and lets take write in place
         if w is None:  # nearest: one tap of weight 1
-            y = np.take(y, idx[0], axis=axis)
-            continue
-        shape = [1] * y.ndim
-        shape[axis] = idx.shape[1]
-        acc: np.ndarray | None = None
-        for t in range(idx.shape[0]):
-            if not w[t].any():
-                continue
-            g = np.take(y, idx[t], axis=axis)
-            g *= w[t].reshape(shape)
-            if acc is None:
-                acc = g
+            np.take(y, idx[0], axis=axis, out=acc, mode="clip")
+        else:
+            shape = [1] * y.ndim
+            shape[axis] = idx.shape[1]
+            live = [t for t in range(idx.shape[0]) if w[t].any()]
+            if not live:
+                acc[...] = 0.0
+            tmp = np.empty(shape_out) if len(live) > 1 else None
+            for n, t in enumerate(live):
+                g = acc if n == 0 else tmp
+                np.take(y, idx[t], axis=axis, out=g, mode="clip")
+                g *= w[t].reshape(shape)
+                if n:
+                    acc += g
+        if rounding is not None:
+            if acc is out:
+                out[...] = rounding(acc)
             else:
-                acc += g
-        if acc is None:
-            out_shape = list(y.shape)
-            out_shape[axis] = idx.shape[1]
-            acc = np.zeros(out_shape)
-        y = acc if rounding is None else rounding(acc)
+                acc = rounding(acc)
+        y = acc
     return y
 
 

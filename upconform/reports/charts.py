@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -201,4 +202,55 @@ def trend_chart(series: Mapping[str, Sequence[tuple[int, float]]], *, title: str
     ax.set_title(title, fontsize=10)
     if series:
         ax.legend(fontsize=7, loc="best")
+    return _svg(fig)
+
+
+_MARKERS = {"spatial": "o", "channels": "s", "batch": "^"}
+
+
+def scaling_chart(series: Mapping[str, Sequence[Any]], *, bandwidth_Bps: float, title: str) -> str:
+    """Time against bytes moved on log-log axes: one colour per binding (points: ``(bytes_moved, seconds,
+    axis, ...)``; the marker says the swept axis), its least-squares line with the slope in the legend,
+    and the dashed line ``time = bytes / bandwidth`` (what the measured memory bandwidth allows).
+
+    Example:
+        >>> svg = scaling_chart({"b": [(1e3, 1e-6, "spatial"), (1e6, 1e-3, "batch")]}, bandwidth_Bps=1e10, title="t")
+        >>> svg.startswith("<svg"), "slope 1.00" in svg, "GB/s" in svg
+        (True, True, True)
+    """
+    from ..harness.bench import bandwidth_time, fit_slope
+
+    fig = _figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    colours = matplotlib.colormaps["tab10"].colors
+    xs_all: list[float] = []
+    for i, (name, pts) in enumerate(series.items()):
+        if not pts:
+            continue
+        c = colours[i % len(colours)]
+        xs, ys = [float(p[0]) for p in pts], [float(p[1]) for p in pts]
+        xs_all += xs
+        try:
+            slope, icpt = fit_slope(xs, ys)
+            lo, hi = min(xs), max(xs)
+            ax.plot([lo, hi], [10 ** icpt * lo ** slope, 10 ** icpt * hi ** slope], color=c, linewidth=1, alpha=0.7)
+            label = f"{name} (slope {slope:.2f})"
+        except ValueError:
+            label = name
+        for axis in dict.fromkeys(p[2] for p in pts):
+            sel = [(x, y) for x, y, p in zip(xs, ys, pts) if p[2] == axis]
+            ax.scatter([x for x, _ in sel], [y for _, y in sel], color=c, s=14, marker=_MARKERS.get(axis, "o"),
+                       label=label if axis == pts[0][2] else None)
+            label = None
+    if xs_all:
+        lo, hi = min(xs_all), max(xs_all)
+        ax.plot([lo, hi], [bandwidth_time(lo, bandwidth_Bps), bandwidth_time(hi, bandwidth_Bps)], color="black",
+                linestyle="--", linewidth=1, label=f"bandwidth bound ({bandwidth_Bps / 1e9:.3g} GB/s)")
+    ax.set_xlabel("bytes moved (input + output)")
+    ax.set_ylabel("median time per call (s)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="major", linewidth=0.4, color="#ddd")
+    ax.legend(fontsize=6.5, loc="upper left")
     return _svg(fig)

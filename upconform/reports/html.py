@@ -26,7 +26,6 @@ from markupsafe import Markup
 from ..harness.discrepancy import bad_outcome, call_text, call_verdict, gradient_verdict, meaning_text
 from ..harness.outcome import Outcome
 from ..harness.results import check_label, framework_label
-from ..harness.stats import median
 
 _LOADER = PackageLoader("upconform.reports", "templates")
 ENV = Environment(loader=_LOADER, autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -396,22 +395,73 @@ def build_paths(data: Data) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------ performance
 
-def build_performance(data: Data) -> dict[str, Any]:
-    """A bar chart per op: each binding's median of the per-check median times."""
-    perf: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in _results(data):
-        t = (r.get("timing") or {}).get("median_s")
-        if isinstance(t, (int, float)):
-            perf[r["op"]][check_label(r)].append(t)
-    if not perf:
-        return {"charts": []}
-    from . import charts  # matplotlib is imported only when there is something to draw
+def _ratio(v: float | None) -> str:
+    """A time ratio as the tables show it: 3 significant digits, '' for none.
 
+    Example:
+        >>> _ratio(1.23456), _ratio(None), _ratio(12.0)
+        ('1.23', '', '12')
+    """
+    return "" if v is None else f"{v:.3g}"
+
+
+def paired_labels(results: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """``{(op, binding): label}``: a binding's name in the paired tables, its 1d/2d/3d variants folded into
+    one (as the matrix's columns): ``torch.nn.functional.conv_transpose{1,2,3}d`` is compared with
+    ``tf.nn.conv{1,2,3}d_transpose`` on every case either runs, 3-D cases with 3-D cases.
+
+    Example:
+        >>> paired_labels([{"op": "o", "binding": "m.f1d"}, {"op": "o", "binding": "m.f2d"}])[("o", "m.f2d")]
+        'm.f{1,2}d'
+    """
+    names: dict[str, dict[str, None]] = defaultdict(dict)
+    for r in results:
+        names[r["op"]][r["binding"]] = None
+    return {(op, b): lab for op, bs in names.items() for b, lab in fold_bindings(bs).items()}
+
+
+def build_performance(data: Data) -> dict[str, Any]:
+    """Paired comparisons: per op, every binding against the anchor (the PyTorch binding that timed the
+    most cases) on the cases both timed, eager forward checks only. Each row: the geometric mean of the
+    per-case ratios (binding / anchor) with its 95 % interval over cases, the number of cases, how many
+    of them the per-case bootstrap interval puts above or below 1, and the range of the ratios. Runs of
+    ``upconform bench`` add the scaling charts (:func:`build_scaling`)."""
+    from ..adapters import ANCHOR_FRAMEWORK
+    from ..harness.stats import paired_table
+
+    results = _results(data)
+    labels = paired_labels(results)
+    table = paired_table(results, anchor_framework=ANCHOR_FRAMEWORK, label=lambda r: labels[(r["op"], r["binding"])])
+    tables = []
+    for op, t in table.items():
+        rows = [{"binding": row["binding"], "framework": row["framework"], "primary": row["primary"],
+                 "n": row["geomean"].n, "geomean": _ratio(row["geomean"].ratio),
+                 "ci": f"{_ratio(row['geomean'].low)} to {_ratio(row['geomean'].high)}"
+                 if row["geomean"].low is not None else "",
+                 "css": "o-ok" if row["geomean"].high is not None and row["geomean"].high < 1
+                 else "o-bad" if row["geomean"].low is not None and row["geomean"].low > 1 else "",
+                 "slower": row["slower"], "faster": row["faster"], "unsure": row["unsure"],
+                 "range": f"{_ratio(row['min'])} to {_ratio(row['max'])}"} for row in t["rows"]]
+        tables.append({"op": op, "anchor": t["anchor"], "anchor_cases": t["anchor_cases"], "rows": rows})
+    return {"tables": tables, "scaling": build_scaling(data)}
+
+
+def build_scaling(data: Data) -> dict[str, Any]:
+    """The scaling charts of a ``upconform bench`` run (its provenance has ``bench``): per op, time against
+    bytes moved (input + output) on log-log axes, one series per binding with its fitted slope, and the
+    line of the memory bandwidth measured at run time. Empty for other runs."""
+    bench = (data.get("provenance") or {}).get("bench")
+    if not bench:
+        return {"charts": [], "bandwidth": ""}
+    from ..harness.bench import scaling_points
+    from . import charts
+
+    bw = float(bench["bandwidth_Bps"])
     out = []
-    for op in sorted(perf):
-        med = {b: median(v) for b, v in perf[op].items()}
-        out.append((op, charts.bar_chart(med, title=f"{op}: median time per binding")))
-    return {"charts": out}
+    for op, series in scaling_points(_results(data), bench["cases"]).items():
+        out.append((op, charts.scaling_chart(series, bandwidth_Bps=bw, title=f"{op}: time vs bytes moved")))
+    return {"charts": out, "bandwidth": f"{bw / 1e9:.3g} GB/s", "copy_bytes": bench.get("copy_bytes", 0),
+            "threads": bench.get("threads", 1)}
 
 
 # ------------------------------------------------------------------------------------------ unsupported

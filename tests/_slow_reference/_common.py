@@ -1,0 +1,141 @@
+"""Shared checks for the reference operators (numpy and the standard library only).
+
+Example:
+    >>> check_enum("mode", "linear", ("nearest", "linear"))
+    'linear'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+# Dtype names accepted besides numpy's own floating kinds (ml_dtypes registers these with numpy).
+_EXTRA_FLOAT_NAMES = frozenset({"bfloat16", "float8_e4m3fn", "float8_e5m2"})
+
+
+def check_enum(name: str, value: Any, allowed: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise naming parameter, value and set.
+
+    Example:
+        >>> check_enum("nearest_mode", "floor", ("floor", "ceil"))
+        'floor'
+    """
+    if value not in allowed:
+        raise ValueError(f"{name}: {value!r} is not one of {list(allowed)}")
+    return value
+
+
+def as_float64(x: Any, *, name: str = "x", allow_uint8: bool = True, min_ndim: int = 3) -> np.ndarray:
+    """Convert an (N, C, *spatial) array of a real float dtype (or uint8) to float64.
+
+    Example:
+        >>> as_float64(np.zeros((1, 1, 2), np.float32)).dtype
+        dtype('float64')
+    """
+    arr = np.asarray(x)
+    dt = arr.dtype
+    ok = np.issubdtype(dt, np.floating) or dt.name in _EXTRA_FLOAT_NAMES
+    if allow_uint8 and dt == np.uint8:
+        ok = True
+    if not ok:
+        allowed = "a real float dtype" + (" or uint8" if allow_uint8 else "")
+        raise TypeError(f"{name}: dtype {dt} is not supported; expected {allowed}")
+    if arr.ndim < min_ndim or arr.ndim > 5:
+        raise ValueError(
+            f"{name}: expected shape (N, C, *spatial) with 1 to 3 spatial axes, got shape {arr.shape}"
+        )
+    return arr.astype(np.float64, copy=False)
+
+
+def per_axis_ints(name: str, value: Any, nspatial: int, *, default: int, minimum: int) -> tuple[int, ...]:
+    """Expand an int or a per-spatial-axis sequence to a tuple of ``nspatial`` ints >= ``minimum``.
+
+    Example:
+        >>> per_axis_ints("strides", 2, 2, default=1, minimum=1)
+        (2, 2)
+    """
+    if value is None:
+        out = (default,) * nspatial
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        out = (int(value),) * nspatial
+    else:
+        seq = list(value)
+        if len(seq) != nspatial:
+            raise ValueError(f"{name}: expected {nspatial} values (one per spatial axis), got {seq}")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq):
+            raise TypeError(f"{name}: expected integers, got {seq}")
+        out = tuple(int(v) for v in seq)
+    if any(v < minimum for v in out):
+        raise ValueError(f"{name}: every value must be >= {minimum}, got {list(out)}")
+    return out
+
+
+def split_pads(pads: Any, nspatial: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Split ONNX ``pads`` ``[b_1..b_k, e_1..e_k]`` into (begins, ends); None means zeros.
+
+    Example:
+        >>> split_pads([1, 0, 2, 1], 2)
+        ((1, 0), (2, 1))
+    """
+    if pads is None:
+        return (0,) * nspatial, (0,) * nspatial
+    seq = list(pads)
+    if len(seq) != 2 * nspatial:
+        raise ValueError(
+            f"pads: expected {2 * nspatial} values [begin_1..begin_k, end_1..end_k], got {seq}"
+        )
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq):
+        raise TypeError(f"pads: expected integers, got {seq}")
+    if any(v < 0 for v in seq):
+        raise ValueError(f"pads: every value must be >= 0, got {seq}")
+    return tuple(int(v) for v in seq[:nspatial]), tuple(int(v) for v in seq[nspatial:])
+
+
+# Below this many output elements a single thread is faster than splitting the work.
+_PARALLEL_MIN_ELEMENTS = 1 << 18
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _threads() -> int:
+    env = os.environ.get("UPCONFORM_REFERENCE_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def parallel_over_leading(
+    x: np.ndarray, out_shape: Sequence[int], busy_axes: Sequence[int], fn: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Run ``fn`` on slices of ``x`` along axis 1 or 0 (one that ``fn`` leaves alone), in threads.
+
+    numpy releases the GIL inside ``take`` and ufuncs, so independent (n, c) planes run in
+    parallel; every element is still computed by the same float64 operations as in one call.
+    ``UPCONFORM_REFERENCE_THREADS=1`` turns this off.
+
+    Example:
+        >>> float(parallel_over_leading(np.ones((1, 2, 3)), (1, 2, 3), [2], lambda a: a * 2).sum())
+        12.0
+    """
+    global _POOL
+    threads = _threads()
+    free = [a for a in (1, 0) if a not in busy_axes and x.shape[a] > 1]
+    if threads == 1 or not free or int(np.prod(out_shape)) < _PARALLEL_MIN_ELEMENTS:
+        return fn(x)
+    axis = free[0]
+    bounds = np.linspace(0, x.shape[axis], min(threads, x.shape[axis]) + 1).astype(int)
+    lead = [slice(None)] * axis
+    out = np.empty(tuple(out_shape))
+
+    def work(bound: tuple[int, int]) -> None:
+        sl = (*lead, slice(*bound))
+        out[sl] = fn(x[sl])
+
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upconform-ref")
+    list(_POOL.map(work, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]))
+    return out

@@ -1,0 +1,338 @@
+"""ONNX ConvTranspose (opset 21) in float64, in both of its textbook forms.
+
+Output length per spatial axis (ONNX):
+
+    full  = s * (L_in - 1) + output_padding + (k - 1) * d + 1
+    L_out = full - pad_begin - pad_end                        (auto_pad NOTSET with pads)
+    L_out = output_shape, or L_in * s for SAME_UPPER/LOWER; then total = full - L_out and
+            SAME_UPPER: pad_begin = total // 2, pad_end = total - total // 2
+            otherwise:  pad_begin = total - total // 2, pad_end = total // 2
+    (a negative total grows the output at the end with positions no tap reaches: bias only,
+     as TensorFlow's conv2d_transpose does when output_shape exceeds the full size)
+
+Two independent implementations:
+
+* ``weight_convention="transposed"``, w of shape (C_in, C_out/group, *k), the adjoint form that
+  PyTorch, ONNX and TensorFlow compute: every input pixel scatters ``x * w`` into the output,
+  ``y_full[o, s * i + d * t] += x[c, i] * w[c, o, t]``, then ``y = y_full[pad_begin : pad_begin + L_out]``.
+* ``weight_convention="direct"``, w of shape (C_out, C_in/group, *k), the zero-insertion form:
+  insert s - 1 zeros between input pixels, pad d * (k - 1) - pad_begin before and what reaches L_out
+  after, and cross-correlate with w: ``y[o, p] = sum_{c, t} w[o, c, t] * z[c, p + d * t]``.
+
+They are the same operator once the kernel is rotated 180 degrees and its channel axes swapped
+(:func:`transposed_to_direct`). Sources: https://onnx.ai/onnx/operators/onnx__ConvTranspose.html;
+Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016), section 4.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._common import as_float64, check_enum, parallel_over_leading, per_axis_ints, split_pads
+
+AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
+WEIGHT_CONVENTIONS = ("transposed", "direct")
+
+
+def transposed_to_direct(w: Any, *, group: int = 1) -> np.ndarray:
+    """Convert (C_in, C_out/g, *k) adjoint weights to (C_out, C_in/g, *k) zero-insertion weights.
+
+    Rotates every kernel by 180 degrees and swaps the channel axes within each group. The map is
+    its own inverse up to the group reshaping (see :func:`direct_to_transposed`).
+
+    Example:
+        >>> transposed_to_direct(np.arange(4.0).reshape(1, 1, 4))[0, 0].tolist()
+        [3.0, 2.0, 1.0, 0.0]
+    """
+    w = np.asarray(w)
+    cin, cog, *k = w.shape
+    if cin % group:
+        raise ValueError(f"group: C_in {cin} is not divisible by group {group}")
+    g = w.reshape(group, cin // group, cog, *k).swapaxes(1, 2)
+    g = np.flip(g, axis=tuple(range(3, 3 + len(k))))
+    return np.ascontiguousarray(g).reshape(group * cog, cin // group, *k)
+
+
+def direct_to_transposed(w: Any, *, group: int = 1) -> np.ndarray:
+    """Inverse of :func:`transposed_to_direct`: (C_out, C_in/g, *k) to (C_in, C_out/g, *k).
+
+    Example:
+        >>> direct_to_transposed(np.arange(4.0).reshape(1, 1, 4))[0, 0].tolist()
+        [3.0, 2.0, 1.0, 0.0]
+    """
+    w = np.asarray(w)
+    cout, cig, *k = w.shape
+    if cout % group:
+        raise ValueError(f"group: C_out {cout} is not divisible by group {group}")
+    g = w.reshape(group, cout // group, cig, *k).swapaxes(1, 2)
+    g = np.flip(g, axis=tuple(range(3, 3 + len(k))))
+    return np.ascontiguousarray(g).reshape(group * cig, cout // group, *k)
+
+
+def conv_transpose_geometry(
+    in_sizes: Sequence[int],
+    kernel: Sequence[int],
+    *,
+    strides: Any = None,
+    pads: Any = None,
+    output_padding: Any = None,
+    dilations: Any = None,
+    auto_pad: str = "NOTSET",
+    output_shape: Sequence[int] | None = None,
+) -> tuple[list[int], list[int]]:
+    """Resolve ONNX padding rules to ``(pad_begin, L_out)`` per spatial axis.
+
+    Example:
+        >>> conv_transpose_geometry([4], [3], strides=2, auto_pad="SAME_UPPER")
+        ([0], [8])
+    """
+    check_enum("auto_pad", auto_pad, AUTO_PADS)
+    k = len(in_sizes)
+    st = per_axis_ints("strides", strides, k, default=1, minimum=1)
+    dl = per_axis_ints("dilations", dilations, k, default=1, minimum=1)
+    op = per_axis_ints("output_padding", output_padding, k, default=0, minimum=0)
+    pb, pe = split_pads(pads, k)
+    full = [st[i] * (in_sizes[i] - 1) + op[i] + (kernel[i] - 1) * dl[i] + 1 for i in range(k)]
+    if output_shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if output_shape is not None:
+            target = [int(v) for v in output_shape]
+            if len(target) == k + 2:
+                target = target[2:]
+            if len(target) != k:
+                raise ValueError(f"output_shape: expected {k} spatial values, got {list(output_shape)}")
+        else:
+            target = [in_sizes[i] * st[i] for i in range(k)]
+        begins = []
+        for i in range(k):
+            total = max(full[i] - target[i], 0)
+            begins.append(total // 2 if auto_pad == "SAME_UPPER" else total - total // 2)
+        outs = target
+    elif auto_pad == "VALID":
+        begins, outs = [0] * k, full
+    else:
+        begins = list(pb)
+        outs = [full[i] - pb[i] - pe[i] for i in range(k)]
+    if any(v < 1 for v in outs):
+        raise ValueError(f"pads: output spatial shape {outs} is empty (full size {full}, pads {list(pb + pe)})")
+    return begins, outs
+
+
+def conv_transpose(
+    x: Any,
+    w: Any,
+    b: Any = None,
+    *,
+    strides: int | Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    output_padding: int | Sequence[int] | None = None,
+    dilations: int | Sequence[int] | None = None,
+    group: int = 1,
+    auto_pad: str = "NOTSET",
+    output_shape: Sequence[int] | None = None,
+    weight_convention: str = "transposed",
+) -> np.ndarray:
+    """Transposed convolution with ONNX semantics, computed in float64.
+
+    Example:
+        >>> conv_transpose(np.ones((1, 1, 2)), np.ones((1, 1, 3)), strides=2).tolist()
+        [[[1.0, 1.0, 2.0, 1.0, 1.0]]]
+    """
+    xf, wf, cout, st, dl, begins, outs = _setup(x, w, strides, pads, output_padding, dilations, group, auto_pad,
+                                                output_shape, weight_convention)
+    nsp = xf.ndim - 2
+    if weight_convention == "transposed":
+        y = _scatter_form(xf, wf, group, st, dl, begins, outs)
+    else:
+        y = _zero_insertion_form(xf, wf, group, st, dl, begins, outs)
+    if b is not None:
+        bf = _bias(b, cout)
+        y += bf.reshape(1, cout, *([1] * nsp))
+    return y
+
+
+def conv_transpose_vjp(
+    x: Any,
+    w: Any,
+    cotangent: Any,
+    b: Any = None,
+    *,
+    strides: int | Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    output_padding: int | Sequence[int] | None = None,
+    dilations: int | Sequence[int] | None = None,
+    group: int = 1,
+    auto_pad: str = "NOTSET",
+    output_shape: Sequence[int] | None = None,
+    weight_convention: str = "transposed",
+    absolute: bool = False,
+) -> dict[str, np.ndarray]:
+    """The vector-Jacobian product of :func:`conv_transpose`: ``{"x", "w"}`` (and ``"b"`` when a
+    bias is given), the gradients of ``<conv_transpose(x, w, b), cotangent>``, float64.
+
+    With the cotangent placed on the full output, ``G[o, q] = y_bar[o, q - pad_begin]`` (zero outside
+    the kept window), the forward ``y_full[o, s * i + d * t] += x[c, i] * w[c, o, t]`` gives
+
+        x_bar[c, i]    = sum_{o, t} w[c, o, t] * G[o, s * i + d * t]   (a strided, dilated correlation
+                                                                        of y_bar with w: the convolution
+                                                                        that conv_transpose is the adjoint of)
+        w_bar[c, o, t] = sum_{n, i} x[n, c, i] * G[n, o, s * i + d * t]
+        b_bar[o]       = sum_{n, spatial} y_bar[n, o, ...]
+
+    within each group. ``weight_convention="direct"`` weights are a permutation of the transposed
+    ones (:func:`direct_to_transposed`), so their gradient is the inverse permutation
+    (:func:`transposed_to_direct`) of the transposed weights' gradient. ``absolute``: the same sums
+    over ``|x|``, ``|w|`` and ``|y_bar|``. Sources: ONNX ConvTranspose; Dumoulin & Visin (2016),
+    section 4 (transposed convolution as the gradient of convolution).
+
+    Example:
+        >>> g = conv_transpose_vjp(np.ones((1, 1, 2)), np.array([[[1.0, 2.0, 3.0]]]), np.array([[[1.0, 0, 0, 0, 1]]]),
+        ...                        strides=2)
+        >>> g["x"].tolist(), g["w"].tolist()
+        ([[[1.0, 3.0]]], [[[1.0, 0.0, 1.0]]])
+    """
+    xf, wf, cout, st, dl, begins, outs = _setup(x, w, strides, pads, output_padding, dilations, group, auto_pad,
+                                                output_shape, weight_convention)
+    if weight_convention == "direct":
+        wf = direct_to_transposed(wf, group=group)
+    n = xf.shape[0]
+    g = np.asarray(cotangent, dtype=np.float64)
+    if g.shape != (n, cout, *outs):
+        raise ValueError(f"cotangent: shape {g.shape} differs from the output shape {(n, cout, *outs)}")
+    if absolute:
+        xf, wf, g = np.abs(xf), np.abs(wf), np.abs(g)
+    gx, gw = _scatter_adjoint(xf, wf, g, group, st, dl, begins, outs)
+    if weight_convention == "direct":
+        gw = transposed_to_direct(gw, group=group)
+    out = {"x": gx, "w": gw}
+    if b is not None:
+        _bias(b, cout)
+        out["b"] = g.sum(axis=(0, *range(2, g.ndim)))
+    return out
+
+
+def _setup(x: Any, w: Any, strides: Any, pads: Any, output_padding: Any, dilations: Any, group: int, auto_pad: str,
+           output_shape: Any, weight_convention: str) -> tuple[np.ndarray, np.ndarray, int, tuple[int, ...],
+                                                               tuple[int, ...], list[int], list[int]]:
+    """Validated float64 x and w, C_out, strides, dilations, and the crop (pad_begin, L_out) per axis."""
+    check_enum("weight_convention", weight_convention, WEIGHT_CONVENTIONS)
+    check_enum("auto_pad", auto_pad, AUTO_PADS)
+    xf = as_float64(x)
+    wf = as_float64(w, name="w")
+    n, cin, *sp = xf.shape
+    nsp = len(sp)
+    if wf.ndim != xf.ndim:
+        raise ValueError(f"w: expected {xf.ndim} dimensions for a {nsp}-D convolution, got shape {wf.shape}")
+    if not isinstance(group, (int, np.integer)) or group < 1 or cin % group:
+        raise ValueError(f"group: {group!r} must be a positive divisor of C_in = {cin}")
+    kernel = list(wf.shape[2:])
+    if weight_convention == "transposed":
+        if wf.shape[0] != cin:
+            raise ValueError(f"w: transposed weights are (C_in, C_out/group, *k); shape {wf.shape} vs C_in {cin}")
+        cout = wf.shape[1] * group
+    else:
+        if wf.shape[1] * group != cin or wf.shape[0] % group:
+            raise ValueError(
+                f"w: direct weights are (C_out, C_in/group, *k); shape {wf.shape} vs C_in {cin}, group {group}"
+            )
+        cout = wf.shape[0]
+    st = per_axis_ints("strides", strides, nsp, default=1, minimum=1)
+    dl = per_axis_ints("dilations", dilations, nsp, default=1, minimum=1)
+    begins, outs = conv_transpose_geometry(
+        sp, kernel, strides=st, pads=pads, output_padding=output_padding, dilations=dl,
+        auto_pad=auto_pad, output_shape=output_shape,
+    )
+    return xf, wf, cout, st, dl, begins, outs
+
+
+def _bias(b: Any, cout: int) -> np.ndarray:
+    bf = np.asarray(b, dtype=np.float64)
+    if bf.shape != (cout,):
+        raise ValueError(f"b: expected shape ({cout},), got {bf.shape}")
+    return bf
+
+
+def _scatter_adjoint(x: np.ndarray, w: np.ndarray, g: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],
+                     begins: list[int], outs: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of :func:`_scatter_form` for x and (transposed) w: the cotangent is placed on the
+    full output, each tap's strided window of it is gathered (``cols``, the transpose of the forward's
+    scatter), then one GEMM per group contracts it with w (for x) or with x (for w)."""
+    n, cin, *sp = x.shape
+    nsp = len(sp)
+    cig, cog, *kernel = w.shape[0] // group, w.shape[1], *w.shape[2:]
+    ntap = int(np.prod(kernel))
+    span = [st[i] * (sp[i] - 1) + (kernel[i] - 1) * dl[i] + 1 for i in range(nsp)]
+    length = [max(span[i], begins[i] + outs[i]) for i in range(nsp)]
+    full = np.zeros((n, group * cog, *length))
+    full[(slice(None), slice(None), *[slice(begins[i], begins[i] + outs[i]) for i in range(nsp)])] = g
+    cols = np.empty((n, group * cog, ntap, *sp))
+    for j, t in enumerate(itertools.product(*[range(v) for v in kernel])):
+        # cols[..., t, i] = G[..., s * i + d * t]: the forward's scatter read backwards
+        sl = tuple(slice(t[i] * dl[i], t[i] * dl[i] + st[i] * (sp[i] - 1) + 1, st[i]) for i in range(nsp))
+        cols[:, :, j] = full[(slice(None), slice(None), *sl)]
+    npix = int(np.prod(sp))
+    gx = np.empty((n, cin, *sp))
+    gw = np.empty(w.shape)
+    for gi in range(group):
+        cg = cols[:, gi * cog:(gi + 1) * cog].reshape(n, cog * ntap, npix)  # (N, Cout_g * K, P)
+        xg = x[:, gi * cig:(gi + 1) * cig].reshape(n, cig, npix)  # (N, Cin_g, P)
+        wg = w[gi * cig:(gi + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
+        gx[:, gi * cig:(gi + 1) * cig] = np.matmul(wg, cg).reshape(n, cig, *sp)
+        gw[gi * cig:(gi + 1) * cig] = np.tensordot(xg, cg, axes=([0, 2], [0, 2])).reshape(cig, cog, *kernel)
+    return gx, gw
+
+
+def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],
+                  begins: list[int], outs: list[int]) -> np.ndarray:
+    n, cin, *sp = x.shape
+    nsp = len(sp)
+    cig, cog, *kernel = w.shape[0] // group, w.shape[1], *w.shape[2:]
+    ntap = int(np.prod(kernel))
+    span = [st[i] * (sp[i] - 1) + (kernel[i] - 1) * dl[i] + 1 for i in range(nsp)]
+    length = [max(span[i], begins[i] + outs[i]) for i in range(nsp)]
+    taps = list(itertools.product(*[range(v) for v in kernel]))
+    cols = np.empty((n, group * cog, ntap, *sp))
+    npix = int(np.prod(sp))
+    for g in range(group):
+        xg = x[:, g * cig:(g + 1) * cig].reshape(n, cig, npix)  # (N, Cin_g, P); explicit sizes: N or C may be 0
+        wg = w[g * cig:(g + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
+        cols[:, g * cog:(g + 1) * cog] = np.matmul(wg.T, xg).reshape(n, cog, ntap, *sp)  # one GEMM, all taps
+
+    def scatter(part: np.ndarray) -> np.ndarray:
+        # y_full[..., s * i + d * t] += cols[..., t, i]   (then crop by pad_begin)
+        y = np.zeros((part.shape[0], part.shape[1], *length))
+        for j, t in enumerate(taps):
+            sl = tuple(slice(t[i] * dl[i], t[i] * dl[i] + st[i] * (sp[i] - 1) + 1, st[i]) for i in range(nsp))
+            y[(slice(None), slice(None), *sl)] += part[:, :, j]
+        crop = tuple(slice(begins[i], begins[i] + outs[i]) for i in range(nsp))
+        return y[(slice(None), slice(None), *crop)]
+
+    return parallel_over_leading(cols, (n, group * cog, *outs), list(range(2, cols.ndim)), scatter)
+
+
+def _zero_insertion_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],
+                         begins: list[int], outs: list[int]) -> np.ndarray:
+    n, cin, *sp = x.shape
+    nsp = len(sp)
+    cout, cig, *kernel = w.shape
+    cog = cout // group
+    dilated = [(sp[i] - 1) * st[i] + 1 for i in range(nsp)]
+    z = np.zeros((n, cin, *dilated))
+    z[(slice(None), slice(None), *[slice(None, None, s) for s in st])] = x
+    # Pad (or crop, when negative) so that correlating with the dilated kernel yields L_out.
+    before = [(kernel[i] - 1) * dl[i] - begins[i] for i in range(nsp)]
+    after = [outs[i] + (kernel[i] - 1) * dl[i] - before[i] - dilated[i] for i in range(nsp)]
+    z = np.pad(z, [(0, 0), (0, 0)] + [(max(b, 0), max(a, 0)) for b, a in zip(before, after)])
+    z = z[(slice(None), slice(None), *[slice(max(-b, 0), z.shape[2 + i] - max(-a, 0))
+                                       for i, (b, a) in enumerate(zip(before, after))])]
+    y = np.zeros((n, cout, *outs))
+    for t in itertools.product(*[range(v) for v in kernel]):
+        sl = tuple(slice(t[i] * dl[i], t[i] * dl[i] + outs[i]) for i in range(nsp))
+        window = z[(slice(None), slice(None), *sl)]
+        for g in range(group):
+            wt = w[(slice(g * cog, (g + 1) * cog), slice(None), *t)]  # (Cout_g, Cin_g)
+            y[:, g * cog:(g + 1) * cog] += np.einsum("oc,nc...->no...", wt, window[:, g * cig:(g + 1) * cig])
+    return y
