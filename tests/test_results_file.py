@@ -117,6 +117,9 @@ def test_a_real_run_round_trips(run):
                 t, f = dict(lean[k]), dict(full[k])
                 if "iqr_s" in f:
                     assert abs(t.pop("iqr_s") - f.pop("iqr_s")) <= 1e-3 * max(f["samples_s"])
+                for cal in ("resolution_s", "overhead_s"):  # the timer's calibration: 2 digits
+                    if cal in f:
+                        assert _close(t.pop(cal), f.pop(cal), 2), (full["case_id"], cal)
                 assert _close(t, f, TIMING_DIGITS), (full["case_id"], k)
             elif k in ("metrics", "gradients", "vs_eager") and full["outcome"] == "pass":
                 assert _close(lean[k], full[k], METRIC_DIGITS), (full["case_id"], k)

@@ -376,6 +376,9 @@ def lean_timing(t: dict[str, Any]) -> dict[str, Any]:
     """
     same = {k for k in ("median_s", "iqr_s", "ci_s") if k in t and _derives(k, t)}
     out = round_sig(t, TIMING_DIGITS)
+    for k in ("resolution_s", "overhead_s"):  # the timer's calibration: what decided `number`, to 2 digits
+        if isinstance(out.get(k), float):
+            out[k] = float(f"{out[k]:.2g}")
     out.update({k: _stat(k, out) for k in same})
     return out
 
