@@ -121,13 +121,13 @@ def test_a_stable_call_stops_on_the_confidence_interval():
 
 def test_a_noisy_call_runs_to_the_budget_or_to_max_samples():
     """Costs alternating 1 and 2 units: the interval of the median never narrows to 5 %. With a budget
-    of 20 units the samples stop where the next would overrun it; with a large one, at 15 samples."""
+    of 13 units the samples stop where the next would overrun it; with a large one, at MAX_SAMPLES."""
     clock = FakeClock([UNIT, 2 * UNIT])
-    _, t = time_call(clock.call, clock.sync, budget_s=20 * UNIT, clock=clock, calibration=CAL)
-    # after warm-up (1 unit) the samples cost 2, 1, 2, 1, ... units; none starts once 20 are spent
+    _, t = time_call(clock.call, clock.sync, budget_s=13 * UNIT, clock=clock, calibration=CAL)
+    # after warm-up (1 unit) the samples cost 2, 1, 2, 1, ... units; none starts once 13 are spent
     spent = t["framework_s"] - t["warmup_s"]
-    assert t["stopped"] == "budget" and t["samples_s"] == [2 * UNIT, UNIT] * 6 + [2 * UNIT]
-    assert spent == 20 * UNIT and t["median_s"] == 2 * UNIT
+    assert t["stopped"] == "budget" and t["samples_s"] == [2 * UNIT, UNIT] * 4 + [2 * UNIT]
+    assert spent == 14 * UNIT and t["median_s"] == 2 * UNIT
     assert t["ci_s"] == [UNIT, 2 * UNIT]
     clock = FakeClock([UNIT, 2 * UNIT])
     _, t = time_call(clock.call, clock.sync, budget_s=1e6, clock=clock, calibration=CAL)

@@ -42,7 +42,7 @@ from .stats import iqr, median, median_ci
 
 Clock = Callable[[], float]
 
-MAX_SAMPLES = 15  # results.json stores every sample (samples_s): keep them few
+MAX_SAMPLES = 10  # results.json stores every sample (samples_s): keep them few (the file stays under 5 MB)
 
 
 class Calibration(NamedTuple):
@@ -114,7 +114,7 @@ def time_call(call: Callable[[], Any], sync: Callable[[], Any] = lambda: None, *
 
     Example:
         >>> out, t = time_call(lambda: sum(range(100)), budget_s=0.05)
-        >>> out, t["repeats"] == len(t["samples_s"]) <= 15, t["stopped"] in ("ci", "budget", "max_samples")
+        >>> out, t["repeats"] == len(t["samples_s"]) <= 10, t["stopped"] in ("ci", "budget", "max_samples")
         (4950, True, True)
     """
     max_samples = min(max_samples, MAX_SAMPLES)
