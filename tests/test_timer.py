@@ -38,33 +38,42 @@ class FakeClock:
 
 def test_a_sleep_is_measured_at_its_length():
     """time.sleep(2 ms) on the real clock: the per-call median is within [1.0, 1.3] x 2 ms (a sleep never
-    ends early; the tolerance is for a loaded machine's wake-up latency)."""
-    _, t = time_call(lambda: time.sleep(2e-3), budget_s=0.1)
-    assert t["number"] == 1 and t["repeats"] >= 5
-    assert 2e-3 <= t["median_s"] <= 1.3 * 2e-3
-    assert t["ci_s"][0] <= t["median_s"] <= t["ci_s"][1]
+    ends early; the tolerance is for a loaded machine's wake-up latency: the best of three attempts)."""
+    for _ in range(3):
+        _, t = time_call(lambda: time.sleep(2e-3), budget_s=0.1)
+        assert t["number"] == 1 and t["repeats"] >= 5
+        assert 2e-3 <= t["median_s"] and t["ci_s"][0] <= t["median_s"] <= t["ci_s"][1]
+        if t["median_s"] <= 1.3 * 2e-3:
+            break
+    assert t["median_s"] <= 1.3 * 2e-3
 
 
 def test_a_busy_loop_agrees_with_a_direct_measurement():
-    """A pure-Python loop of fixed length (about 50 us): the timer's median per call agrees within 25 %
-    with the median of 101 calls each timed directly by perf_counter (taken before and after: on a loaded
-    machine, short samples see the call's own cost, long blocks of calls the other processes' too)."""
+    """A pure-Python loop of fixed length (about 0.3 ms): the timer's median per call agrees within
+    [0.7, 1.4]x with the median of 51 calls each timed directly by perf_counter (taken before and after).
+    A timer that mis-divides by its calls per sample, or times the wrong thing, is off by 2x or more; a
+    loaded machine can move one attempt by 30 %, so the best of three attempts is judged."""
     def busy() -> int:
-        return sum(range(2000))
+        return sum(range(10000))
 
     def direct() -> float:
         times = []
-        for _ in range(101):
+        for _ in range(51):
             t0 = time.perf_counter()
             busy()
             times.append(time.perf_counter() - t0)
         return median(times)
 
-    before = direct()
-    out, t = time_call(busy, budget_s=0.1)
-    after = direct()
-    assert out == 1999000 and t["repeats"] >= 6
-    assert 0.75 * min(before, after) <= t["median_s"] <= 1.25 * max(before, after)
+    ratios = []
+    for _ in range(3):
+        before = direct()
+        out, t = time_call(busy, budget_s=0.1)
+        after = direct()
+        assert out == 49995000 and t["repeats"] >= 6
+        ratios.append(t["median_s"] / (0.5 * (before + after)))
+        if 0.7 <= ratios[-1] <= 1.4:
+            break
+    assert 0.7 <= ratios[-1] <= 1.4, ratios
 
 
 def test_a_one_microsecond_function_gets_enough_calls_per_sample():
@@ -75,6 +84,11 @@ def test_a_one_microsecond_function_gets_enough_calls_per_sample():
 
     _, t = time_call(tiny, budget_s=0.05)
     assert t["number"] > 1
+    t0 = time.perf_counter()  # the per-call figure, against a direct block of calls
+    for _ in range(20000):
+        tiny()
+    block = (time.perf_counter() - t0) / 20000
+    assert 0.33 * block <= t["median_s"] <= 3.0 * block, (t["median_s"], block)
     assert t["resolution_s"] + t["overhead_s"] < 0.01 * t["median_s"] * t["number"]
     assert 1e-8 < t["median_s"] < 1e-4 and t["repeats"] == len(t["samples_s"]) <= MAX_SAMPLES
 
