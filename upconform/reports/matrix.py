@@ -38,7 +38,7 @@ from typing import Any
 
 from ..harness.outcome import Outcome
 from ..harness.results import check_key, check_label, framework_versions
-from ..harness.stats import median, samples_differ
+from .regress import timing_change
 
 MATRIX_SCHEMA_VERSION = 1
 _RANK = {"pass": 0, "xpass": 0, "xfail": 1, "unsupported": 2, "fail": 3, "error": 3, "crash": 3, "timeout": 3}
@@ -177,15 +177,10 @@ def compare_pair(old: dict[str, Any], new: dict[str, Any], *, newer: int = 1, er
                                         _num((rn.get("metrics") or {}).get("max_abs_err"))],
                         "max_ulp": [_num((ro.get("metrics") or {}).get("max_ulp")),
                                     _num((rn.get("metrics") or {}).get("max_ulp"))]})
-        so = (ro.get("timing") or {}).get("samples_s") or []
-        sn = (rn.get("timing") or {}).get("samples_s") or []
-        if len(so) >= 3 and len(sn) >= 3:
-            mo, mn = median(so), median(sn)
-            if mo > 0 and abs(mn - mo) > min_time_diff_s and not 1 / max_ratio <= mn / mo <= max_ratio:
-                d = samples_differ(so, sn, alpha=alpha)
-                if d.differ:
-                    out.append({**entry, "kind": "timing", "from": mo, "to": mn, "ratio": mn / mo,
-                                "p_value": d.p_value, "rule": d.rule})
+        t = timing_change(ro, rn, max_ratio=max_ratio, alpha=alpha, min_time_diff_s=min_time_diff_s)
+        if t is not None:
+            out.append({**entry, "kind": "timing", "from": t["median_s"][0], "to": t["median_s"][1],
+                        "ratio": t["ratio"], "p_value": t["p_value"], "rule": t["rule"]})
     return out
 
 

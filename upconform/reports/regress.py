@@ -45,6 +45,30 @@ def provenance_changes(base: dict[str, Any], new: dict[str, Any]) -> dict[str, l
     return out
 
 
+def timing_change(rb: dict[str, Any], rn: dict[str, Any], *, max_ratio: float = 1.25, alpha: float = 0.05,
+                  min_time_diff_s: float = 1e-4) -> dict[str, Any] | None:
+    """The timing change of one check between two runs, or None: 3 or more raw samples a side, medians
+    apart by more than ``max_ratio`` either way and by more than ``min_time_diff_s``, and samples that
+    differ by ``samples_differ``. The one rule of ``compare`` and of the matrix report.
+
+    Example:
+        >>> a = {"timing": {"samples_s": [1e-3, 1.1e-3, 1.2e-3]}}
+        >>> round(timing_change(a, {"timing": {"samples_s": [3e-3, 3.3e-3, 3.6e-3]}})["ratio"], 2)
+        3.0
+    """
+    sb = (rb.get("timing") or {}).get("samples_s") or []
+    sn = (rn.get("timing") or {}).get("samples_s") or []
+    if len(sb) < 3 or len(sn) < 3:
+        return None
+    mb, mn = median(sb), median(sn)
+    if mb <= 0 or abs(mn - mb) <= min_time_diff_s or 1 / max_ratio <= mn / mb <= max_ratio:
+        return None
+    d = samples_differ(sb, sn, alpha=alpha)
+    if not d.differ:
+        return None
+    return {"median_s": [mb, mn], "ratio": mn / mb, "p_value": d.p_value, "rule": d.rule}
+
+
 def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: float = 1.25, alpha: float = 0.05,
                  ulp_slack: float = 1.0, min_time_diff_s: float = 1e-4) -> dict[str, Any]:
     """Everything that changed from ``base`` to ``new``; ``regressions`` decides the exit code.
@@ -76,18 +100,9 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, max_slowdown: flo
         grew_abs = ab is not None and an is not None and an > 2 * ab and an > 0 and grew_ulp
         if grew_ulp or grew_abs:
             out["error_growth"].append({**entry, "max_ulp": [ub, un], "max_abs_err": [ab, an]})
-        sb = (rb.get("timing") or {}).get("samples_s") or []
-        sn = (rn.get("timing") or {}).get("samples_s") or []
-        if len(sb) >= 3 and len(sn) >= 3:
-            mb, mn = median(sb), median(sn)
-            d = samples_differ(sb, sn, alpha=alpha)
-            if mb > 0 and d.differ and abs(mn - mb) > min_time_diff_s:
-                ratio = mn / mb
-                rec = {**entry, "median_s": [mb, mn], "ratio": ratio, "p_value": d.p_value, "rule": d.rule}
-                if ratio > max_slowdown:
-                    out["slowdowns"].append(rec)
-                elif ratio < 1 / max_slowdown:
-                    out["speedups"].append(rec)
+        t = timing_change(rb, rn, max_ratio=max_slowdown, alpha=alpha, min_time_diff_s=min_time_diff_s)
+        if t is not None:
+            out["slowdowns" if t["ratio"] > 1 else "speedups"].append({**entry, **t})
     out["regressions"] = (sum(c["regression"] for c in out["outcome_changes"]) + len(out["error_growth"])
                           + len(out["slowdowns"]))
     return out
