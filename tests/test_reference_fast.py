@@ -237,3 +237,47 @@ def test_the_oracle_is_the_old_code_not_the_new() -> None:
     assert SLOW_RESIZE.resize(x, scales=[1, 1, 2], mode="linear").tolist() == \
         [[[0.0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.0]]]
     assert not _close(np.array([1.0]), np.array([1.0 + 1e-9]), np.array([1.0]))
+
+
+# --------------------------------------------------------------------------- non-finite values and tiles
+
+
+@pytest.mark.parametrize("where", ["w_inf", "w_nan", "x_inf", "x_nan"])
+@pytest.mark.parametrize("big", [False, True])
+def test_conv_transpose_non_finite_values_land_where_the_old_code_puts_them(where: str, big: bool) -> None:
+    """The phase buffers are padded with zero inputs, whose products with an infinite or NaN weight would
+    be NaN: they are zeroed, so NaN and inf land exactly where the old (unpadded) code puts them."""
+    rng = np.random.default_rng(3)
+    sp = (24, 21) if big else (4, 3)
+    x = rng.normal(size=(2, 4, *sp))
+    w = rng.normal(size=(4, 3, 3, 4))
+    target = w if where.startswith("w") else x
+    target[(1, 2, 1, 2) if where.startswith("w") else (0, 1, 2, 1)] = np.inf if where.endswith("inf") else np.nan
+    kw: dict[str, Any] = {"strides": [2, 3], "pads": [1, 0, 0, 2], "dilations": [1, 2], "group": 2}
+    with np.errstate(invalid="ignore"):  # inf * 0 and inf - inf are the point here
+        new = R.conv_transpose(x, w, **kw)
+        old = SLOW_CT.conv_transpose(x, w, **kw)
+    assert (~np.isfinite(old)).any()
+    assert np.array_equal(np.isnan(new), np.isnan(old))
+    assert np.array_equal(np.isposinf(new), np.isposinf(old)) and np.array_equal(np.isneginf(new), np.isneginf(old))
+    finite = np.isfinite(old)
+    scale = SLOW_CT.conv_transpose(np.nan_to_num(np.abs(x)), np.nan_to_num(np.abs(w)), **kw) + 1e-300
+    assert _close(new[finite], old[finite], scale[finite])
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_tiled_results_do_not_depend_on_the_thread_count(threads: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiles pulled by any number of threads, each with its own scratch buffers, give the same bits."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 7, 60, 70))
+    w = rng.normal(size=(7, 5, 4, 3))
+    calls = [
+        lambda: R.resize(x, sizes=[2, 7, 150, 90], mode="cubic"),
+        lambda: R.resize(x, scales=[1, 1, 0.5, 2.5], mode="linear", antialias=True),
+        lambda: R.conv_transpose(x, w, strides=[2, 3], pads=[1, 1, 0, 0]),
+    ]
+    monkeypatch.setenv("UPCONFORM_REFERENCE_THREADS", "1")
+    serial = [f() for f in calls]
+    monkeypatch.setenv("UPCONFORM_REFERENCE_THREADS", threads)
+    for f, want in zip(calls, serial):
+        assert np.array_equal(f(), want)

@@ -7,7 +7,9 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -111,10 +113,11 @@ def _threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def leading_tiles(n: int, c: int, plane: int, *, free: Sequence[int] = (0, 1)) -> list[tuple[slice, slice]]:
+def leading_tiles(n: int, c: int, plane: int, *, free: Sequence[int] = (0, 1),
+                  threads: int | None = None) -> list[tuple[slice, slice]]:
     """Split the (N, C) planes into tiles of about ``_TILE_ELEMENTS / plane`` planes each (``plane``: the
     elements one plane occupies at its largest), along the axes in ``free`` only, and into at least as
-    many tiles as there are threads when the planes allow it.
+    many tiles as there are ``threads`` (default: the reference's thread count) when the planes allow it.
 
     Example:
         >>> leading_tiles(2, 3, 1 << 16)
@@ -122,38 +125,91 @@ def leading_tiles(n: int, c: int, plane: int, *, free: Sequence[int] = (0, 1)) -
 (slice(1, 2, None), slice(0, 2, None)), (slice(1, 2, None), slice(2, 3, None))]
     """
     whole = slice(None)
+    threads = _threads() if threads is None else threads
     per = max(1, _TILE_ELEMENTS // max(plane, 1))
     if 1 in free and 0 in free:
-        per = min(per, -(-n * c // _threads()))
+        per = min(per, -(-n * c // threads))
         if per >= c:
             step = per // c
             return [(slice(i, min(i + step, n)), whole) for i in range(0, n, step)]
         return [(slice(i, i + 1), slice(j, min(j + per, c))) for i in range(n) for j in range(0, c, per)]
     if 1 in free:
-        per = min(per, -(-c // _threads()))
+        per = min(per, -(-c // threads))
         return [(whole, slice(j, min(j + per, c))) for j in range(0, c, per)]
     if 0 in free:
-        per = min(per, -(-n // _threads()))
+        per = min(per, -(-n // threads))
         return [(slice(i, min(i + per, n)), whole) for i in range(0, n, per)]
     return [(whole, whole)]
 
 
 def run_tiles(tiles: Sequence[Any], work: Callable[[Any], None]) -> None:
-    """Call ``work`` on every tile, in the thread pool when there are threads and tiles to share.
+    """Call ``work`` on every tile: the calling thread and ``threads - 1`` pool threads each take the
+    next tile not yet taken until none is left (one hand-off per thread, not per tile, and a thread
+    slowed by other load simply takes fewer tiles). The first exception is raised once all stop.
 
     Example:
         >>> seen = []; run_tiles([1, 2, 3], seen.append); sorted(seen)
         [1, 2, 3]
     """
     global _POOL
-    threads = _threads()
-    if threads == 1 or len(tiles) < 2:
+    threads = min(_threads(), len(tiles))
+    if threads < 2:
         for t in tiles:
             work(t)
         return
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upconform-ref")
-    list(_POOL.map(work, tiles))
+        _POOL = ThreadPoolExecutor(max_workers=max(1, _threads() - 1), thread_name_prefix="upconform-ref")
+    pending = iter(tiles)
+    lock = threading.Lock()
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while not failed:
+            with lock:
+                t = next(pending, _DONE)
+            if t is _DONE:
+                return
+            try:
+                work(t)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread below
+                failed.append(e)
+
+    futures = [_POOL.submit(drain) for _ in range(threads - 1)]
+    drain()
+    for f in futures:
+        f.result()
+    if failed:
+        raise failed[0]
+
+
+_DONE = object()
+# Largest scratch buffer kept per thread and name (4 MiB of float64): tiles are about 1 MiB, so only a
+# call on very large planes allocates afresh. Kept at most: 5 names (resize 3, conv_transpose 2) x 4 MiB
+# per thread that ran a tile.
+_SCRATCH_MAX_ELEMENTS = 1 << 19
+_LOCAL = threading.local()
+
+
+def scratch(name: str, shape: Sequence[int]) -> np.ndarray:
+    """An uninitialised float64 array of ``shape`` backed by this thread's buffer ``name``, kept between
+    calls, so that the intermediates of every tile reuse memory that is already mapped and likely in the
+    cache rather than a fresh allocation. The array is valid until the same thread asks for ``name``
+    again; never return it to a caller.
+
+    Example:
+        >>> a = scratch("doc", (2, 3)); b = scratch("doc", (3,)); bool(np.shares_memory(a, b))
+        True
+    """
+    size = math.prod(shape)
+    if size > _SCRATCH_MAX_ELEMENTS:
+        return np.empty(tuple(shape))
+    bufs = getattr(_LOCAL, "bufs", None)
+    if bufs is None:
+        bufs = _LOCAL.bufs = {}
+    buf = bufs.get(name)
+    if buf is None or buf.size < size:
+        buf = bufs[name] = np.empty(max(size, 1024))
+    return buf[:size].reshape(shape)
 
 
 def parallel_over_leading(

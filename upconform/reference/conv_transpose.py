@@ -33,12 +33,11 @@ from typing import Any
 import numpy as np
 
 from ._common import (
-    _PARALLEL_MIN_ELEMENTS,
     as_float64,
     check_enum,
     leading_tiles,
     per_axis_ints,
-    run_tiles,
+    scratch,
     split_pads,
 )
 
@@ -295,45 +294,92 @@ def _scatter_adjoint(x: np.ndarray, w: np.ndarray, g: np.ndarray, group: int, st
 
 def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], dl: Sequence[int],
                   begins: list[int], outs: list[int]) -> np.ndarray:
-    """``y_full[n, o, s * i + d * t] += sum_c x[n, c, i] * w[c, o, t]``, cropped by pad_begin: one GEMM per
-    group gives every tap's products (``cols[n, o, t, i]``), then the taps are added into the output as
-    strided slices (col2im: a loop over kernel taps, not pixels), each clipped to the kept window
-    ``[pad_begin, pad_begin + L_out)`` so that no full-size output is built and cropped."""
+    """``y_full[n, o, s * i + d * t] += sum_c x[n, c, i] * w[c, o, t]``, cropped by pad_begin.
+
+    Per tile of output channels, one GEMM per group gives every tap's products ``cols[n, o, t, i]``;
+    then the taps are added into the output (col2im: a loop over kernel taps, never pixels).
+
+    Output o on axis a gets tap t from input i when o = off + s * i, off = d * t - pad_begin: the outputs
+    o = r + s * m of one residue r form a *phase*, a dense grid m that receives only the taps with
+    off = r (mod s), each shifted by m_t = (off - r) / s. A phase is summed in a buffer whose inner axes
+    are as wide as the inputs padded with zeros (x is padded before the GEMM), so that every tap's whole
+    block of products is one contiguous run of that buffer, added with one call; the buffer's window
+    [0, L_grid) is then copied into the phase's strided slice of the output. Taps are added in kernel
+    order, as the full-size sum adds them, so every output is the same sum of the GEMM's products in
+    the same order; the padding adds only exact zeros (its products are set to 0 when w is not finite,
+    where they would be NaN). The tiles run one after another: each GEMM already uses the BLAS's
+    threads.
+    """
     n, cin, *sp = x.shape
     nsp = len(sp)
     cig, cog, *kernel = w.shape[0] // group, w.shape[1], *w.shape[2:]
     ntap = int(np.prod(kernel))
-    npix = int(np.prod(sp))
-    grouped = np.empty((n, group, cog * ntap, npix))
-    for g in range(group):
-        xg = x[:, g * cig:(g + 1) * cig].reshape(n, cig, npix)  # (N, Cin_g, P); explicit sizes: N or C may be 0
-        wg = w[g * cig:(g + 1) * cig].reshape(cig, cog * ntap)  # (Cin_g, Cout_g * K)
-        np.matmul(wg.T, xg, out=grouped[:, g])  # one GEMM, all taps, written in place
-    cols = grouped.reshape(n, group * cog, ntap, *sp)
-    # Per tap and axis, the inputs i whose output s * i + d * t - pad_begin falls in [0, L_out): a range
-    # [lo, hi) of i, and the output slice it lands on. Taps in kernel order, as the full-size sum adds them.
-    moves = []
-    for j, t in enumerate(itertools.product(*[range(v) for v in kernel])):
-        src, dst = [], []
-        for i in range(nsp):
-            off = t[i] * dl[i] - begins[i]  # the output index of input 0 for this tap
-            lo = min(sp[i], max(0, -(off // st[i])))  # first i with off + s * i >= 0
-            hi = max(0, min(sp[i], (outs[i] - 1 - off) // st[i] + 1))  # past the last with it < L_out
-            src.append(slice(lo, hi))
-            dst.append(slice(off + st[i] * lo, off + st[i] * (hi - 1) + 1, st[i]))
-        if all(sl.start < sl.stop for sl in src):
-            moves.append(((slice(None), slice(None), j, *src), (slice(None), slice(None), *dst)))
-    out = np.zeros((n, group * cog, *outs))
+    out = np.empty((n, group * cog, *outs))
+    if out.size == 0:
+        return out
+    taps = list(itertools.product(*[range(v) for v in kernel]))
+    phases = []  # (output slices of the phase, its grid, [(tap, grid index of input 0 per axis)])
+    for r in itertools.product(*[range(min(st[a], outs[a])) for a in range(nsp)]):
+        grid = [(outs[a] - r[a] + st[a] - 1) // st[a] for a in range(nsp)]
+        members = []
+        for j, t in enumerate(taps):
+            off = [t[a] * dl[a] - begins[a] for a in range(nsp)]  # the output index of input 0
+            if not any((off[a] - r[a]) % st[a] for a in range(nsp)):
+                members.append((j, [(off[a] - r[a]) // st[a] for a in range(nsp)]))
+        phases.append((tuple(slice(r[a], None, st[a]) for a in range(nsp)), grid, members))
+    # One buffer layout for every phase: grid index m sits at m - base; the extent covers the grid and
+    # every tap's landing range [m_t, m_t + L_in). Inner axes of x are padded to that extent.
+    shifts = [m for _, _, members in phases for _, m in members]
+    base = [min([0] + [m[a] for m in shifts]) for a in range(nsp)]
+    ext = [max([grid[a] for _, grid, _ in phases] + [m[a] + sp[a] for m in shifts]) - base[a] for a in range(nsp)]
+    inner = [sp[0], *ext[1:]]  # the padded input: its first axis is not padded
+    padded = inner != list(sp)
+    if padded:
+        xp = np.zeros((n, cin, *inner))
+        xp[(slice(None), slice(None), *[slice(0, v) for v in sp])] = x
+    else:
+        xp = x
+    row = int(np.prod(ext[1:], dtype=np.int64))  # the flat stride of the first axis
+    flat = sp[0] * row
+    size = (ext[0] + 1) * row  # one more row: a tap's zero padding may run past the last
+    xs = xp.reshape(n, group, cig, flat)  # explicit sizes: N or C may be 0
+    ws = w.reshape(group, cig, cog, ntap)
+    zero_padding = padded and not np.isfinite(w).all()  # 0 * inf would put NaN into the padding
+
+    def products(tile: tuple[slice, slice]) -> np.ndarray:
+        """cols[n, o, t, flat] for the tile's images and output channels (o counted across groups)."""
+        nn, cc = range(n)[tile[0]], range(group * cog)[tile[1]]
+        cols = scratch("conv_transpose.cols", (len(nn), len(cc) * ntap, flat))
+        for g in range(cc.start // cog, -(-cc.stop // cog)) if len(cc) else ():
+            lo, hi = max(cc.start, g * cog), min(cc.stop, (g + 1) * cog)  # the group's channels in the tile
+            wg = ws[g, :, lo - g * cog:hi - g * cog].reshape(cig, (hi - lo) * ntap)  # (Cin_g, Cout_t * K)
+            # one GEMM, all taps of these channels, written in place (a basic slice: a view)
+            np.matmul(wg.T, xs[tile[0], g], out=cols[:, (lo - cc.start) * ntap:(hi - cc.start) * ntap])
+        cols = cols.reshape(len(nn), len(cc), ntap, flat)
+        if zero_padding:
+            grid_view = cols.reshape(len(nn), len(cc), ntap, *inner)
+            for a in range(1, nsp):
+                grid_view[(slice(None),) * (3 + a) + (slice(sp[a], None),)] = 0.0
+        return cols
+
+    strides_flat = [int(np.prod(ext[a + 1:], dtype=np.int64)) for a in range(nsp)]
 
     def work(tile: tuple[slice, slice]) -> None:
-        o, c = out[tile], cols[tile]
-        for src, dst in moves:  # y[..., s * i + d * t - pad_begin] += cols[..., t, i]
-            o[dst] += c[src]
+        o, c = out[tile], products(tile)
+        for where, grid, members in phases:
+            buf = scratch("conv_transpose.phase", (*o.shape[:2], size))
+            buf.fill(0.0)
+            for j, m in members:  # y[..., s * i + d * t - pad_begin] += cols[..., t, i], a whole tap at once
+                start = sum((m[a] - base[a]) * strides_flat[a] for a in range(nsp))
+                buf[:, :, start:start + flat] += c[:, :, j]
+            window = buf[:, :, :ext[0] * row].reshape(*o.shape[:2], *ext)
+            o[(slice(None), slice(None), *where)] = window[
+                (slice(None), slice(None), *[slice(-base[a], -base[a] + grid[a]) for a in range(nsp)])]
 
-    if out.size < _PARALLEL_MIN_ELEMENTS:
-        work((slice(None), slice(None)))
-    else:
-        run_tiles(leading_tiles(n, group * cog, max(int(np.prod(outs)), ntap * npix)), work)
+    # The tiles run one after another in this thread: each GEMM is already spread over the BLAS's own
+    # threads, and tiles in threads of our own as well would ask for more threads than there are cores.
+    for tile in leading_tiles(n, group * cog, max(int(np.prod(outs)), ntap * flat), threads=1):
+        work(tile)
     return out
 
 

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_float64, check_enum, parallel_over_leading
+from ._common import as_float64, check_enum, parallel_over_leading, scratch
 
 MODES = ("nearest", "linear", "cubic", "area", "adaptive_avg")
 COORDINATE_TRANSFORMATION_MODES = (
@@ -111,8 +111,9 @@ def resize(
     steps, mask, out_shape = _steps(
         xf.shape, scales, sizes, axes, mode, ctm, nearest_mode, cubic_coeff_a, exclude_outside, roi, antialias,
         keep_aspect_ratio_policy, output_size_rule, align_corners_length, last_axis_first=rounding is not None)
-    y = parallel_over_leading(xf, out_shape, [a for a, _, _ in steps],
-                              lambda part, out: _apply_steps(part, steps, rounding, out=out), into=True)
+    plans = [_plan(step, xf.ndim) for step in steps]
+    y = parallel_over_leading(xf, out_shape, [a for a, *_ in steps],
+                              lambda part, out: _apply_steps(part, plans, rounding, out=out), into=True)
     if mask is not None and mask.any():
         y = np.where(mask, float(extrapolation_value), y)
     if integer and rounding is None:
@@ -173,9 +174,9 @@ def resize_vjp(
         g = np.abs(g)
     if mask is not None and mask.any():
         g = np.where(mask, 0.0, g)  # extrapolated outputs are constants: no gradient flows through them
-    lengths = {axis: xf.shape[axis] for axis, _, _ in steps}
+    lengths = {axis: xf.shape[axis] for axis, *_ in steps}
     rev = steps[::-1]  # the transpose of A_k ... A_1 applies A_1^T last
-    g = parallel_over_leading(g, xf.shape, [a for a, _, _ in steps],
+    g = parallel_over_leading(g, xf.shape, [a for a, *_ in steps],
                               lambda part: _adjoint_steps(part, rev, lengths, absolute))
     return np.ascontiguousarray(g)
 
@@ -555,40 +556,56 @@ def _saturate(info: np.iinfo) -> Any:
     return lambda v: np.clip(np.floor(v + 0.5), lo, hi)
 
 
-def _apply_steps(y: np.ndarray, steps: list[tuple[int, np.ndarray, np.ndarray | None]],
-                 rounding: Any = None, *, out: np.ndarray | None = None) -> np.ndarray:
-    """Apply every axis's taps in turn: ``y[..., i, ...] = sum_t w[t, i] * y[..., idx[t, i], ...]``,
-    rounding after each axis when ``rounding`` is given; the taps of weight 0 everywhere are skipped,
-    the others summed in tap order. The last axis writes into ``out`` when given (and fills it)."""
-    if not steps and out is not None:
+# How one axis's taps are applied, built once per call and used by every tile: ``(axis, length,
+# terms)``, one term ``(idx, weight)`` per tap that is not of weight 0 everywhere, in tap order, with
+# the weights shaped to broadcast along the axis (None: one tap of weight 1, nearest).
+_Plan = tuple[int, int, list[tuple[np.ndarray, np.ndarray | None]]]
+
+
+def _plan(step: Step, ndim: int) -> _Plan:
+    """The plan (:data:`_Plan`) of one step of :func:`_steps`, for an array of ``ndim`` axes.
+
+    Example:
+        >>> _plan((2, np.array([[0, 0, 1], [1, 1, 1]]), np.array([[1.0, 0.5, 0.0], [0.0, 0.5, 1.0]])), 3)[2][1]
+        (array([1, 1, 1]), array([[[0. , 0.5, 1. ]]]))
+    """
+    axis, idx, w = step
+    shape = [1] * ndim
+    shape[axis] = idx.shape[1]
+    terms = [(idx[t], None if w is None else w[t].reshape(shape))
+             for t in range(idx.shape[0]) if w is None or w[t].any()]
+    return axis, idx.shape[1], terms
+
+
+def _apply_steps(y: np.ndarray, plans: list[_Plan], rounding: Any = None, *, out: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Apply every axis's taps in turn (:func:`_plan`): ``y[..., i, ...] = sum_t w[t, i] * y[..., idx[t, i],
+    ...]``, summed in tap order, rounding after each axis when ``rounding`` is given. The last axis
+    writes into ``out`` when given (and fills it); the axes before it write into this thread's scratch
+    buffers (:func:`scratch`), which the tiles reuse instead of allocating afresh."""
+    if not plans and out is not None:
         out[...] = y if rounding is None else rounding(y)
         return out
-    for k, (axis, idx, w) in enumerate(steps):
+    for k, (axis, length, terms) in enumerate(plans):
         shape_out = list(y.shape)
-        shape_out[axis] = idx.shape[1]
-        last = k == len(steps) - 1
-        acc = out if last and out is not None else np.empty(shape_out)
-        # every index is already in [0, L_in - 1]: mode="clip" changes none, and lets take write in place
-        if w is None:  # nearest: one tap of weight 1
-            np.take(y, idx[0], axis=axis, out=acc, mode="clip")
+        shape_out[axis] = length
+        last = k == len(plans) - 1
+        if last:
+            acc = out if out is not None else np.empty(shape_out)
         else:
-            shape = [1] * y.ndim
-            shape[axis] = idx.shape[1]
-            live = [t for t in range(idx.shape[0]) if w[t].any()]
-            if not live:
-                acc[...] = 0.0
-            tmp = np.empty(shape_out) if len(live) > 1 else None
-            for n, t in enumerate(live):
-                g = acc if n == 0 else tmp
-                np.take(y, idx[t], axis=axis, out=g, mode="clip")
-                g *= w[t].reshape(shape)
-                if n:
-                    acc += g
+            acc = scratch(f"resize.y{k % 2}", shape_out)  # ping-pong: step k reads step k - 1's buffer
+        if not terms:
+            acc[...] = 0.0
+        for n, (idx, wt) in enumerate(terms):
+            g = acc if n == 0 else scratch("resize.tmp", shape_out)
+            # every index is already in [0, L_in - 1]: mode="clip" changes none, and lets take write in place
+            np.take(y, idx, axis=axis, out=g, mode="clip")
+            if wt is not None:
+                g *= wt
+            if n:
+                acc += g
         if rounding is not None:
-            if acc is out:
-                out[...] = rounding(acc)
-            else:
-                acc = rounding(acc)
+            acc[...] = rounding(acc)
         y = acc
     return y
 
