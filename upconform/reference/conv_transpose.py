@@ -339,7 +339,8 @@ def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], d
         xp[(slice(None), slice(None), *[slice(0, v) for v in sp])] = x
     else:
         xp = x
-    row = int(np.prod(ext[1:], dtype=np.int64))  # the flat stride of the first axis
+    strides_flat = [int(np.prod(ext[a + 1:], dtype=np.int64)) for a in range(nsp)]  # of the buffer's axes
+    row = strides_flat[0]  # the flat stride of the first axis
     flat = sp[0] * row
     size = (ext[0] + 1) * row  # one more row: a tap's zero padding may run past the last
     xs = xp.reshape(n, group, cig, flat)  # explicit sizes: N or C may be 0
@@ -361,8 +362,6 @@ def _scatter_form(x: np.ndarray, w: np.ndarray, group: int, st: Sequence[int], d
             for a in range(1, nsp):
                 grid_view[(slice(None),) * (3 + a) + (slice(sp[a], None),)] = 0.0
         return cols
-
-    strides_flat = [int(np.prod(ext[a + 1:], dtype=np.int64)) for a in range(nsp)]
 
     def work(tile: tuple[slice, slice]) -> None:
         o, c = out[tile], products(tile)

@@ -112,7 +112,7 @@ def resize(
         xf.shape, scales, sizes, axes, mode, ctm, nearest_mode, cubic_coeff_a, exclude_outside, roi, antialias,
         keep_aspect_ratio_policy, output_size_rule, align_corners_length, last_axis_first=rounding is not None)
     plans = [_plan(step, xf.ndim) for step in steps]
-    y = parallel_over_leading(xf, out_shape, [a for a, *_ in steps],
+    y = parallel_over_leading(xf, out_shape, [a for a, _, _ in steps],
                               lambda part, out: _apply_steps(part, plans, rounding, out=out), into=True)
     if mask is not None and mask.any():
         y = np.where(mask, float(extrapolation_value), y)
@@ -174,9 +174,9 @@ def resize_vjp(
         g = np.abs(g)
     if mask is not None and mask.any():
         g = np.where(mask, 0.0, g)  # extrapolated outputs are constants: no gradient flows through them
-    lengths = {axis: xf.shape[axis] for axis, *_ in steps}
+    lengths = {axis: xf.shape[axis] for axis, _, _ in steps}
     rev = steps[::-1]  # the transpose of A_k ... A_1 applies A_1^T last
-    g = parallel_over_leading(g, xf.shape, [a for a, *_ in steps],
+    g = parallel_over_leading(g, xf.shape, [a for a, _, _ in steps],
                               lambda part: _adjoint_steps(part, rev, lengths, absolute))
     return np.ascontiguousarray(g)
 
